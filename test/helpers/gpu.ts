@@ -1,0 +1,76 @@
+// The Node GPU shared by every test file, and the tolerance check every kernel test uses.
+import { nodeGpu } from '../../src/gpu/node.ts';
+import type { GpuContext } from '../../src/gpu/context.ts';
+
+let announced = false;
+
+/** The process-wide device; prints the adapter once so CI logs name it. */
+export async function testGpu(): Promise<GpuContext> {
+  const { ctx, driver } = await nodeGpu();
+  if (!announced) {
+    announced = true;
+    console.log(`[gpu] adapter: ${ctx.adapterName}${driver ? ` via ${driver}` : ''}`);
+  }
+  return ctx;
+}
+
+/** Deterministic uniform values in [lo, hi) (mulberry32), so failures reproduce. */
+export function seededRandom(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function randomArray(n: number, seed: number, lo = -1, hi = 1): Float32Array {
+  const r = seededRandom(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * r();
+  return out;
+}
+
+export interface CloseReport {
+  ok: boolean;
+  worst: { index: number; ref: number; got: number; err: number; allowed: number };
+  maxAbs: number;
+  message: string;
+}
+
+/**
+ * |ref − got| ≤ atol + rtol·|ref| elementwise. NaN or Inf anywhere in `got` fails. The message
+ * names the worst element (largest error relative to what was allowed) and its index.
+ */
+export function compareClose(ref: ArrayLike<number>, got: ArrayLike<number>, atol: number, rtol: number, what = 'tensor'): CloseReport {
+  if (ref.length !== got.length) {
+    return { ok: false, worst: { index: -1, ref: NaN, got: NaN, err: NaN, allowed: 0 }, maxAbs: NaN, message: `${what}: length ${got.length}, expected ${ref.length}` };
+  }
+  let worst = { index: -1, ref: 0, got: 0, err: 0, allowed: 1 };
+  let worstRatio = -1;
+  let maxAbs = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const r = ref[i]!;
+    const g = got[i]!;
+    const err = Math.abs(r - g);
+    const allowed = atol + rtol * Math.abs(r);
+    const ratio = Number.isFinite(g) ? err / allowed : Infinity;
+    if (Number.isFinite(err)) maxAbs = Math.max(maxAbs, err);
+    if (ratio > worstRatio || Number.isNaN(ratio)) {
+      worstRatio = Number.isNaN(ratio) ? Infinity : ratio;
+      worst = { index: i, ref: r, got: g, err, allowed };
+    }
+  }
+  const ok = worstRatio <= 1;
+  const message = `${what}: worst element [${worst.index}] ref ${worst.ref} got ${worst.got} |err| ${worst.err.toExponential(3)} allowed ${worst.allowed.toExponential(3)} (max |err| ${maxAbs.toExponential(3)} over ${ref.length})`;
+  return { ok, worst, maxAbs, message };
+}
+
+/** Throws with the worst element when not close. */
+export function expectClose(ref: ArrayLike<number>, got: ArrayLike<number>, atol: number, rtol: number, what = 'tensor'): CloseReport {
+  const rep = compareClose(ref, got, atol, rtol, what);
+  if (!rep.ok) throw new Error(rep.message);
+  return rep;
+}
