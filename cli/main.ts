@@ -1,0 +1,48 @@
+// `npm run cli -- <command> [flags]`: the headless engine. Each command lives in
+// cli/commands/<command>.ts and exports `run(argv: string[]): Promise<number>` and `summary`.
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CliError } from './args.ts';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+function available(): string[] {
+  return readdirSync(join(here, 'commands'))
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => f.replace(/\.ts$/, ''))
+    .sort();
+}
+
+interface Command {
+  run(argv: string[]): Promise<number>;
+  summary: string;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  const names = available();
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log('usage: npm run cli -- <command> [flags]   (each command takes --help)\n\ncommands:');
+    for (const n of names) {
+      const cmd = (await import(`./commands/${n}.ts`)) as Command;
+      console.log(`  ${n.padEnd(8)} ${cmd.summary}`);
+    }
+    return name ? 0 : 2;
+  }
+  if (!names.includes(name)) {
+    console.error(`error: unknown command "${name}". Commands: ${names.join(', ')}.`);
+    return 2;
+  }
+  const cmd = (await import(`./commands/${name}.ts`)) as Command;
+  return cmd.run(rest);
+}
+
+main(process.argv.slice(2).filter((a, i) => !(i === 0 && a === '--')))
+  .then((code) => process.exit(code))
+  .catch((e: unknown) => {
+    if (e instanceof CliError) console.error(`error: ${e.message}`);
+    else if (e instanceof Error) console.error(`error: ${e.name === 'Error' ? '' : e.name + ': '}${e.message}`);
+    else console.error('error:', e);
+    process.exit(e instanceof CliError ? 2 : 1);
+  });
