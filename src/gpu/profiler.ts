@@ -20,7 +20,7 @@ export class Profiler implements PassTimer {
   }
 
   constructor(
-    private readonly ctx: GpuContext,
+    ctx: GpuContext,
     readonly capacity = 256,
   ) {
     const d = ctx.device;

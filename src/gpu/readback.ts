@@ -18,7 +18,7 @@ export class ReadbackRing {
   dropped = 0;
 
   constructor(
-    private readonly ctx: GpuContext,
+    ctx: GpuContext,
     readonly bytesPerSlot: number,
     slotCount = 3,
     readonly label = 'readback',

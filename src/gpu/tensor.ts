@@ -45,7 +45,7 @@ export class Tensor {
 }
 
 function checkShape(shape: readonly number[], label: string): void {
-  if (!shape.every(isPositiveInt)) throw new ShapeError(`${label}: shape [${shape.join(', ')}] must be positive integers`);
+  if (!shape.every((d) => isPositiveInt(d))) throw new ShapeError(`${label}: shape [${shape.join(', ')}] must be positive integers`);
 }
 
 /** Creates a buffer, refusing sizes over the device limit with a message naming the owner. */
@@ -79,7 +79,7 @@ function dtypeOf(data: HostArray): DType {
 export function writeTensor(ctx: GpuContext, t: Tensor, data: HostArray): void {
   if (data.length !== t.numel) throw new ShapeError(`${t}: got ${data.length} values, expected ${t.numel}`);
   if (dtypeOf(data) !== t.dtype) throw new ShapeError(`${t}: got ${dtypeOf(data)} data`);
-  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
   if (bytes.byteLength % 4 === 0) ctx.device.queue.writeBuffer(t.buffer, t.byteOffset, bytes);
   else {
     const padded = new Uint8Array(alignUp(bytes.byteLength, 4));
