@@ -1,0 +1,140 @@
+// Checkpoints: safetensors with PyTorch's names and layouts, so `torch` loads the student with
+// strict=True (DESIGN §7). Our tensors are kept in our layouts in memory and converted only
+// here. Loading is strict too: every missing, unexpected or misshapen key is listed at once.
+import { encodeSafetensors, parseSafetensors, type SafeTensorInput } from '../io/safetensors.ts';
+import { hwioToOihw, oihwToHwio } from '../ref/layout.ts';
+import { fromStoredConfig, toStoredConfig, validateModelConfig, type ModelConfig } from './config.ts';
+import { initialValues, modelParams, type ParamSpec } from './parameters.ts';
+
+export const CONFIG_KEY = 'mira.config';
+export const TEACHER_PREFIX = 'ema.';
+
+/** Model tensors by checkpoint name (without `ema.`), in our layouts. */
+export type TensorMap = Map<string, Float32Array>;
+
+export interface ModelState {
+  config: ModelConfig;
+  step: number;
+  student: TensorMap;
+  /** The EMA teacher's encoder and projector; null when a checkpoint has none. */
+  teacher: TensorMap | null;
+  /** Extra JSON stored beside the model config (training config, seed, …). */
+  extra?: Record<string, unknown>;
+}
+
+export class CheckpointError extends Error {
+  override name = 'CheckpointError';
+}
+
+function transpose(src: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(src.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = src[r * cols + c]!;
+  return out;
+}
+
+function toTorch(p: ParamSpec, data: Float32Array): SafeTensorInput {
+  switch (p.kind) {
+    case 'conv':
+      return { shape: p.torchShape, data: hwioToOihw(data, p.shape as [number, number, number, number]) };
+    case 'linear':
+      return { shape: p.torchShape, data: transpose(data, p.shape[0]!, p.shape[1]!) };
+    case 'num_batches_tracked':
+      return { dtype: 'I64', shape: [], data: BigInt64Array.of(BigInt(Math.round(data[0]!))) };
+    default:
+      return { shape: p.torchShape, data };
+  }
+}
+
+function fromTorch(p: ParamSpec, data: ArrayLike<number | bigint>): Float32Array {
+  const f = Float32Array.from(data as ArrayLike<number>, (x) => Number(x));
+  switch (p.kind) {
+    case 'conv':
+      return oihwToHwio(f, p.torchShape as [number, number, number, number]);
+    case 'linear':
+      return transpose(f, p.torchShape[0]!, p.torchShape[1]!);
+    default:
+      return f;
+  }
+}
+
+/** A fresh model state from the training initialisation (teacher = copy of the student). */
+export function initialState(config: ModelConfig, seed: number): ModelState {
+  validateModelConfig(config);
+  const student: TensorMap = new Map();
+  for (const p of modelParams(config)) student.set(p.name, initialValues(p, seed));
+  const teacher: TensorMap = new Map();
+  for (const p of modelParams(config)) if (p.inTeacher) teacher.set(p.name, student.get(p.name)!.slice());
+  return { config, step: 0, student, teacher };
+}
+
+export function encodeCheckpoint(state: ModelState): Uint8Array {
+  const specs = modelParams(state.config);
+  const tensors = new Map<string, SafeTensorInput>();
+  for (const p of specs) {
+    const d = state.student.get(p.name);
+    if (!d) throw new CheckpointError(`cannot save: the model has no tensor "${p.name}"`);
+    tensors.set(p.name, toTorch(p, d));
+    if (p.inTeacher && state.teacher) {
+      const t = state.teacher.get(p.name);
+      if (!t) throw new CheckpointError(`cannot save: the teacher has no tensor "${p.name}"`);
+      tensors.set(TEACHER_PREFIX + p.name, toTorch(p, t));
+    }
+  }
+  return encodeSafetensors(tensors, { [CONFIG_KEY]: JSON.stringify(toStoredConfig(state.config, state.step, state.extra ?? {})), format: 'pt' });
+}
+
+const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** Parses and checks a checkpoint. Throws a CheckpointError that lists every problem. */
+export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): ModelState {
+  let file;
+  try {
+    file = parseSafetensors(bytes, source);
+  } catch (e) {
+    throw new CheckpointError(`${source}: not a readable safetensors file: ${(e as Error).message}`);
+  }
+  const raw = file.metadata[CONFIG_KEY];
+  if (!raw) throw new CheckpointError(`${source}: no "${CONFIG_KEY}" metadata; a MIRA checkpoint stores its model configuration there (width, in_channels, image_size, …)`);
+  let stored;
+  try {
+    stored = JSON.parse(raw);
+  } catch (e) {
+    throw new CheckpointError(`${source}: "${CONFIG_KEY}" metadata is not valid JSON: ${(e as Error).message}`);
+  }
+  let config: ModelConfig;
+  let step: number;
+  try {
+    ({ config, step } = fromStoredConfig(stored, source));
+  } catch (e) {
+    throw new CheckpointError((e as Error).message);
+  }
+  const specs = modelParams(config);
+  const hasTeacher = [...file.tensors.keys()].some((k) => k.startsWith(TEACHER_PREFIX));
+  const expected = new Map<string, ParamSpec>();
+  for (const p of specs) {
+    expected.set(p.name, p);
+    if (hasTeacher && p.inTeacher) expected.set(TEACHER_PREFIX + p.name, p);
+  }
+  const missing = [...expected.keys()].filter((k) => !file.tensors.has(k));
+  const unexpected = [...file.tensors.keys()].filter((k) => !expected.has(k));
+  const wrong: string[] = [];
+  for (const [k, p] of expected) {
+    const t = file.tensors.get(k);
+    if (t && !sameShape(t.shape, p.torchShape)) wrong.push(`${k}: shape [${t.shape.join(', ')}], expected [${p.torchShape.join(', ')}]`);
+  }
+  if (missing.length || unexpected.length || wrong.length) {
+    const parts = [];
+    if (missing.length) parts.push(`missing keys (${missing.length}): ${missing.join(', ')}`);
+    if (unexpected.length) parts.push(`unexpected keys (${unexpected.length}): ${unexpected.join(', ')}`);
+    if (wrong.length) parts.push(`wrong shapes (${wrong.length}): ${wrong.join('; ')}`);
+    throw new CheckpointError(`${source} does not match the model its metadata describes (width ${config.width}, ${config.inChannels} channel(s), K = ${config.prototypes}): ${parts.join('. ')}`);
+  }
+  const student: TensorMap = new Map();
+  const teacher: TensorMap | null = hasTeacher ? new Map() : null;
+  for (const p of specs) {
+    student.set(p.name, fromTorch(p, file.tensors.get(p.name)!.data));
+    if (teacher && p.inTeacher) teacher.set(p.name, fromTorch(p, file.tensors.get(TEACHER_PREFIX + p.name)!.data));
+  }
+  const { width: _w, in_channels: _c, image_size: _s, stem_padding: _p, mean: _m, std: _d, proj_hidden: _h, proj_out: _o, prototypes: _k, step: _t, ...extra } = stored;
+  return { config, step, student, teacher, extra };
+}
