@@ -31,8 +31,10 @@ export interface GpuContext {
   adapterName: string;
   /** Set when the device is lost; every later use should stop and say so. */
   lost: GPUDeviceLostInfo | null;
-  /** Uncaptured errors seen so far (validation errors outside an error scope). */
+  /** The latest uncaptured errors (validation errors outside an error scope), at most 50. */
   uncaptured: string[];
+  /** How many uncaptured errors there have been in all (compare before/after some work). */
+  uncapturedCount: number;
 }
 
 const LIMITS_WANTED = [
@@ -91,7 +93,8 @@ export const NODE_HINT =
   'optionally set VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/lvp_icd.json.';
 
 export async function acquireGpu(options: AcquireOptions = {}): Promise<GpuContext> {
-  const env = options.environment ?? (typeof navigator !== 'undefined' && 'gpu' in navigator ? 'browser' : 'node');
+  const isNode = typeof process !== 'undefined' && !!(process as { versions?: { node?: string } }).versions?.node;
+  const env = options.environment ?? (isNode ? 'node' : 'browser');
   const hint = env === 'browser' ? BROWSER_HINT : NODE_HINT;
   const gpu = options.gpu ?? (typeof navigator !== 'undefined' ? (navigator as Navigator).gpu : undefined);
   if (!gpu) throw new WebGPUUnavailableError('This environment has no WebGPU (navigator.gpu is missing).', hint);
@@ -134,16 +137,20 @@ export async function acquireGpu(options: AcquireOptions = {}): Promise<GpuConte
     adapterName: adapterLabel(info),
     lost: null,
     uncaptured: [],
+    uncapturedCount: 0,
   };
   device.lost.then((lost) => {
     ctx.lost = lost;
   });
-  device.addEventListener('uncapturederror', (ev) => {
-    const msg = (ev as GPUUncapturedErrorEvent).error.message;
-    ctx.uncaptured.push(msg);
-    if (ctx.uncaptured.length > 50) ctx.uncaptured.shift();
-  });
+  device.addEventListener('uncapturederror', (ev) => recordGpuError(ctx, (ev as GPUUncapturedErrorEvent).error.message));
   return ctx;
+}
+
+/** Keeps the latest 50 asynchronous GPU errors and counts them all. */
+export function recordGpuError(ctx: GpuContext, message: string): void {
+  ctx.uncaptured.push(message);
+  ctx.uncapturedCount++;
+  if (ctx.uncaptured.length > 50) ctx.uncaptured.shift();
 }
 
 /** Throws if the device was lost, with what to do. */

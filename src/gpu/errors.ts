@@ -5,10 +5,11 @@
 export class WebGPUUnavailableError extends Error {
   override name = 'WebGPUUnavailableError';
   constructor(
-    message: string,
+    /** What was wrong, without the advice. */
+    readonly reason: string,
     readonly hint: string,
   ) {
-    super(`${message} ${hint}`);
+    super(`${reason} ${hint}`);
   }
 }
 

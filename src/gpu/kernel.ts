@@ -1,7 +1,7 @@
 // Kernels: WGSL compiled once per (code, entry point, specialisation) and cached; bound to
 // buffers once at plan time; recorded into the caller's command encoder. Compilation and
 // validation errors become GpuKernelError naming the kernel, with the WGSL line and message.
-import type { GpuContext } from './context.ts';
+import { recordGpuError, type GpuContext } from './context.ts';
 import { GpuKernelError } from './errors.ts';
 import type { Tensor } from './tensor.ts';
 
@@ -127,7 +127,7 @@ export class Kernel {
     const bindGroup = this.ctx.device.createBindGroup({ label, layout: this.pipeline.getBindGroupLayout(0), entries });
     // Bind-group validation is reported asynchronously; surface it in the uncaptured list.
     this.ctx.device.popErrorScope().then((e) => {
-      if (e) this.ctx.uncaptured.push(`kernel "${this.label}": bind group invalid: ${e.message}`);
+      if (e) recordGpuError(this.ctx, `kernel "${this.label}": bind group invalid: ${e.message}`);
     });
     return new BoundKernel(this, bindGroup, label);
   }

@@ -1,6 +1,6 @@
 // Tensors: a shape and a dtype over a range of a GPUBuffer. Many tensors may share one buffer
 // (see Arena), which is how a training configuration plans all of its memory up front.
-import type { GpuContext } from './context.ts';
+import { recordGpuError, type GpuContext } from './context.ts';
 import { GpuKernelError, ShapeError, isPositiveInt } from './errors.ts';
 
 export type DType = 'f32' | 'u32' | 'i32' | 'u8';
@@ -57,7 +57,7 @@ export function createBuffer(ctx: GpuContext, size: number, usage: GPUBufferUsag
   ctx.device.pushErrorScope('out-of-memory');
   const buffer = ctx.device.createBuffer({ size: Math.max(4, alignUp(size, 4)), usage, label });
   ctx.device.popErrorScope().then((err) => {
-    if (err) ctx.uncaptured.push(`out of memory creating buffer "${label}" (${size} bytes): ${err.message}`);
+    if (err) recordGpuError(ctx, `out of memory creating buffer "${label}" (${size} bytes): ${err.message}`);
   });
   return buffer;
 }

@@ -1,0 +1,57 @@
+// The shell in headless Chromium: it loads and names its adapter, the GEMM self-test runs in
+// the page's engine worker and passes, and nothing is logged as an error meanwhile.
+import { mkdirSync } from 'node:fs';
+import { afterAll, beforeAll, expect, inject, test } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, ROOT } from './chromium.ts';
+
+let browser: Browser;
+let page: Page;
+let adapter = '(not seen)';
+const consoleErrors: string[] = [];
+
+beforeAll(async () => {
+  browser = await launchChromium();
+  page = await browser.newPage({ viewport: { width: 900, height: 620 }, colorScheme: 'dark' });
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(`console.error: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => consoleErrors.push(`uncaught: ${e.message}`));
+  page.on('worker', (w) => w.on('console', (m) => m.type() === 'error' && consoleErrors.push(`worker console.error: ${m.text()}`)));
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+test('the shell loads and names its WebGPU adapter', async () => {
+  await page.goto(inject('baseUrl'));
+  await expect(page.title()).resolves.toBe('MIRA Playground');
+  await page.locator('[data-testid="statusbar"][data-gpu-status="ready"]').waitFor({ timeout: 30_000 });
+  const name = (await page.getByTestId('adapter-name').textContent()) ?? '';
+  expect(name).toMatch(/\w/);
+  adapter = `${name} (${await page.getByTestId('adapter-kind').textContent()})`;
+  console.log(`[gpu] adapter: ${adapter}`);
+  expect(await page.getByRole('heading', { level: 1 }).textContent()).toContain('MIRA Playground');
+});
+
+test('"Run GEMM check" runs in the page\'s worker and passes', async () => {
+  const button = page.getByTestId('gemm-run');
+  await expect(button.isEnabled()).resolves.toBe(true);
+  await button.click();
+  const verdict = page.getByTestId('gemm-verdict');
+  await verdict.waitFor({ timeout: 45_000 });
+  const maxError = Number(await page.getByTestId('gemm-max-error').textContent());
+  console.log(`[gpu] adapter: ${adapter}\n[e2e] GEMM 64×64×64 max error ${maxError.toExponential(2)}, verdict ${await verdict.textContent()}`);
+  expect(await verdict.textContent()).toBe('PASS');
+  expect(maxError).toBeLessThan(1e-5);
+  expect(await page.locator('table.results caption').textContent()).toContain('engine worker');
+  expect(page.workers().map((w) => w.url()).some((u) => /engine\.worker/.test(u))).toBe(true);
+  mkdirSync(`${ROOT}docs/screenshots`, { recursive: true });
+  await page.screenshot({ path: `${ROOT}docs/screenshots/shell.png` });
+});
+
+test('no console errors while loading and running the check', () => {
+  console.log(`[gpu] adapter: ${adapter}\n[e2e] ${consoleErrors.length} console errors`);
+  expect(consoleErrors).toEqual([]);
+});

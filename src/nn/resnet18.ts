@@ -1,0 +1,266 @@
+// The CIFAR ResNet-18 encoder on the GPU, one run per input batch (a view), walking the
+// architecture spec. Forward keeps every activation the backward needs in its own tensor;
+// backward assigns activation gradients and ACCUMULATES (+=) into the parameter gradients, so
+// the caller zeroes the gradients once per step and may run several views' backwards.
+//
+//   stem      c0 = conv1(x);  a0 = relu(bn1(c0))
+//   block     c1 = conv1(in); h1 = relu(bn1(c1)); c2 = conv2(h1)
+//             sc = in, or sd = bn_d(cd = conv_d(in))
+//             out = relu(bn2(c2) + sc)                      (BN + add + ReLU fused)
+//   features  avgpool(out of layer4.1)                      [B, D]
+// Layers (pipelines) are built once per shape by EncoderLayers and shared by every run.
+import type { GpuContext } from '../gpu/context.ts';
+import type { GemmVariant } from '../gpu/gemm.ts';
+import { createTensor, type Tensor } from '../gpu/tensor.ts';
+import type { PassTimer } from '../gpu/kernel.ts';
+import { encoderSpec, type ConvSpec, type EncoderSpec } from './architecture.ts';
+import { BatchNorm, type BatchNormForwardPass } from './batchnorm.ts';
+import { Conv2d } from './conv2d.ts';
+import { Add, type LayerPass } from './elementwise.ts';
+import { GlobalAvgPool } from './pool.ts';
+import type { ModelConfig } from './config.ts';
+import type { FlatTensors, NetworkWeights } from './param-store.ts';
+
+export type BnMode = 'train' | 'eval';
+
+/** Records a list of passes in order. */
+export class PassList implements LayerPass {
+  readonly passes: LayerPass[] = [];
+  push(...p: LayerPass[]): void {
+    this.passes.push(...p);
+  }
+  get dispatches(): number {
+    return this.passes.reduce((s, p) => s + p.dispatches, 0);
+  }
+  get flops(): number {
+    return this.passes.reduce((s, p) => s + p.flops, 0);
+  }
+  get bytes(): number {
+    return this.passes.reduce((s, p) => s + p.bytes, 0);
+  }
+  record(encoder: GPUCommandEncoder, timer?: PassTimer): void {
+    for (const p of this.passes) p.record(encoder, timer);
+  }
+}
+
+function convPass(b: { record(e: GPUCommandEncoder, t?: PassTimer): void; dispatches: number }, flops: number, bytes: number): LayerPass {
+  return { record: (e, t) => b.record(e, t), dispatches: b.dispatches, flops, bytes };
+}
+
+/** The pipelines of one encoder configuration at one batch size. */
+export class EncoderLayers {
+  private constructor(
+    readonly spec: EncoderSpec,
+    readonly batch: number,
+    readonly convs: Map<string, Conv2d>,
+    readonly bns: Map<string, BatchNorm>,
+    readonly adds: Map<number, Add>,
+    readonly pool: GlobalAvgPool,
+  ) {}
+
+  static async create(ctx: GpuContext, config: ModelConfig, batch: number, variant?: GemmVariant): Promise<EncoderLayers> {
+    const spec = encoderSpec(config);
+    const convSpecs: ConvSpec[] = [spec.stem];
+    const bnSpecs: { name: string; c: number; size: number; relu: boolean; residual: boolean }[] = [
+      { name: spec.stemBn, c: spec.stem.outChannels, size: spec.stem.outSize, relu: true, residual: false },
+    ];
+    for (const b of spec.blocks) {
+      convSpecs.push(b.conv1, b.conv2);
+      bnSpecs.push({ name: b.bn1, c: b.conv1.outChannels, size: b.conv1.outSize, relu: true, residual: false });
+      bnSpecs.push({ name: b.bn2, c: b.conv2.outChannels, size: b.conv2.outSize, relu: true, residual: true });
+      if (b.downsample) {
+        convSpecs.push(b.downsample.conv);
+        bnSpecs.push({ name: b.downsample.bn, c: b.downsample.conv.outChannels, size: b.downsample.conv.outSize, relu: false, residual: false });
+      }
+    }
+    const convs = new Map<string, Conv2d>();
+    const bns = new Map<string, BatchNorm>();
+    await Promise.all([
+      ...convSpecs.map(async (c) =>
+        convs.set(
+          c.name,
+          await Conv2d.create(
+            ctx,
+            { batch, height: c.inSize, width: c.inSize, inChannels: c.inChannels, outChannels: c.outChannels, kernel: c.kernel, stride: c.stride, padding: c.padding },
+            variant,
+            { label: `encoder.${c.name}` },
+          ),
+        ),
+      ),
+      ...bnSpecs.map(async (b) =>
+        bns.set(b.name, await BatchNorm.create(ctx, { batch, channels: b.c, height: b.size, width: b.size }, { label: `encoder.${b.name}`, relu: b.relu, residual: b.residual })),
+      ),
+    ]);
+    // Gradient sums where a block's input feeds both the main path and the shortcut.
+    const adds = new Map<number, Add>();
+    for (const b of spec.blocks) {
+      const n = batch * b.conv1.inSize * b.conv1.inSize * b.conv1.inChannels;
+      if (!adds.has(n)) adds.set(n, await Add.create(ctx, [n], `encoder.grad_sum_${n}`));
+    }
+    const pool = await GlobalAvgPool.create(ctx, { batch, height: spec.finalSize, width: spec.finalSize, channels: spec.featureDim }, 'encoder.avgpool');
+    return new EncoderLayers(spec, batch, convs, bns, adds, pool);
+  }
+
+  conv(name: string): Conv2d {
+    return this.convs.get(name)!;
+  }
+  bn(name: string): BatchNorm {
+    return this.bns.get(name)!;
+  }
+}
+
+/** Named tensors shared between runs that never overlap in time (gradient scratch). */
+export class Scratch {
+  private tensors = new Map<string, Tensor>();
+  constructor(
+    private readonly ctx: GpuContext,
+    private readonly label: string,
+  ) {}
+  get(name: string, shape: number[]): Tensor {
+    let t = this.tensors.get(name);
+    if (!t) this.tensors.set(name, (t = createTensor(this.ctx, shape, 'f32', `${this.label}.${name}`)));
+    return t;
+  }
+  destroy(): void {
+    for (const t of this.tensors.values()) t.buffer.destroy();
+  }
+}
+
+interface BlockActs {
+  input: Tensor;
+  c1: Tensor;
+  h1: Tensor;
+  c2: Tensor;
+  cd?: Tensor;
+  sd?: Tensor;
+  out: Tensor;
+  bn1: BatchNormForwardPass;
+  bn2: BatchNormForwardPass;
+  bnd?: BatchNormForwardPass;
+}
+
+/** One forward (and optionally backward) of the encoder over one input tensor. */
+export class EncoderRun {
+  readonly forward = new PassList();
+  readonly features: Tensor;
+  private stem!: { c0: Tensor; a0: Tensor; bn: BatchNormForwardPass };
+  private blocks: BlockActs[] = [];
+
+  constructor(
+    readonly ctx: GpuContext,
+    readonly layers: EncoderLayers,
+    readonly weights: NetworkWeights,
+    readonly input: Tensor,
+    readonly mode: BnMode,
+    readonly label: string,
+  ) {
+    const { spec, batch: B } = layers;
+    const act = (name: string, c: ConvSpec) => createTensor(ctx, [B, c.outSize, c.outSize, c.outChannels], 'f32', `${label}.${name}`);
+    const p = (n: string) => weights.params.get(`encoder.${n}`);
+    const bnIO = (name: string, x: Tensor, y: Tensor, residual?: Tensor) => ({
+      x,
+      y,
+      gamma: p(`${name}.weight`),
+      beta: p(`${name}.bias`),
+      runningMean: weights.stats.get(`encoder.${name}.running_mean`),
+      runningVar: weights.stats.get(`encoder.${name}.running_var`),
+      residual,
+    });
+    const f = this.forward;
+    const conv = (c: ConvSpec, x: Tensor, y: Tensor) => {
+      const layer = layers.conv(c.name);
+      f.push(convPass(layer.bindForward(x, p(`${c.name}.weight`), y), layer.flops.forward, layer.bytes.forward));
+    };
+    const c0 = act('conv1', spec.stem);
+    const a0 = act('relu1', spec.stem);
+    conv(spec.stem, input, c0);
+    const bn0 = layers.bn(spec.stemBn).bindForward(bnIO(spec.stemBn, c0, a0), mode);
+    f.push(bn0);
+    this.stem = { c0, a0, bn: bn0 };
+    let x = a0;
+    for (const b of spec.blocks) {
+      const c1 = act(`${b.name}.conv1`, b.conv1);
+      const h1 = act(`${b.name}.relu1`, b.conv1);
+      const c2 = act(`${b.name}.conv2`, b.conv2);
+      const out = act(`${b.name}.out`, b.conv2);
+      conv(b.conv1, x, c1);
+      const bn1 = layers.bn(b.bn1).bindForward(bnIO(b.bn1, c1, h1), mode);
+      f.push(bn1);
+      conv(b.conv2, h1, c2);
+      const acts: BlockActs = { input: x, c1, h1, c2, out, bn1, bn2: undefined as unknown as BatchNormForwardPass };
+      let shortcut = x;
+      if (b.downsample) {
+        acts.cd = act(`${b.name}.downsample.conv`, b.downsample.conv);
+        acts.sd = act(`${b.name}.downsample.bn`, b.downsample.conv);
+        conv(b.downsample.conv, x, acts.cd);
+        acts.bnd = layers.bn(b.downsample.bn).bindForward(bnIO(b.downsample.bn, acts.cd, acts.sd), mode);
+        f.push(acts.bnd);
+        shortcut = acts.sd;
+      }
+      acts.bn2 = layers.bn(b.bn2).bindForward(bnIO(b.bn2, c2, out, shortcut), mode);
+      f.push(acts.bn2);
+      this.blocks.push(acts);
+      x = out;
+    }
+    this.features = createTensor(ctx, [B, spec.featureDim], 'f32', `${label}.features`);
+    f.push(layers.pool.bindForward(x, this.features));
+  }
+
+  /**
+   * Binds the backward from dFeatures ([B, D]) into `grads` (+=). Gradients of activations go
+   * to `scratch`, shared with other runs. Needs a training-mode forward.
+   */
+  bindBackward(dFeatures: Tensor, grads: FlatTensors, scratch: Scratch): PassList {
+    if (this.mode !== 'train') throw new Error(`${this.label}: backward needs a training-mode forward`);
+    const { layers } = this;
+    const { spec } = layers;
+    const bwd = new PassList();
+    const p = (n: string) => this.weights.params.get(`encoder.${n}`);
+    const g = (n: string) => grads.get(`encoder.${n}`);
+    const like = (name: string, t: Tensor) => scratch.get(name, [...t.shape]);
+    const convBack = (c: ConvSpec, x: Tensor, dy: Tensor, dx: Tensor | null) => {
+      const layer = layers.conv(c.name);
+      if (dx) bwd.push(convPass(layer.bindInputGrad(dy, p(`${c.name}.weight`), dx), layer.flops.inputGrad, layer.bytes.inputGrad));
+      bwd.push(convPass(layer.bindWeightGrad(x, dy, g(`${c.name}.weight`), { accumulate: true }), layer.flops.weightGrad, layer.bytes.weightGrad));
+    };
+    const bnBack = (name: string, fwd: BatchNormForwardPass, x: Tensor, y: Tensor | undefined, dy: Tensor, dx: Tensor, dresidual?: Tensor) =>
+      bwd.push(
+        layers.bn(name).bindBackward({ x, y, dy, dx, gamma: p(`${name}.weight`), mean: fwd.mean!, invstd: fwd.invstd!, dgamma: g(`${name}.weight`), dbeta: g(`${name}.bias`), dresidual }),
+      );
+
+    const last = this.blocks[this.blocks.length - 1]!;
+    let dOut = scratch.get(`d.${spec.blocks[spec.blocks.length - 1]!.name}.out`, [...last.out.shape]);
+    bwd.push(layers.pool.bindBackward(dFeatures, dOut));
+    for (let i = spec.blocks.length - 1; i >= 0; i--) {
+      const b = spec.blocks[i]!;
+      const a = this.blocks[i]!;
+      const dc2 = like(`d.${b.name}.conv2`, a.c2);
+      const dres = like(`d.${b.name}.residual`, a.out);
+      bnBack(b.bn2, a.bn2, a.c2, a.out, dOut, dc2, dres);
+      const dh1 = like(`d.${b.name}.relu1`, a.h1);
+      convBack(b.conv2, a.h1, dc2, dh1);
+      const dc1 = like(`d.${b.name}.conv1`, a.c1);
+      bnBack(b.bn1, a.bn1, a.c1, a.h1, dh1, dc1);
+      const dMain = like(`d.${b.name}.in_main`, a.input);
+      convBack(b.conv1, a.input, dc1, dMain);
+      let dShort = dres;
+      if (b.downsample) {
+        const dcd = like(`d.${b.name}.downsample.conv`, a.cd!);
+        bnBack(b.downsample.bn, a.bnd!, a.cd!, undefined, dres, dcd);
+        dShort = like(`d.${b.name}.in_short`, a.input);
+        convBack(b.downsample.conv, a.input, dcd, dShort);
+      }
+      const dIn = like(`d.${b.name}.in`, a.input);
+      bwd.push(layers.adds.get(a.input.numel)!.bindForward(dMain, dShort, dIn));
+      dOut = dIn;
+    }
+    const dc0 = like('d.conv1', this.stem.c0);
+    bnBack(spec.stemBn, this.stem.bn, this.stem.c0, this.stem.a0, dOut, dc0);
+    // The stem's input is data: no input gradient unless asked for.
+    convBack(spec.stem, this.input, dc0, this.inputGrad ?? null);
+    return bwd;
+  }
+
+  /** Set before bindBackward to also compute the gradient with respect to the input image. */
+  inputGrad: Tensor | null = null;
+}
