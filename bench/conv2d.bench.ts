@@ -1,0 +1,132 @@
+// Convolution GFLOP/s per ResNet-18 (CIFAR) layer shape: forward, input grad and weight grad, at
+// batch 32 and 128 and several width multipliers, for the implicit-GEMM variants and the naive
+// one-thread-per-output baseline. Every distinct layer shape once (the stem with its 3 input
+// channels padded to 4, DESIGN §3). All three passes count the same FLOPs (the convolution's
+// 2·B·Ho·Wo·Cout·k²·Cin), so `vs_fwd` — a gradient pass's GFLOP/s over the forward's at the same
+// layer, batch, width and variant — reads the goal directly: input grad and weight grad ≥ 0.5.
+//
+// quick: width 1/8, batch 32, the adapter's default variant, naive on a subset of layers.
+import type { BenchResult, BenchSuite } from './types.ts';
+import type { GpuContext } from '../src/gpu/context.ts';
+import { defaultGemmVariant } from '../src/gpu/gemm.ts';
+import { createTensor, uploadTensor, type Tensor } from '../src/gpu/tensor.ts';
+import { allConvs, encoderSpec, type ConvSpec } from '../src/nn/architecture.ts';
+import { Conv2d, type Conv2dPass, type Conv2dVariant } from '../src/nn/conv2d.ts';
+import { timeGpu } from './timing.ts';
+
+const PASSES: Conv2dPass[] = ['forward', 'inputGrad', 'weightGrad'];
+
+function fill(n: number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = ((i * 2654435761) % 1000) / 1000 - 0.5;
+  return a;
+}
+
+function widthLabel(w: number): string {
+  return w >= 1 ? String(w) : `1/${Math.round(1 / w)}`;
+}
+
+/** Each distinct convolution shape of the encoder, named by its first layer. */
+export function distinctLayers(width: number): ConvSpec[] {
+  const spec = encoderSpec({ width, inChannels: 3, imageSize: 32, stemPadding: 1 });
+  const seen = new Map<string, ConvSpec>();
+  for (const c of allConvs(spec)) {
+    const conv = c.name === 'conv1' ? { ...c, inChannels: 4 } : c; // the stem, padded 3 → 4
+    const key = `${conv.inChannels}:${conv.outChannels}:${conv.kernel}:${conv.stride}:${conv.padding}:${conv.inSize}`;
+    if (!seen.has(key)) seen.set(key, conv);
+  }
+  return [...seen.values()];
+}
+
+// Layers the naive baseline runs on in quick mode (it is slow on emulators).
+const NAIVE_QUICK = new Set(['conv1', 'layer1.0.conv1', 'layer3.0.conv1', 'layer4.0.downsample.0']);
+
+async function benchLayer(
+  ctx: GpuContext,
+  c: ConvSpec,
+  batch: number,
+  width: number,
+  variant: Conv2dVariant,
+  quick: boolean,
+  filter: string | undefined,
+): Promise<BenchResult[]> {
+  const layer = `${c.name} ${c.inChannels}→${c.outChannels} ${c.kernel}x${c.kernel} s${c.stride} @${c.inSize}`;
+  const nameOf = (pass: Conv2dPass) => `conv2d.${variant} ${pass} ${layer} b${batch} w${widthLabel(width)}`;
+  const wanted = PASSES.filter((p) => !filter || nameOf(p).includes(filter));
+  if (wanted.length === 0) return [];
+  const conv = await Conv2d.create(
+    ctx,
+    { batch, height: c.inSize, width: c.inSize, inChannels: c.inChannels, outChannels: c.outChannels, kernel: c.kernel, stride: c.stride, padding: c.padding },
+    variant,
+    { label: c.name },
+  );
+  const owned: Tensor[] = [];
+  const t = (n: number, label: string, data = false) => {
+    const tensor = data ? uploadTensor(ctx, fill(n), [n], label) : createTensor(ctx, [n], 'f32', label);
+    owned.push(tensor);
+    return tensor;
+  };
+  const x = t(conv.xElements, 'bench.x', true);
+  const w = t(conv.wElements, 'bench.w', true);
+  const dy = t(conv.yElements, 'bench.dy', true);
+  const y = t(conv.yElements, 'bench.y');
+  const dx = t(conv.xElements, 'bench.dx');
+  const dw = t(conv.wElements, 'bench.dw');
+  const bound = {
+    forward: conv.bindForward(x, w, y),
+    inputGrad: conv.bindInputGrad(dy, w, dx),
+    weightGrad: conv.bindWeightGrad(x, dy, dw, { accumulate: true }),
+  };
+  const out: BenchResult[] = [];
+  try {
+    for (const pass of wanted) {
+      const b = bound[pass];
+      const timing = await timeGpu(ctx, (enc) => b.record(enc), { iters: quick ? 5 : 10, budgetMs: quick ? 2000 : 5000, warmup: quick ? 1 : 2 });
+      out.push({
+        suite: 'conv2d',
+        name: nameOf(pass),
+        ms: timing.ms,
+        flops: conv.flops[pass],
+        bytes: conv.bytes[pass],
+        images: batch,
+        extra: {
+          layer: c.name,
+          pass,
+          batch,
+          width: widthLabel(width),
+          variant,
+          splits: conv.splits[pass],
+          dispatches: b.dispatches,
+        },
+      });
+    }
+  } finally {
+    conv.destroy();
+    for (const tensor of owned) tensor.buffer.destroy();
+  }
+  // A gradient pass's GFLOP/s relative to the forward's (same FLOP count, so the time ratio).
+  const fwd = out.find((r) => r.extra!.pass === 'forward');
+  if (fwd) for (const r of out) if (r !== fwd) r.extra!.vs_fwd = Number((fwd.ms / r.ms).toFixed(2));
+  return out;
+}
+
+export const suite: BenchSuite = {
+  name: 'conv2d',
+  async run(ctx, { quick, filter }) {
+    const main = defaultGemmVariant(ctx);
+    const other: Conv2dVariant = main === 'tiled' ? 'direct' : 'tiled';
+    const widths = quick ? [1 / 8] : [1, 1 / 2, 1 / 4, 1 / 8];
+    const batches = quick ? [32] : [32, 128];
+    const out: BenchResult[] = [];
+    for (const width of widths) {
+      for (const batch of batches) {
+        for (const c of distinctLayers(width)) {
+          out.push(...(await benchLayer(ctx, c, batch, width, main, quick, filter)));
+          if (!quick) out.push(...(await benchLayer(ctx, c, batch, width, other, quick, filter)));
+          if (!quick || NAIVE_QUICK.has(c.name)) out.push(...(await benchLayer(ctx, c, batch, width, 'naive', quick, filter)));
+        }
+      }
+    }
+    return out;
+  },
+};

@@ -1,0 +1,551 @@
+// The convolution layer of the CIFAR ResNet-18: forward, input gradient (dgrad) and weight
+// gradient (wgrad), each an implicit GEMM over the shared GEMM core (src/shaders/gemm_core.wgsl)
+// with its own operand access (conv2d_forward / conv2d_input_grad / conv2d_weight_grad.wgsl).
+//
+// Layouts: activations NHWC, weights HWIO [kh][kw][Cin][Cout]; any square kernel, stride and
+// padding, any Cin ≥ 1 (1, 3 or 4 for the stem), Cout ≥ 1, no bias.
+//   forward    y  = conv(x, w)                  assigned (`=`)
+//   inputGrad  dx = ∂L/∂x from dy and w          assigned (`=`)
+//   weightGrad dw = or += ∂L/∂w from x and dy    the `accumulate` flag at bind time chooses
+// Every shape is a pipeline `override`, so the index math folds to constants.
+//
+// Split-K rule (chooseSplits): a GEMM whose output tiles are too few to fill the device gets its
+// reduction split into `s` chunks (workgroup_id.z), summed afterwards by gemm_reduce.wgsl in a
+// fixed order (deterministic; WGSL has no float atomics):
+//   s = min(⌈T / tiles⌉, ⌊K / 256⌋, 256, partial-buffer cap), s = 1 when tiles ≥ T,
+// with T = 1024 workgroups for 'tiled' (≈ 8 resident 256-thread workgroups on each of ~128 SMs/CUs)
+// and T = 64 for 'direct' (a few workgroups per core of a CPU emulator), at least 256 of K per
+// chunk so the partial write + reduce stays small next to the chunk's arithmetic. This is what
+// makes wgrad fast: its output (kh·kw·Cin × Cout) is small while its reduction B·Ho·Wo is long.
+//
+// dgrad at stride S > 1 wastes no taps: the input pixels split into S×S phase classes, each a
+// GEMM over exactly the taps that reach it (see conv2d_input_grad.wgsl); at stride 2 that is 4
+// dispatches for a 3×3 kernel, and for a 1×1 kernel one dispatch after a clearBuffer of dx (the
+// three classes no tap reaches are zeros), plus one reduce when split. dx (or the planner's
+// tensor holding it) therefore needs COPY_DST usage, which every runtime tensor has.
+//
+// FLOPs: all three passes count the convolution's 2·B·Ho·Wo·Cout·kh·kw·Cin (padding taps
+// included), so their GFLOP/s compare directly.
+import coreWgsl from '../shaders/gemm_core.wgsl?raw';
+import reduceWgsl from '../shaders/gemm_reduce.wgsl?raw';
+import forwardWgsl from '../shaders/conv2d_forward.wgsl?raw';
+import inputGradWgsl from '../shaders/conv2d_input_grad.wgsl?raw';
+import weightGradWgsl from '../shaders/conv2d_weight_grad.wgsl?raw';
+import naiveWgsl from '../shaders/conv2d_naive.wgsl?raw';
+import type { GpuContext } from '../gpu/context.ts';
+import { assertShape, isPositiveInt } from '../gpu/errors.ts';
+import { defaultGemmVariant, gemmEntry, gemmGrid, splitChunk, type GemmVariant } from '../gpu/gemm.ts';
+import { createKernel, type BoundKernel, type Kernel, type PassTimer } from '../gpu/kernel.ts';
+import { createTensor, type Tensor } from '../gpu/tensor.ts';
+
+export interface Conv2dShape {
+  batch: number;
+  /** Input height and width. */
+  height: number;
+  width: number;
+  inChannels: number;
+  outChannels: number;
+  /** Square kernel side (1, 3, …). */
+  kernel: number;
+  stride: number;
+  padding: number;
+}
+
+export type Conv2dPass = 'forward' | 'inputGrad' | 'weightGrad';
+
+/** 'tiled' and 'direct' are the GEMM-core variants; 'naive' is the benchmark baseline. */
+export type Conv2dVariant = GemmVariant;
+
+export interface Conv2dOptions {
+  /** The layer's name (e.g. "layer2.0.conv1"), shown in errors and profiles. */
+  label?: string;
+  /** Force split-K counts per pass instead of chooseSplits (tests, tuning). */
+  splits?: Partial<Record<Conv2dPass, number>>;
+  /** A planner-owned scratch tensor (≥ scratchElements f32) for split-K partial products;
+   *  by default the layer allocates its own on the first bind that needs one. */
+  scratch?: Tensor;
+}
+
+export interface Conv2dBound {
+  /** Records the pass's dispatches (one, or several with split-K / dgrad phase classes). */
+  record(encoder: GPUCommandEncoder, timer?: PassTimer): void;
+  /** How many compute dispatches `record` issues (a clearBuffer, when there is one, not counted). */
+  readonly dispatches: number;
+}
+
+export const SPLIT_TARGET_WORKGROUPS = { tiled: 1024, direct: 64 } as const;
+export const SPLIT_MIN_CHUNK = 256;
+export const SPLIT_MAX = 256;
+/** Cap on one split-K partial buffer (f32 elements): 16 Mi floats = 64 MiB. */
+const PARTIAL_CAP_ELEMENTS = 16 * 1024 * 1024;
+
+/**
+ * The split-K count for a core GEMM with M×N output and reduction K (see the rule in the header).
+ * `outElements` is the size of one partial slab (M·N, or the whole dx for dgrad).
+ */
+export function chooseSplits(variant: 'tiled' | 'direct', M: number, N: number, K: number, outElements = M * N, maxElements = PARTIAL_CAP_ELEMENTS): number {
+  const [gx, gy] = gemmGrid(variant, M, N);
+  const tiles = gx * gy;
+  const target = SPLIT_TARGET_WORKGROUPS[variant];
+  if (tiles >= target) return 1;
+  const s = Math.min(Math.ceil(target / tiles), Math.floor(K / SPLIT_MIN_CHUNK), SPLIT_MAX, Math.floor(maxElements / outElements));
+  return exactSplits(K, Math.max(1, s));
+}
+
+/** The number of non-empty chunks when K is cut into 16-aligned chunks for `s` splits. */
+function exactSplits(K: number, s: number): number {
+  if (s <= 1 || K <= 0) return 1;
+  return Math.ceil(K / splitChunk(K, s));
+}
+
+/**
+ * WGSL declaration of a storage buffer and its accessors NAME_ld(i), NAME_ld4(i) (i % 4 == 0) and,
+ * when writable, NAME_st(i, v), NAME_st4(i, v). As array<vec4<f32>> when every vec4 access is
+ * aligned and the tensor holds whole vec4s (one 16-byte load or store, one bounds clamp), else
+ * as array<f32>. Prepended to the conv io files.
+ */
+export function storageView(binding: number, name: string, access: 'read' | 'read_write', vec4: boolean): string {
+  const decl = `@group(0) @binding(${binding}) var<storage, ${access}> ${name}: array<${vec4 ? 'vec4<f32>' : 'f32'}>;\n`;
+  if (vec4) {
+    let s = decl;
+    s += `fn ${name}_ld(i: u32) -> f32 { return ${name}[i >> 2u][i & 3u]; }\n`;
+    s += `fn ${name}_ld4(i: u32) -> vec4<f32> { return ${name}[i >> 2u]; }\n`;
+    if (access === 'read_write') {
+      s += `fn ${name}_st(i: u32, v: f32) { ${name}[i >> 2u][i & 3u] = v; }\n`;
+      s += `fn ${name}_st4(i: u32, v: vec4<f32>) { ${name}[i >> 2u] = v; }\n`;
+    }
+    return s;
+  }
+  let s = decl;
+  s += `fn ${name}_ld(i: u32) -> f32 { return ${name}[i]; }\n`;
+  s += `fn ${name}_ld4(i: u32) -> vec4<f32> { return vec4<f32>(${name}[i], ${name}[i + 1u], ${name}[i + 2u], ${name}[i + 3u]); }\n`;
+  if (access === 'read_write') {
+    s += `fn ${name}_st(i: u32, v: f32) { ${name}[i] = v; }\n`;
+    s += `fn ${name}_st4(i: u32, v: vec4<f32>) { ${name}[i] = v.x; ${name}[i + 1u] = v.y; ${name}[i + 2u] = v.z; ${name}[i + 3u] = v.w; }\n`;
+  }
+  return s;
+}
+
+/** One phase class of dgrad (see conv2d_input_grad.wgsl). */
+export interface DgradClass {
+  rh: number;
+  rw: number;
+  h0: number;
+  w0: number;
+  ch: number;
+  cw: number;
+  u0h: number;
+  u0w: number;
+  th: number;
+  tw: number;
+  M: number;
+  K: number;
+}
+
+/** The S×S phase classes of the input pixels for dgrad, empty ones (no pixels) left out. */
+export function dgradClasses(s: Conv2dShape): DgradClass[] {
+  const S = s.stride;
+  const P = s.padding;
+  const out: DgradClass[] = [];
+  const mod = (a: number) => ((a % S) + S) % S;
+  for (let rh = 0; rh < S; rh++) {
+    for (let rw = 0; rw < S; rw++) {
+      const h0 = mod(rh - P);
+      const w0 = mod(rw - P);
+      const ch = h0 < s.height ? Math.ceil((s.height - h0) / S) : 0;
+      const cw = w0 < s.width ? Math.ceil((s.width - w0) / S) : 0;
+      if (ch === 0 || cw === 0) continue;
+      const th = rh < s.kernel ? Math.ceil((s.kernel - rh) / S) : 0;
+      const tw = rw < s.kernel ? Math.ceil((s.kernel - rw) / S) : 0;
+      out.push({
+        rh,
+        rw,
+        h0,
+        w0,
+        ch,
+        cw,
+        u0h: (h0 + P - rh) / S,
+        u0w: (w0 + P - rw) / S,
+        th,
+        tw,
+        M: s.batch * ch * cw,
+        K: th * tw * s.outChannels,
+      });
+    }
+  }
+  return out;
+}
+
+type Step = { kernel: Kernel; grid: [number, number, number] };
+
+function reduceGrid(size: number): [number, number, number] {
+  const g = Math.ceil(size / 256);
+  return [Math.min(g, 65535), Math.ceil(g / 65535), 1];
+}
+
+function naiveGrid(size: number): [number, number, number] {
+  const g = Math.ceil(size / 64);
+  return [Math.min(g, 65535), Math.ceil(g / 65535), 1];
+}
+
+class Bound implements Conv2dBound {
+  constructor(
+    private readonly steps: { k: BoundKernel; grid: [number, number, number] }[],
+    /** A range zeroed with clearBuffer before the dispatches (dgrad's tap-less phase classes). */
+    private readonly clear: GPUBufferBinding | null = null,
+  ) {}
+  get dispatches(): number {
+    return this.steps.length;
+  }
+  record(encoder: GPUCommandEncoder, timer?: PassTimer): void {
+    if (this.clear) encoder.clearBuffer(this.clear.buffer, this.clear.offset, this.clear.size);
+    for (const s of this.steps) s.k.record(encoder, s.grid, timer);
+  }
+}
+
+interface PassPlan {
+  /** Main GEMM (or naive) dispatches, in order; wgrad has one list per accumulate flag. */
+  main: Step[];
+  mainAccumulate?: Step[];
+  reduce: Step | null;
+  reduceAccumulate?: Step | null;
+  splits: number;
+  /** Elements of the output tensor. */
+  outElements: number;
+  /** Zero the output (or, when split, the partial slabs) first: pixels no dispatch writes. */
+  clear?: boolean;
+}
+
+export class Conv2d {
+  readonly outHeight: number;
+  readonly outWidth: number;
+  readonly label: string;
+  private scratch: Tensor | null;
+  private ownsScratch = false;
+
+  private constructor(
+    readonly ctx: GpuContext,
+    readonly shape: Readonly<Conv2dShape>,
+    readonly variant: Conv2dVariant,
+    label: string,
+    /** The layer's name from the options (e.g. "layer2.0.conv1"), or undefined. */
+    readonly name: string | undefined,
+    private readonly plans: Record<Conv2dPass, PassPlan>,
+    scratch: Tensor | undefined,
+  ) {
+    this.outHeight = outSize(shape.height, shape.kernel, shape.stride, shape.padding);
+    this.outWidth = outSize(shape.width, shape.kernel, shape.stride, shape.padding);
+    this.label = label;
+    this.scratch = scratch ?? null;
+    if (scratch) {
+      assertShape(scratch.dtype === 'f32' && scratch.numel >= this.scratchElements, () => `${label}: scratch ${scratch} should hold at least ${this.scratchElements} f32 values`);
+    }
+  }
+
+  static async create(ctx: GpuContext, shape: Conv2dShape, variant: Conv2dVariant = defaultGemmVariant(ctx), options: Conv2dOptions = {}): Promise<Conv2d> {
+    const s = { ...shape };
+    const desc = `${s.batch}×${s.height}×${s.width}×${s.inChannels}→${s.outChannels}, ${s.kernel}×${s.kernel} s${s.stride} p${s.padding}`;
+    const label = options.label ? `conv2d "${options.label}" (${desc})` : `conv2d (${desc})`;
+    for (const k of ['batch', 'height', 'width', 'inChannels', 'outChannels', 'kernel', 'stride'] as const) {
+      assertShape(isPositiveInt(s[k]), () => `${label}: ${k} must be a positive integer, got ${s[k]}`);
+    }
+    assertShape(Number.isInteger(s.padding) && s.padding >= 0, () => `${label}: padding must be a non-negative integer, got ${s.padding}`);
+    const Ho = outSize(s.height, s.kernel, s.stride, s.padding);
+    const Wo = outSize(s.width, s.kernel, s.stride, s.padding);
+    assertShape(Ho >= 1 && Wo >= 1, () => `${label}: the ${s.kernel}×${s.kernel} kernel does not fit the ${s.height}×${s.width} input padded by ${s.padding}`);
+    const xN = s.batch * s.height * s.width * s.inChannels;
+    const yN = s.batch * Ho * Wo * s.outChannels;
+    const wN = s.kernel * s.kernel * s.inChannels * s.outChannels;
+    const LIMIT = 2 ** 31;
+    assertShape(Math.max(xN, yN, wN) < LIMIT, () => `${label}: tensors over 2^31 elements are not supported`);
+
+    const want = options.splits ?? {};
+    for (const p of ['forward', 'inputGrad', 'weightGrad'] as const) {
+      const v = want[p];
+      assertShape(v === undefined || isPositiveInt(v), () => `${label}: splits.${p} must be a positive integer, got ${v}`);
+    }
+    const plans = variant === 'naive' ? await naivePlans(ctx, s, Ho, Wo) : await gemmPlans(ctx, s, Ho, Wo, variant, want);
+    for (const p of Object.values(plans)) {
+      assertShape(p.splits * p.outElements < LIMIT, () => `${label}: split-K partial products over 2^31 elements; use fewer splits`);
+    }
+    return new Conv2d(ctx, s, variant, label, options.label, plans, options.scratch);
+  }
+
+  /** FLOPs of one pass: the convolution's 2·B·Ho·Wo·Cout·kh·kw·Cin for all three. */
+  get flops(): { forward: number; inputGrad: number; weightGrad: number } {
+    const s = this.shape;
+    const f = 2 * s.batch * this.outHeight * this.outWidth * s.outChannels * s.kernel * s.kernel * s.inChannels;
+    return { forward: f, inputGrad: f, weightGrad: f };
+  }
+
+  /** Bytes each pass must at least read and write (its three tensors once). */
+  get bytes(): { forward: number; inputGrad: number; weightGrad: number } {
+    const s = this.shape;
+    const x = s.batch * s.height * s.width * s.inChannels;
+    const y = s.batch * this.outHeight * this.outWidth * s.outChannels;
+    const w = s.kernel * s.kernel * s.inChannels * s.outChannels;
+    return { forward: 4 * (x + w + y), inputGrad: 4 * (y + w + x), weightGrad: 4 * (x + y + w) };
+  }
+
+  /** Split-K counts chosen per pass (1 = not split). */
+  get splits(): { forward: number; inputGrad: number; weightGrad: number } {
+    return { forward: this.plans.forward.splits, inputGrad: this.plans.inputGrad.splits, weightGrad: this.plans.weightGrad.splits };
+  }
+
+  /** f32 elements of scratch the split-K passes need (0 when nothing is split). */
+  get scratchElements(): number {
+    let n = 0;
+    for (const p of Object.values(this.plans)) if (p.splits > 1) n = Math.max(n, p.splits * p.outElements);
+    return n;
+  }
+
+  get xElements(): number {
+    const s = this.shape;
+    return s.batch * s.height * s.width * s.inChannels;
+  }
+  get yElements(): number {
+    const s = this.shape;
+    return s.batch * this.outHeight * this.outWidth * s.outChannels;
+  }
+  get wElements(): number {
+    const s = this.shape;
+    return s.kernel * s.kernel * s.inChannels * s.outChannels;
+  }
+
+  private check(pass: string, what: string, t: Tensor, n: number, layout: string): void {
+    assertShape(t.dtype === 'f32' && t.numel === n, () => `${this.label} ${pass}: ${what} ${t} should hold ${n} f32 values (${layout})`);
+  }
+
+  private get layouts() {
+    const s = this.shape;
+    return {
+      x: `NHWC ${s.batch}×${s.height}×${s.width}×${s.inChannels}`,
+      y: `NHWC ${s.batch}×${this.outHeight}×${this.outWidth}×${s.outChannels}`,
+      w: `HWIO ${s.kernel}×${s.kernel}×${s.inChannels}×${s.outChannels}`,
+    };
+  }
+
+  /** y = conv(x, w). Checks sizes before anything is recorded; bind once per plan. */
+  bindForward(x: Tensor, w: Tensor, y: Tensor): Conv2dBound {
+    const L = this.layouts;
+    this.check('forward', 'x', x, this.xElements, L.x);
+    this.check('forward', 'w', w, this.wElements, L.w);
+    this.check('forward', 'y', y, this.yElements, L.y);
+    return this.bindPass(this.plans.forward, x, w, y, false);
+  }
+
+  /** dx = ∂L/∂x (assigned) from dy = ∂L/∂y and w. */
+  bindInputGrad(dy: Tensor, w: Tensor, dx: Tensor): Conv2dBound {
+    const L = this.layouts;
+    this.check('inputGrad', 'dy', dy, this.yElements, L.y);
+    this.check('inputGrad', 'w', w, this.wElements, L.w);
+    this.check('inputGrad', 'dx', dx, this.xElements, L.x);
+    return this.bindPass(this.plans.inputGrad, dy, w, dx, false);
+  }
+
+  /** dw = ∂L/∂w from x and dy; `accumulate: true` adds into dw (`+=`), false assigns (`=`). */
+  bindWeightGrad(x: Tensor, dy: Tensor, dw: Tensor, opts: { accumulate: boolean } = { accumulate: false }): Conv2dBound {
+    const L = this.layouts;
+    this.check('weightGrad', 'x', x, this.xElements, L.x);
+    this.check('weightGrad', 'dy', dy, this.yElements, L.y);
+    this.check('weightGrad', 'dw', dw, this.wElements, L.w);
+    return this.bindPass(this.plans.weightGrad, x, dy, dw, opts.accumulate);
+  }
+
+  /** Frees the split-K scratch this layer allocated itself (not a planner-owned one). */
+  destroy(): void {
+    if (this.scratch && this.ownsScratch) this.scratch.buffer.destroy();
+    this.scratch = null;
+  }
+
+  private scratchFor(plan: PassPlan): GPUBufferBinding {
+    const elements = plan.splits * plan.outElements;
+    if (!this.scratch) {
+      this.scratch = createTensor(this.ctx, [this.scratchElements], 'f32', `${this.label}.splitk_partial`);
+      this.ownsScratch = true;
+    }
+    return { buffer: this.scratch.buffer, offset: this.scratch.byteOffset, size: elements * 4 };
+  }
+
+  private bindPass(plan: PassPlan, a: Tensor, b: Tensor, out: Tensor, accumulate: boolean): Conv2dBound {
+    const main = accumulate && plan.mainAccumulate ? plan.mainAccumulate : plan.main;
+    const reduce = accumulate && plan.reduceAccumulate !== undefined ? plan.reduceAccumulate : plan.reduce;
+    // Dispatch labels name the layer too, so profiles tell the layers apart.
+    const tag = (k: Kernel) => (this.name ? `${k.label} [${this.name}]` : k.label);
+    if (plan.splits > 1) {
+      const partial = this.scratchFor(plan);
+      const steps = main.map((st) => ({ k: st.kernel.bind([a, b, partial], tag(st.kernel)), grid: st.grid }));
+      steps.push({ k: reduce!.kernel.bind([partial, out], tag(reduce!.kernel)), grid: reduce!.grid });
+      return new Bound(steps, plan.clear ? partial : null);
+    }
+    return new Bound(
+      main.map((st) => ({ k: st.kernel.bind([a, b, out], tag(st.kernel)), grid: st.grid })),
+      plan.clear ? out.binding() : null,
+    );
+  }
+}
+
+export function outSize(size: number, kernel: number, stride: number, padding: number): number {
+  return Math.floor((size + 2 * padding - kernel) / stride) + 1;
+}
+
+function shapeConstants(s: Conv2dShape, Ho: number, Wo: number): Record<string, number> {
+  return {
+    BATCH: s.batch,
+    IN_H: s.height,
+    IN_W: s.width,
+    CIN: s.inChannels,
+    COUT: s.outChannels,
+    KH: s.kernel,
+    KW: s.kernel,
+    STRIDE: s.stride,
+    OUT_H: Ho,
+    OUT_W: Wo,
+  };
+}
+
+async function naivePlans(ctx: GpuContext, s: Conv2dShape, Ho: number, Wo: number): Promise<Record<Conv2dPass, PassPlan>> {
+  const constants = { ...shapeConstants(s, Ho, Wo), PAD: s.padding };
+  const mk = (entryPoint: string, accumulate = false) =>
+    createKernel(ctx, { label: `conv2d.naive.${entryPoint.replace('naive_', '')}`, code: naiveWgsl, entryPoint, constants: { ...constants, ACCUMULATE: accumulate } });
+  const [fwd, dgrad, wgrad, wgradAcc] = await Promise.all([mk('naive_forward'), mk('naive_input_grad'), mk('naive_weight_grad'), mk('naive_weight_grad', true)]);
+  const xN = s.batch * s.height * s.width * s.inChannels;
+  const yN = s.batch * Ho * Wo * s.outChannels;
+  const wN = s.kernel * s.kernel * s.inChannels * s.outChannels;
+  return {
+    forward: { main: [{ kernel: fwd, grid: naiveGrid(yN) }], reduce: null, splits: 1, outElements: yN },
+    inputGrad: { main: [{ kernel: dgrad, grid: naiveGrid(xN) }], reduce: null, splits: 1, outElements: xN },
+    weightGrad: {
+      main: [{ kernel: wgrad, grid: naiveGrid(wN) }],
+      mainAccumulate: [{ kernel: wgradAcc, grid: naiveGrid(wN) }],
+      reduce: null,
+      splits: 1,
+      outElements: wN,
+    },
+  };
+}
+
+async function gemmPlans(
+  ctx: GpuContext,
+  s: Conv2dShape,
+  Ho: number,
+  Wo: number,
+  variant: 'tiled' | 'direct',
+  want: Partial<Record<Conv2dPass, number>>,
+): Promise<Record<Conv2dPass, PassPlan>> {
+  const base = shapeConstants(s, Ho, Wo);
+  const entryPoint = gemmEntry(variant);
+  const Cin = s.inChannels;
+  const Cout = s.outChannels;
+  const xN = s.batch * s.height * s.width * Cin;
+  const yN = s.batch * Ho * Wo * Cout;
+  const kk = s.kernel * s.kernel;
+  const wN = kk * Cin * Cout;
+  const reduceKernel = (size: number, splits: number, beta: number) =>
+    createKernel(ctx, { label: 'conv2d.splitk_reduce', code: reduceWgsl, constants: { SIZE: size, SPLITS: splits, ALPHA: 1, BETA: beta } });
+  const kChunk = (K: number, splits: number) => (splits > 1 ? splitChunk(K, splits) : 1 << 30);
+
+  // Forward: M = B·Ho·Wo, N = Cout, K = kh·kw·Cin.
+  const fwdM = s.batch * Ho * Wo;
+  const fwdK = kk * Cin;
+  const fwdSplits = want.forward ? exactSplits(fwdK, want.forward) : chooseSplits(variant, fwdM, Cout, fwdK);
+  const fwdCode =
+    storageView(0, 'x', 'read', Cin % 4 === 0) + storageView(1, 'w', 'read', Cout % 4 === 0) + storageView(2, 'y', 'read_write', Cout % 4 === 0) + forwardWgsl + '\n' + coreWgsl;
+  const fwdMain = createKernel(ctx, {
+    label: `conv2d.forward.${variant}`,
+    code: fwdCode,
+    entryPoint,
+    constants: { ...base, PAD: s.padding, M: fwdM, N: Cout, K: fwdK, K_CHUNK: kChunk(fwdK, fwdSplits), SPLIT_K: fwdSplits > 1 },
+  });
+  const fwdReduce = fwdSplits > 1 ? reduceKernel(yN, fwdSplits, 0) : null;
+
+  // Input grad: one GEMM per phase class; M = B·CH·CW, N = Cin, K = TH·TW·Cout. Classes that no
+  // tap reaches (kernel < stride: the 1×1 stride-2 downsample's odd pixels) get no dispatch:
+  // the pass clears dx (or the partial slabs) with clearBuffer first.
+  const allClasses = dgradClasses(s);
+  const classes = allClasses.filter((c) => c.K > 0);
+  const dgClear = classes.length < allClasses.length;
+  const big = classes.reduce((a, c) => (c.K > a.K || (c.K === a.K && c.M > a.M) ? c : a), classes[0]!);
+  const dgSplits = want.inputGrad ? exactSplits(big.K, want.inputGrad) : chooseSplits(variant, big.M, Cin, big.K, xN);
+  const dgCode =
+    storageView(0, 'dy', 'read', Cout % 4 === 0) + storageView(1, 'w', 'read', false) + storageView(2, 'dx', 'read_write', Cin % 4 === 0) + inputGradWgsl + '\n' + coreWgsl;
+  const dgMain = classes.map((c) =>
+    createKernel(ctx, {
+      label: allClasses.length > 1 ? `conv2d.input_grad.${variant}.phase${c.rh}${c.rw}` : `conv2d.input_grad.${variant}`,
+      code: dgCode,
+      entryPoint,
+      constants: {
+        ...base,
+        RH: c.rh,
+        RW: c.rw,
+        H0: c.h0,
+        W0: c.w0,
+        CH: c.ch,
+        CW: c.cw,
+        U0H: c.u0h,
+        U0W: c.u0w,
+        TW_D: Math.max(1, c.tw),
+        M: c.M,
+        N: Cin,
+        K: c.K,
+        // Every class dispatches dgSplits z-slices; a class with less K leaves trailing ones empty.
+        K_CHUNK: dgSplits > 1 ? splitChunk(c.K, dgSplits) : 1 << 30,
+        SPLIT_K: dgSplits > 1,
+      },
+    }),
+  );
+  const dgReduce = dgSplits > 1 ? reduceKernel(xN, dgSplits, 0) : null;
+
+  // Weight grad: M = kh·kw·Cin, N = Cout, K = B·Ho·Wo.
+  const wgM = kk * Cin;
+  const wgK = s.batch * Ho * Wo;
+  const wgSplits = want.weightGrad ? exactSplits(wgK, want.weightGrad) : chooseSplits(variant, wgM, Cout, wgK);
+  const wgCode =
+    storageView(0, 'x', 'read', false) + storageView(1, 'dy', 'read', Cout % 4 === 0) + storageView(2, 'dw', 'read_write', Cout % 4 === 0) + weightGradWgsl + '\n' + coreWgsl;
+  const wgKernel = (accumulate: boolean) =>
+    createKernel(ctx, {
+      label: `conv2d.weight_grad.${variant}`,
+      code: wgCode,
+      entryPoint,
+      constants: { ...base, PAD: s.padding, M: wgM, N: Cout, K: wgK, K_CHUNK: kChunk(wgK, wgSplits), SPLIT_K: wgSplits > 1, ACCUMULATE: accumulate },
+    });
+  const wgMain = wgKernel(false);
+  const wgMainAcc = wgSplits > 1 ? null : wgKernel(true);
+  const wgReduce = wgSplits > 1 ? reduceKernel(wN, wgSplits, 0) : null;
+  const wgReduceAcc = wgSplits > 1 ? reduceKernel(wN, wgSplits, 1) : null;
+
+  const [fm, fr, dm, dr, wm, wma, wr, wra] = await Promise.all([
+    fwdMain,
+    fwdReduce,
+    Promise.all(dgMain),
+    dgReduce,
+    wgMain,
+    wgMainAcc,
+    wgReduce,
+    wgReduceAcc,
+  ]);
+  const step = (kernel: Kernel, grid: [number, number, number]): Step => ({ kernel, grid });
+  return {
+    forward: {
+      main: [step(fm, gemmGrid(variant, fwdM, Cout, fwdSplits))],
+      reduce: fr ? step(fr, reduceGrid(yN)) : null,
+      splits: fwdSplits,
+      outElements: yN,
+    },
+    inputGrad: {
+      main: dm.map((k, i) => step(k, gemmGrid(variant, classes[i]!.M, Cin, dgSplits))),
+      reduce: dr ? step(dr, reduceGrid(xN)) : null,
+      splits: dgSplits,
+      outElements: xN,
+      clear: dgClear,
+    },
+    weightGrad: {
+      main: [step(wm, gemmGrid(variant, wgM, Cout, wgSplits))],
+      mainAccumulate: wma ? [step(wma, gemmGrid(variant, wgM, Cout, wgSplits))] : undefined,
+      reduce: wr ? step(wr, reduceGrid(wN)) : null,
+      reduceAccumulate: wra ? step(wra, reduceGrid(wN)) : undefined,
+      splits: wgSplits,
+      outElements: wN,
+    },
+  };
+}
