@@ -38,11 +38,15 @@ async function main(argv: string[]): Promise<number> {
   return cmd.run(rest);
 }
 
-main(process.argv.slice(2).filter((a, i) => !(i === 0 && a === '--')))
-  .then((code) => process.exit(code))
-  .catch((e: unknown) => {
-    if (e instanceof CliError) console.error(`error: ${e.message}`);
-    else if (e instanceof Error) console.error(`error: ${e.name === 'Error' ? '' : e.name + ': '}${e.message}`);
-    else console.error('error:', e);
-    process.exit(e instanceof CliError ? 2 : 1);
-  });
+// Top-level await: vite-node closes its module server once this module has evaluated, so the
+// commands' dynamic imports must happen before that.
+let exitCode: number;
+try {
+  exitCode = await main(process.argv.slice(2).filter((a, i) => !(i === 0 && a === '--')));
+} catch (e: unknown) {
+  if (e instanceof CliError) console.error(`error: ${e.message}`);
+  else if (e instanceof Error) console.error(`error: ${e.name === 'Error' ? '' : e.name + ': '}${e.message}`);
+  else console.error('error:', e);
+  exitCode = e instanceof CliError ? 2 : 1;
+}
+process.exit(exitCode);

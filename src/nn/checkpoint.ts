@@ -83,6 +83,21 @@ export function encodeCheckpoint(state: ModelState): Uint8Array {
   return encodeSafetensors(tensors, { [CONFIG_KEY]: JSON.stringify(toStoredConfig(state.config, state.step, state.extra ?? {})), format: 'pt' });
 }
 
+/**
+ * Gradients of the trainable student tensors as safetensors, under their checkpoint names and in
+ * PyTorch's layouts (what `p.grad` holds for each parameter of the PyTorch modules).
+ */
+export function encodeGradients(config: ModelConfig, grads: TensorMap, metadata: Record<string, string> = {}): Uint8Array {
+  const tensors = new Map<string, SafeTensorInput>();
+  for (const p of modelParams(config)) {
+    if (!p.trainable) continue;
+    const g = grads.get(p.name);
+    if (!g) throw new CheckpointError(`cannot save gradients: none for "${p.name}"`);
+    tensors.set(p.name, toTorch(p, g));
+  }
+  return encodeSafetensors(tensors, metadata);
+}
+
 const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** Parses and checks a checkpoint. Throws a CheckpointError that lists every problem. */

@@ -1,0 +1,112 @@
+// `npm run cli -- step --checkpoint model.safetensors --view1 a.npy --view2 b.npy
+//   [--method mira|swav|naive] [--beta 0.7] [--tau-s 0.1] [--tau-t 0.225] [--iters 30] [--eps 0.05]
+//   --grads grads.safetensors [--json]`
+//
+// The parity harness: one MIRA forward and backward on exactly these two uint8 batches (no
+// augmentation; normalised with the checkpoint's mean/std), teacher = the checkpoint's ema.*
+// weights with the student's head, BN in training mode as in training. Prints one JSON line
+// with the loss and the target statistics, and writes the gradient of every trainable student
+// parameter under its checkpoint name, in PyTorch's layout.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { nodeGpu } from '../../src/gpu/node.ts';
+import { readF32, uploadTensor, type Tensor } from '../../src/gpu/tensor.ts';
+import { submitChecked } from '../../src/gpu/kernel.ts';
+import { parseNpy } from '../../src/io/npy.ts';
+import { checkImageBatch, normalizeImages } from '../../src/data/image-batch.ts';
+import { decodeCheckpoint, encodeGradients, type TensorMap } from '../../src/nn/checkpoint.ts';
+import { ParamLayout, ParamStore } from '../../src/nn/param-store.ts';
+import { AssignmentMetrics } from '../../src/mira/metrics.ts';
+import { StepGraph, StepLayers } from '../../src/mira/step-graph.ts';
+import { checkBeta, checkPositive } from '../../src/mira/validate.ts';
+import type { Method } from '../../src/mira/train-config.ts';
+import { CliError, parseFlags, usage, type FlagSpec } from '../args.ts';
+
+export const summary = 'one MIRA forward/backward on two given batches; writes every parameter gradient (parity harness)';
+
+const FLAGS: Record<string, FlagSpec> = {
+  checkpoint: { kind: 'string', required: true, help: 'model.safetensors (student, ema.* teacher, mira.config)' },
+  view1: { kind: 'string', required: true, help: 'first view, uint8 N×H×W×C .npy' },
+  view2: { kind: 'string', required: true, help: 'second view, uint8 N×H×W×C .npy' },
+  method: { kind: 'string', choices: ['mira', 'swav', 'naive'], default: 'mira', help: 'how targets are made from the teacher logits' },
+  beta: { kind: 'number', default: 0.7, help: 'MIRA β ∈ (0, 1)' },
+  'tau-s': { kind: 'number', default: 0.1, help: 'student temperature τ_s' },
+  'tau-t': { kind: 'number', default: 0.225, help: 'teacher temperature τ_t' },
+  iters: { kind: 'int', default: 30, min: 1, help: 'MIRA fixed-point (or Sinkhorn) iterations' },
+  eps: { kind: 'number', default: 0.05, help: 'Sinkhorn ε (swav)' },
+  grads: { kind: 'string', required: true, help: 'where to write the gradients (safetensors)' },
+  json: { kind: 'boolean', help: 'print one JSON line (always JSON; kept for the contract)' },
+};
+
+function readFile(path: string, what: string): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (e) {
+    throw new CliError(`cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const f = parseFlags(argv, FLAGS, 'step');
+  if (!f) {
+    console.log(usage('step', '--checkpoint model.safetensors --view1 a.npy --view2 b.npy --grads grads.safetensors [flags]', FLAGS));
+    return 0;
+  }
+  const method = f.method as Method;
+  const hyper = { beta: f.beta as number, tauS: f['tau-s'] as number, tauT: f['tau-t'] as number, iters: f.iters as number, eps: f.eps as number };
+  checkBeta(hyper.beta, 'step');
+  checkPositive(hyper.tauS, 'τ_s', 'step');
+  checkPositive(hyper.tauT, 'τ_t', 'step');
+  checkPositive(hyper.eps, 'ε', 'step');
+  const state = decodeCheckpoint(readFile(f.checkpoint as string, 'checkpoint'), f.checkpoint as string);
+  const { config } = state;
+  const views = (['view1', 'view2'] as const).map((k) => {
+    const path = f[k] as string;
+    const arr = parseNpy(readFile(path, k), path);
+    const [n] = checkImageBatch(arr.shape, arr.dtype, config, path);
+    return { n, x: normalizeImages(arr.data as Uint8Array, config.inChannels, config.mean, config.std) };
+  });
+  if (views[0]!.n !== views[1]!.n) throw new CliError(`step: --view1 has ${views[0]!.n} images but --view2 has ${views[1]!.n}; the two views must be the same images`);
+  const B = views[0]!.n;
+  if (B < 2) throw new CliError('step: BN in training mode needs at least 2 images per view');
+  const teacherNote = state.teacher ? 'ema' : 'student (checkpoint has no ema.* tensors)';
+
+  const { ctx } = await nodeGpu();
+  const store = new ParamStore(ctx, new ParamLayout(config));
+  store.upload(state);
+  const S = config.imageSize;
+  const x: [Tensor, Tensor] = [uploadTensor(ctx, views[0]!.x, [B, S, S, config.inChannels], 'view1'), uploadTensor(ctx, views[1]!.x, [B, S, S, config.inChannels], 'view2')];
+  const [layers, metrics] = await Promise.all([StepLayers.create(ctx, config, B, method), AssignmentMetrics.create(ctx, { B, K: config.prototypes })]);
+  const graph = await StepGraph.build(layers, store, x);
+  graph.setHyper(hyper);
+  const t0 = performance.now();
+  const targetStats = metrics.bind(graph.targets[0], undefined, 'target_metrics');
+  await submitChecked(ctx, 'step', (enc) => {
+    graph.record(enc);
+    targetStats.record(enc);
+  });
+  const loss = (await readF32(ctx, graph.loss))[0]!;
+  const ms = performance.now() - t0;
+  const grads: TensorMap = new Map();
+  for (const name of store.layout.trainable.keys()) grads.set(name, await readF32(ctx, store.grads.get(name)));
+  writeFileSync(f.grads as string, encodeGradients(config, grads, { 'mira.step': JSON.stringify({ method, ...hyper, batch: B, loss }) }));
+  const m = await targetStats.read();
+  console.log(
+    JSON.stringify({
+      loss,
+      method,
+      batch: B,
+      prototypes: config.prototypes,
+      teacher: teacherNote,
+      target_entropy: m.mean_entropy,
+      target_marginal_entropy: m.marginal_entropy,
+      target_mi: m.mi,
+      used_clusters: m.used_clusters,
+      largest_cluster_fraction: m.largest_cluster_fraction,
+      grads: f.grads,
+      tensors: grads.size,
+      adapter: ctx.adapterName,
+      ms: Math.round(ms),
+    }),
+  );
+  return 0;
+}
