@@ -1,0 +1,269 @@
+// Batch normalisation (src/shaders/batchnorm.wgsl): BatchNorm2d over NHWC activations (per channel
+// over N·H·W) and BatchNorm1d over [N][C], with the ResNet fusions:
+//   forward   y = BN(x) [+ residual] [ReLU]  — bn2 → +shortcut → ReLU, and bn → ReLU, in one pass
+//   training  batch statistics (biased variance, eps 1e-5); saves `mean` and `invstd` [C] for the
+//             backward; updates running_mean / running_var as PyTorch (momentum 0.1, running_var
+//             with the unbiased variance). R = N·H·W = 1 is refused, as PyTorch does.
+//   eval      the affine map from the running statistics
+//   backward  dx assigned (`=`); dgamma, dbeta accumulated (`+=`, the DESIGN default) or assigned
+//             (`accumulate: false`); with a fused residual, d residual = g assigned; with a fused
+//             ReLU the mask comes from the saved output y (y > 0).
+// Dispatches: training forward 3 (block partials, reduce + running stats, apply), eval forward 2,
+// backward 3 (block partials of Σg and Σg·x̂ with the ReLU mask fused, reduce, apply).
+// Variants (the reductions' workgroup shape; same results up to summation order): 'tree' for GPUs
+// (TX channel lanes × TY row threads, one workgroup-memory reduction per block), 'direct' for CPU
+// emulators (one thread per lane and block of ≥ 4 rows, no barrier: ~5× faster to compile).
+// num_batches_tracked (an int64 in checkpoints) is the caller's step count; it is not kept here.
+import bnWgsl from '../shaders/batchnorm.wgsl?raw';
+import type { GpuContext } from '../gpu/context.ts';
+import { assertShape } from '../gpu/errors.ts';
+import { createKernel, type Kernel } from '../gpu/kernel.ts';
+import { createTensor, type Tensor } from '../gpu/tensor.ts';
+import { checkDisjoint, checkTensor, dummyStorage, grid1d, KernelPass, laneHeader, laneWidth, positiveInts, reduceTile, type LayerPass } from './elementwise.ts';
+
+export interface BatchNormShape {
+  batch: number;
+  channels: number;
+  /** BatchNorm2d over NHWC: the spatial size. Omit both for BatchNorm1d over [batch][channels]. */
+  height?: number;
+  width?: number;
+}
+
+export interface BatchNormOptions {
+  /** The module's name (e.g. "layer1.0.bn2"), shown in errors and profiles. */
+  label?: string;
+  eps?: number;
+  momentum?: number;
+  /** Fused ReLU after the normalisation (and the residual add). */
+  relu?: boolean;
+  /** Fused residual add before the ReLU: y = relu(BN(x) + residual). */
+  residual?: boolean;
+  /** dgamma/dbeta: += (true, default) or = (false). */
+  accumulate?: boolean;
+  /** Which pipelines to compile (all by default). */
+  passes?: { train?: boolean; eval?: boolean; backward?: boolean };
+  /** 'tree' (GPUs): 256-thread workgroups reduce each block; 'direct' (CPU emulators, the
+   *  default there): one thread per lane and block, no barrier. */
+  variant?: BatchNormVariant;
+}
+
+export type BatchNormVariant = 'tree' | 'direct';
+
+export function defaultBatchNormVariant(ctx: GpuContext): BatchNormVariant {
+  return ctx.info.isSoftware ? 'direct' : 'tree';
+}
+
+export interface BatchNormForwardIO {
+  x: Tensor;
+  y: Tensor;
+  gamma: Tensor;
+  beta: Tensor;
+  runningMean: Tensor;
+  runningVar: Tensor;
+  /** Required when the layer was created with `residual`. */
+  residual?: Tensor;
+  /** Where training saves the batch mean / invstd [C]; allocated when omitted. */
+  mean?: Tensor;
+  invstd?: Tensor;
+}
+
+export interface BatchNormBackwardIO {
+  x: Tensor;
+  /** The forward's output: required with a fused ReLU (its mask). */
+  y?: Tensor;
+  dy: Tensor;
+  dx: Tensor;
+  gamma: Tensor;
+  /** Saved by the training forward (BatchNormForwardPass.mean / invstd). */
+  mean: Tensor;
+  invstd: Tensor;
+  dgamma: Tensor;
+  dbeta: Tensor;
+  /** Required when the layer was created with `residual`: d residual = g (assigned). */
+  dresidual?: Tensor;
+}
+
+export interface BatchNormForwardPass extends LayerPass {
+  readonly mode: 'train' | 'eval';
+  /** Training: the batch mean and 1/sqrt(var + eps) per channel, for the backward. */
+  readonly mean?: Tensor;
+  readonly invstd?: Tensor;
+}
+
+/** Rows per block: at most this many blocks per channel tile in the partial passes. */
+const MAX_BLOCKS = 512;
+const MIN_ROWS_PER_THREAD = 4;
+
+type Entry = 'stats_partial' | 'stats_final' | 'eval_coef' | 'apply' | 'bwd_partial' | 'bwd_final' | 'bwd_apply';
+
+export class BatchNorm {
+  private constructor(
+    readonly ctx: GpuContext,
+    readonly shape: Required<BatchNormShape>,
+    readonly options: Required<Omit<BatchNormOptions, 'passes'>>,
+    readonly dims: { R: number; C: number; width: 1 | 4; CL: number; TX: number; TY: number; RPB: number; NB: number },
+    private readonly kernels: Partial<Record<Entry, Kernel>>,
+  ) {}
+
+  static async create(ctx: GpuContext, shape: BatchNormShape, opts: BatchNormOptions = {}): Promise<BatchNorm> {
+    const is2d = shape.height !== undefined || shape.width !== undefined;
+    const label = opts.label ?? (is2d ? 'batchnorm2d' : 'batchnorm1d');
+    const s = { height: 1, width: 1, ...shape };
+    positiveInts(label, { batch: s.batch, channels: s.channels, height: s.height, width: s.width });
+    const o = {
+      label,
+      eps: opts.eps ?? 1e-5,
+      momentum: opts.momentum ?? 0.1,
+      relu: opts.relu ?? false,
+      residual: opts.residual ?? false,
+      accumulate: opts.accumulate ?? true,
+      variant: opts.variant ?? defaultBatchNormVariant(ctx),
+    };
+    assertShape(o.eps > 0 && o.momentum >= 0 && o.momentum <= 1, () => `${label}: eps must be > 0 and momentum in [0, 1], got ${o.eps}, ${o.momentum}`);
+    const R = s.batch * s.height * s.width;
+    const C = s.channels;
+    const width = laneWidth(C);
+    const CL = C / width;
+    const tile = reduceTile(CL);
+    const TX = tile.TX;
+    const TY = o.variant === 'tree' ? tile.TY : 1;
+    const rpt = Math.max(MIN_ROWS_PER_THREAD, Math.ceil(R / (TY * MAX_BLOCKS)));
+    const RPB = TY * rpt;
+    const NB = Math.ceil(R / RPB);
+    const dims = { R, C, width, CL, TX, TY, RPB, NB };
+    const maxX = ctx.limits.maxComputeWorkgroupsPerDimension;
+    assertShape(Math.ceil(CL / TX) <= maxX, () => `${label}: ${C} channels need more workgroups than this adapter allows`);
+
+    const code = laneHeader(width) + bnWgsl;
+    const red = { R, CL, TX, TY, NB };
+    const constants: Record<Entry, Record<string, number | boolean>> = {
+      stats_partial: { ...red, RPB },
+      stats_final: { ...red, EPS: o.eps, MOMENTUM: o.momentum },
+      eval_coef: { CL, NB, EPS: o.eps },
+      apply: { R, CL, NB, RELU: o.relu, RESIDUAL: o.residual },
+      bwd_partial: { ...red, RPB, RELU: o.relu },
+      bwd_final: { ...red, ACCUM: o.accumulate },
+      bwd_apply: { R, CL, NB, RELU: o.relu, RES_GRAD: o.residual },
+    };
+    const p = { train: true, eval: true, backward: true, ...opts.passes };
+    const wanted: Entry[] = [];
+    if (p.train) wanted.push('stats_partial', 'stats_final');
+    if (p.eval) wanted.push('eval_coef');
+    if (p.train || p.eval) wanted.push('apply');
+    if (p.backward) wanted.push('bwd_partial', 'bwd_final', 'bwd_apply');
+    const built = await Promise.all(wanted.map((e) => createKernel(ctx, { label: `batchnorm.${e}`, code, entryPoint: e, constants: constants[e] })));
+    const kernels: Partial<Record<Entry, Kernel>> = {};
+    wanted.forEach((e, i) => (kernels[e] = built[i]!));
+    return new BatchNorm(ctx, s, o, dims, kernels);
+  }
+
+  get label(): string {
+    return this.options.label;
+  }
+
+  private describe(): string {
+    const { batch, height, width, channels } = this.shape;
+    return height === 1 && width === 1 ? `${batch}×${channels}` : `${batch}×${height}×${width}×${channels} NHWC`;
+  }
+
+  private kernel(e: Entry, pass: string): Kernel {
+    const k = this.kernels[e];
+    assertShape(!!k, () => `${this.label}: the ${pass} pipelines were not compiled (BatchNorm.create passes option)`);
+    return k;
+  }
+
+  private refuseSingleValue(): void {
+    const { R, C } = this.dims;
+    assertShape(R > 1, () => `${this.label}: expected more than 1 value per channel when training, got input size [${this.describe()}] (N·H·W = ${R} value per channel for ${C} channels); use evaluation mode or a larger batch`);
+  }
+
+  private workTensor(what: string): Tensor {
+    const { NB, C } = this.dims;
+    return createTensor(this.ctx, [1 + 2 * NB + 3, C], 'f32', `${this.label}.${what}_work`);
+  }
+
+  private reduceGrid(): [number, number, number] {
+    return [Math.ceil(this.dims.CL / this.dims.TX), this.dims.NB, 1];
+  }
+
+  private finalGrid(): [number, number, number] {
+    return [Math.ceil(this.dims.CL / this.dims.TX), 1, 1];
+  }
+
+  /** Binds one forward use (one view); call once per plan. */
+  bindForward(io: BatchNormForwardIO, mode: 'train' | 'eval' = 'train'): BatchNormForwardPass {
+    const { R, C, CL } = this.dims;
+    const L = this.label;
+    const dims = this.describe();
+    checkTensor(L, 'x', io.x, R * C, dims);
+    checkTensor(L, 'y', io.y, R * C, dims);
+    for (const [k, t] of [['gamma', io.gamma], ['beta', io.beta], ['running_mean', io.runningMean], ['running_var', io.runningVar]] as const) checkTensor(L, k, t, C, `${C} channels`);
+    if (this.options.residual) checkTensor(L, 'residual', io.residual, R * C, dims);
+    else assertShape(!io.residual, () => `${L}: a residual was given but the layer was created without residual: true`);
+    checkDisjoint(L, [['y', io.y, 'x', io.x], ['y', io.y, 'residual', io.residual]]);
+    const work = this.workTensor(mode);
+    const apply = this.kernel('apply', mode === 'train' ? 'training' : 'evaluation');
+    const res = io.residual ?? dummyStorage(this.ctx, `${L}.no_residual`);
+    const applyStep = { kernel: apply.bind([io.x, work, res, io.y], `${L}.apply`), grid: grid1d(this.ctx, R * CL) };
+    const n = R * C;
+    const ioBytes = 4 * (n * (this.options.residual ? 3 : 2));
+    if (mode === 'eval') {
+      const ec = this.kernel('eval_coef', 'evaluation');
+      const k = ec.bind([io.gamma, io.beta, io.runningMean, io.runningVar, work], `${L}.eval_coef`);
+      const pass = new KernelPass([{ kernel: k, grid: [Math.ceil(CL / 64), 1, 1] }, applyStep], 3 * n, ioBytes);
+      return Object.assign(pass, { mode: 'eval' as const });
+    }
+    this.refuseSingleValue();
+    const mean = io.mean ?? createTensor(this.ctx, [C], 'f32', `${L}.mean`);
+    const invstd = io.invstd ?? createTensor(this.ctx, [C], 'f32', `${L}.invstd`);
+    checkTensor(L, 'mean', mean, C, `${C} channels`);
+    checkTensor(L, 'invstd', invstd, C, `${C} channels`);
+    const sp = this.kernel('stats_partial', 'training').bind([io.x, work], `${L}.stats_partial`);
+    const sf = this.kernel('stats_final', 'training').bind([work, io.gamma, io.beta, io.runningMean, io.runningVar, mean, invstd], `${L}.stats_final`);
+    const pass = new KernelPass(
+      [{ kernel: sp, grid: this.reduceGrid() }, { kernel: sf, grid: this.finalGrid() }, applyStep],
+      6 * n,
+      ioBytes + 4 * n,
+    );
+    return Object.assign(pass, { mode: 'train' as const, mean, invstd });
+  }
+
+  /** Binds one backward use; `mean`/`invstd` from the matching training forward. */
+  bindBackward(io: BatchNormBackwardIO): LayerPass {
+    const { R, C, CL } = this.dims;
+    const L = this.label;
+    const dims = this.describe();
+    this.refuseSingleValue();
+    checkTensor(L, 'x', io.x, R * C, dims);
+    checkTensor(L, 'dy', io.dy, R * C, dims);
+    checkTensor(L, 'dx', io.dx, R * C, dims);
+    if (this.options.relu) checkTensor(L, 'y (the forward output, for the fused ReLU mask)', io.y, R * C, dims);
+    for (const [k, t] of [['gamma', io.gamma], ['mean', io.mean], ['invstd', io.invstd], ['dgamma', io.dgamma], ['dbeta', io.dbeta]] as const) checkTensor(L, k, t, C, `${C} channels`);
+    if (this.options.residual) checkTensor(L, 'dresidual', io.dresidual, R * C, dims);
+    checkDisjoint(L, [
+      ['dx', io.dx, 'x', io.x],
+      ['dx', io.dx, 'dy', io.dy],
+      ['dx', io.dx, 'y', io.y],
+      ['dresidual', io.dresidual, 'dx', io.dx],
+      ['dresidual', io.dresidual, 'dy', io.dy],
+      ['dgamma', io.dgamma, 'dbeta', io.dbeta],
+    ]);
+    const work = this.workTensor('backward');
+    const y = this.options.relu ? io.y! : dummyStorage(this.ctx, `${L}.no_relu_mask`);
+    const dres = io.dresidual ?? dummyStorage(this.ctx, `${L}.no_dresidual`);
+    const bp = this.kernel('bwd_partial', 'backward').bind([io.x, io.dy, y, io.mean, work], `${L}.bwd_partial`);
+    const bf = this.kernel('bwd_final', 'backward').bind([work, io.gamma, io.mean, io.invstd, io.dgamma, io.dbeta], `${L}.bwd_final`);
+    const ba = this.kernel('bwd_apply', 'backward').bind([io.x, io.dy, y, work, io.dx, dres], `${L}.bwd_apply`);
+    const n = R * C;
+    const reads = this.options.relu ? 3 : 2;
+    return new KernelPass(
+      [
+        { kernel: bp, grid: this.reduceGrid() },
+        { kernel: bf, grid: this.finalGrid() },
+        { kernel: ba, grid: grid1d(this.ctx, R * CL) },
+      ],
+      9 * n,
+      4 * n * (2 * reads + 1 + (this.options.residual ? 1 : 0)),
+    );
+  }
+}

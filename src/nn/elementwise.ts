@@ -1,0 +1,225 @@
+// Element-wise layers (src/shaders/elementwise.wgsl) and the small helpers every layer host in
+// src/nn shares (lane width, reduction tiles, grids, shape checks, dummy bindings).
+//
+//   Relu      forward  y = max(x, 0)                 y assigned
+//             backward dx = dy·[y > 0]               dx assigned (mask from the saved output y)
+//   Add       forward  y = a + b                     y assigned (the residual add)
+//             backward da = dy, db = dy              both assigned (one read, two writes)
+// No parameters, so no parameter gradients. Flat tensors of any shape; vec4 lanes when the
+// element count is a multiple of 4. One dispatch per pass.
+import elementwiseWgsl from '../shaders/elementwise.wgsl?raw';
+import type { GpuContext } from '../gpu/context.ts';
+import { assertShape, isPositiveInt } from '../gpu/errors.ts';
+import { createKernel, type BoundKernel, type Kernel, type PassTimer } from '../gpu/kernel.ts';
+import { createBuffer, numel, STORAGE, type Tensor } from '../gpu/tensor.ts';
+
+// ------------------------------------------------------------------------------ shared helpers
+
+/** A recorded pass of a layer: one or more dispatches into the caller's encoder. */
+export interface LayerPass {
+  record(encoder: GPUCommandEncoder, timer?: PassTimer): void;
+  /** Dispatches `record` issues. */
+  readonly dispatches: number;
+  /** Floating-point operations of one run (approximate; for GFLOP/s). */
+  readonly flops: number;
+  /** Bytes one run must read and write at least (for GB/s). */
+  readonly bytes: number;
+}
+
+/** 4 when every row of `n` values splits into whole vec4 lanes, else 1. */
+export function laneWidth(...n: number[]): 1 | 4 {
+  return n.every((v) => v % 4 === 0) ? 4 : 1;
+}
+
+/** The WGSL prepended to the layer shaders: the lane type V and hsum (sum of V's components). */
+export function laneHeader(width: 1 | 4): string {
+  return width === 4
+    ? 'alias V = vec4<f32>;\nfn hsum(v: V) -> f32 { return (v.x + v.y) + (v.z + v.w); }\n'
+    : 'alias V = f32;\nfn hsum(v: V) -> f32 { return v; }\n';
+}
+
+export function nextPow2(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+/**
+ * Workgroup shape for a reduction along rows with `lanes` independent lanes across: TX lanes
+ * (power of two, ≤ maxTX) × TY threads along the reduced axis, TX·TY = 256.
+ */
+export function reduceTile(lanes: number, maxTX = 64): { TX: number; TY: number } {
+  const TX = Math.min(nextPow2(Math.max(1, lanes)), maxTX);
+  return { TX, TY: 256 / TX };
+}
+
+/**
+ * Workgroups for `threads` threads at `perGroup` per workgroup, as a 2-D grid (x ≤ the device's
+ * per-dimension limit) that the shaders flatten as (wg.y·nwg.x + wg.x).
+ */
+export function grid1d(ctx: GpuContext, threads: number, perGroup = 256): [number, number, number] {
+  const groups = Math.max(1, Math.ceil(threads / perGroup));
+  const max = ctx.limits.maxComputeWorkgroupsPerDimension;
+  const x = Math.min(groups, max);
+  return [x, Math.ceil(groups / x), 1];
+}
+
+/** Refuses a missing tensor, a non-f32 one or one of the wrong size, naming the layer. */
+export function checkTensor(layer: string, what: string, t: Tensor | undefined, expected: number, dims = ''): asserts t is Tensor {
+  assertShape(!!t, () => `${layer}: ${what} is required (${expected} f32 values${dims ? `, ${dims}` : ''})`);
+  assertShape(t.dtype === 'f32' && t.numel === expected, () => `${layer}: ${what} ${t} should hold ${expected} f32 values${dims ? ` (${dims})` : ''}`);
+}
+
+/** Refuses two tensors that overlap in one buffer where one of them is written. */
+export function checkDisjoint(layer: string, pairs: [string, Tensor | undefined, string, Tensor | undefined][]): void {
+  for (const [na, a, nb, b] of pairs) {
+    if (!a || !b || a.buffer !== b.buffer) continue;
+    const overlap = a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+    assertShape(!overlap, () => `${layer}: ${na} ${a} and ${nb} ${b} overlap; this layer does not work in place`);
+  }
+}
+
+/** A 16-byte storage buffer bound where a specialisation does not use a binding (one per binding:
+ *  WebGPU rejects two writable bindings of one range). */
+export function dummyStorage(ctx: GpuContext, label: string): GPUBuffer {
+  return createBuffer(ctx, 16, STORAGE(), label);
+}
+
+export function positiveInts(layer: string, fields: Record<string, number>): void {
+  for (const [k, v] of Object.entries(fields)) {
+    assertShape(isPositiveInt(v), () => `${layer}: ${k} must be a positive integer, got ${v}`);
+  }
+}
+
+/** A pass made of bound kernels and their grids. */
+export class KernelPass implements LayerPass {
+  constructor(
+    private readonly steps: { kernel: BoundKernel; grid: [number, number, number] }[],
+    readonly flops: number,
+    readonly bytes: number,
+  ) {}
+  get dispatches(): number {
+    return this.steps.length;
+  }
+  record(encoder: GPUCommandEncoder, timer?: PassTimer): void {
+    for (const s of this.steps) s.kernel.record(encoder, s.grid, timer);
+  }
+}
+
+/** Passes run one after the other (e.g. a GEMM then a reduction). */
+export class SequencePass implements LayerPass {
+  constructor(private readonly passes: LayerPass[]) {}
+  get dispatches(): number {
+    return this.passes.reduce((a, p) => a + p.dispatches, 0);
+  }
+  get flops(): number {
+    return this.passes.reduce((a, p) => a + p.flops, 0);
+  }
+  get bytes(): number {
+    return this.passes.reduce((a, p) => a + p.bytes, 0);
+  }
+  record(encoder: GPUCommandEncoder, timer?: PassTimer): void {
+    for (const p of this.passes) p.record(encoder, timer);
+  }
+}
+
+// ------------------------------------------------------------------------------ element-wise layers
+
+async function elementwiseKernels(ctx: GpuContext, family: string, n: number, entries: string[]): Promise<{ width: 1 | 4; kernels: Kernel[] }> {
+  const width = laneWidth(n);
+  const code = laneHeader(width) + elementwiseWgsl;
+  const kernels = await Promise.all(entries.map((e) => createKernel(ctx, { label: `${family}.${e}`, code, entryPoint: e, constants: { NL: n / width } })));
+  return { width, kernels };
+}
+
+export class Relu {
+  private constructor(
+    readonly ctx: GpuContext,
+    readonly shape: readonly number[],
+    readonly label: string,
+    private readonly fwd: Kernel,
+    private readonly bwd: Kernel,
+    readonly laneWidth: 1 | 4,
+  ) {}
+
+  /** ReLU over a tensor of this shape (any rank). */
+  static async create(ctx: GpuContext, shape: readonly number[], label = 'relu'): Promise<Relu> {
+    assertShape(shape.length > 0 && shape.every(isPositiveInt), () => `${label}: shape [${shape.join(', ')}] must be positive integers`);
+    const n = numel(shape);
+    const { width, kernels } = await elementwiseKernels(ctx, label, n, ['relu_fwd', 'relu_bwd']);
+    return new Relu(ctx, shape, label, kernels[0]!, kernels[1]!, width);
+  }
+
+  get numel(): number {
+    return numel(this.shape);
+  }
+
+  /** y = max(x, 0). */
+  bindForward(x: Tensor, y: Tensor): LayerPass {
+    const n = this.numel;
+    const dims = this.shape.join('×');
+    checkTensor(this.label, 'x', x, n, dims);
+    checkTensor(this.label, 'y', y, n, dims);
+    checkDisjoint(this.label, [['x', x, 'y', y]]);
+    const k = this.fwd.bind([x, y], `${this.label}.forward`);
+    return new KernelPass([{ kernel: k, grid: grid1d(this.ctx, n / this.laneWidth) }], n, 8 * n);
+  }
+
+  /** dx = dy·[y > 0], y the forward's output (the same mask as [x > 0]). */
+  bindBackward(y: Tensor, dy: Tensor, dx: Tensor): LayerPass {
+    const n = this.numel;
+    const dims = this.shape.join('×');
+    checkTensor(this.label, 'y', y, n, dims);
+    checkTensor(this.label, 'dy', dy, n, dims);
+    checkTensor(this.label, 'dx', dx, n, dims);
+    checkDisjoint(this.label, [['dx', dx, 'y', y], ['dx', dx, 'dy', dy]]);
+    const k = this.bwd.bind([y, dy, dx], `${this.label}.backward`);
+    return new KernelPass([{ kernel: k, grid: grid1d(this.ctx, n / this.laneWidth) }], n, 12 * n);
+  }
+}
+
+export class Add {
+  private constructor(
+    readonly ctx: GpuContext,
+    readonly shape: readonly number[],
+    readonly label: string,
+    private readonly fwd: Kernel,
+    private readonly bwd: Kernel,
+    readonly laneWidth: 1 | 4,
+  ) {}
+
+  /** The residual add y = a + b over tensors of this shape. */
+  static async create(ctx: GpuContext, shape: readonly number[], label = 'add'): Promise<Add> {
+    assertShape(shape.length > 0 && shape.every(isPositiveInt), () => `${label}: shape [${shape.join(', ')}] must be positive integers`);
+    const n = numel(shape);
+    const { width, kernels } = await elementwiseKernels(ctx, label, n, ['add_fwd', 'add_bwd']);
+    return new Add(ctx, shape, label, kernels[0]!, kernels[1]!, width);
+  }
+
+  get numel(): number {
+    return numel(this.shape);
+  }
+
+  bindForward(a: Tensor, b: Tensor, y: Tensor): LayerPass {
+    const n = this.numel;
+    const dims = this.shape.join('×');
+    checkTensor(this.label, 'a', a, n, dims);
+    checkTensor(this.label, 'b', b, n, dims);
+    checkTensor(this.label, 'y', y, n, dims);
+    checkDisjoint(this.label, [['y', y, 'a', a], ['y', y, 'b', b]]);
+    const k = this.fwd.bind([a, b, y], `${this.label}.forward`);
+    return new KernelPass([{ kernel: k, grid: grid1d(this.ctx, n / this.laneWidth) }], n, 12 * n);
+  }
+
+  /** da = dy and db = dy (assigned). Where a planner can alias both to dy, it needs no pass. */
+  bindBackward(dy: Tensor, da: Tensor, db: Tensor): LayerPass {
+    const n = this.numel;
+    const dims = this.shape.join('×');
+    checkTensor(this.label, 'dy', dy, n, dims);
+    checkTensor(this.label, 'da', da, n, dims);
+    checkTensor(this.label, 'db', db, n, dims);
+    checkDisjoint(this.label, [['da', da, 'dy', dy], ['db', db, 'dy', dy], ['da', da, 'db', db]]);
+    const k = this.bwd.bind([dy, da, db], `${this.label}.backward`);
+    return new KernelPass([{ kernel: k, grid: grid1d(this.ctx, n / this.laneWidth) }], 0, 12 * n);
+  }
+}
