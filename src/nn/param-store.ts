@@ -142,19 +142,31 @@ export class ParamStore {
     q.writeBuffer(this.grads.buffer, 0, new Float32Array(this.grads.buffer.size / 4));
   }
 
+  /** The optimizer's momentum, flat in the params layout (saved beside checkpoints for exact resume). */
+  async downloadMomentum(): Promise<Float32Array> {
+    return this.readBuffer(this.momentum.buffer);
+  }
+
+  uploadMomentum(m: Float32Array): void {
+    if (m.length !== this.momentum.buffer.size / 4) throw new Error(`momentum has ${m.length} values; this model's optimizer state has ${this.momentum.buffer.size / 4}`);
+    this.ctx.device.queue.writeBuffer(this.momentum.buffer, 0, m as Float32Array<ArrayBuffer>);
+  }
+
+  private async readBuffer(b: GPUBuffer): Promise<Float32Array> {
+    const staging = this.ctx.device.createBuffer({ size: b.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: `${b.label}:download` });
+    const enc = this.ctx.device.createCommandEncoder();
+    enc.copyBufferToBuffer(b, 0, staging, 0, b.size);
+    this.ctx.device.queue.submit([enc.finish()]);
+    await staging.mapAsync(GPUMapMode.READ);
+    const out = new Float32Array(staging.getMappedRange().slice(0));
+    staging.unmap();
+    staging.destroy();
+    return out;
+  }
+
   /** Reads everything back into a model state (for checkpoints). */
   async download(config: ModelConfig, step: number, batchesTracked: { student: number; teacher: number }): Promise<ModelState> {
-    const read = async (b: GPUBuffer) => {
-      const staging = this.ctx.device.createBuffer({ size: b.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: `${b.label}:download` });
-      const enc = this.ctx.device.createCommandEncoder();
-      enc.copyBufferToBuffer(b, 0, staging, 0, b.size);
-      this.ctx.device.queue.submit([enc.finish()]);
-      await staging.mapAsync(GPUMapMode.READ);
-      const out = new Float32Array(staging.getMappedRange().slice(0));
-      staging.unmap();
-      staging.destroy();
-      return out;
-    };
+    const read = (b: GPUBuffer) => this.readBuffer(b);
     const [p, t, s, ts] = await Promise.all([read(this.params.buffer), read(this.teacher.buffer), read(this.stats.buffer), read(this.teacherStats.buffer)]);
     const student: TensorMap = new Map();
     const teacher: TensorMap = new Map();

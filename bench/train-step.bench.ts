@@ -1,0 +1,44 @@
+// Whole training steps (augmentation of two views, student and teacher forward, MIRA targets,
+// loss, both backwards, optimizer, EMA) per second, for several widths, on a synthetic dataset
+// of CIFAR-shaped images. FLOPs count the convolutions: 3 passes (forward, input and weight
+// gradient) for the two student views and 1 for the two teacher views.
+import type { BenchResult, BenchSuite } from './types.ts';
+import { Trainer } from '../src/mira/trainer.ts';
+import { defaultTrainConfig } from '../src/mira/train-config.ts';
+import { encoderSpec, encoderMacsPerImage } from '../src/nn/architecture.ts';
+import type { Dataset, DatasetSplits } from '../src/data/dataset.ts';
+
+function syntheticSplits(count: number): DatasetSplits {
+  const make = (n: number): Dataset => {
+    const images = new Uint8Array(n * 32 * 32 * 3);
+    for (let i = 0; i < images.length; i++) images[i] = (i * 2654435761) >>> 24;
+    return { name: 'synthetic', images, labels: Uint8Array.from({ length: n }, (_, i) => i % 10), count: n, height: 32, width: 32, channels: 3, classes: [...'0123456789'], mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] };
+  };
+  return { name: 'synthetic', train: make(count), test: make(16), source: 'generated' };
+}
+
+export const suite: BenchSuite = {
+  name: 'train-step',
+  async run(ctx, { quick, filter }) {
+    const widths = quick ? [1 / 16] : [1 / 8, 1 / 4, 1 / 2, 1];
+    const batch = quick ? 16 : 32;
+    const out: BenchResult[] = [];
+    for (const width of widths) {
+      const name = `train step width ${width} batch ${batch}`;
+      if (filter && !name.includes(filter)) continue;
+      const config = defaultTrainConfig({ width, batch, steps: 1000, prototypes: quick ? 64 : 3000, projHidden: quick ? 128 : 2048, projOut: quick ? 64 : 256, logEvery: 1000 });
+      const trainer = await Trainer.create(ctx, syntheticSplits(batch * 4), config);
+      await trainer.step();
+      await trainer.flush();
+      const reps = quick ? 2 : 5;
+      const t0 = performance.now();
+      for (let i = 0; i < reps; i++) await trainer.step();
+      await trainer.flush();
+      const ms = (performance.now() - t0) / reps;
+      const macs = encoderMacsPerImage(encoderSpec({ width, inChannels: 3, imageSize: 32, stemPadding: 1 }));
+      out.push({ suite: 'train-step', name, ms, images: 2 * batch, flops: 2 * macs * batch * (2 * 3 + 2), extra: { width, batch, K: config.prototypes } });
+      trainer.destroy();
+    }
+    return out;
+  },
+};

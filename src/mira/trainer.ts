@@ -1,0 +1,394 @@
+// Self-supervised training by MIRA (or SwAV's Sinkhorn, or naive self-labelling), one whole
+// step per GPU submit: augment two views → student and teacher forward → targets → swapped loss
+// → backward → SGD/LARS → EMA teacher → (every logEvery steps) collapse metrics copied into a
+// readback ring and read asynchronously, so the queue never waits for the host.
+// At most two steps are in flight; `step()` resolves once the previous step's work is done.
+// Deterministic: one seed drives weight init, data order and augmentation.
+import type { GpuContext } from '../gpu/context.ts';
+import { ShapeError } from '../gpu/errors.ts';
+import type { GemmVariant } from '../gpu/gemm.ts';
+import type { PassTimer } from '../gpu/kernel.ts';
+import { ReadbackRing } from '../gpu/readback.ts';
+import { createTensor, readF32, Tensor } from '../gpu/tensor.ts';
+import { Augmenter, uploadImages } from '../data/augment.ts';
+import type { Dataset, DatasetSplits } from '../data/dataset.ts';
+import { epochPermutation } from '../data/rng.ts';
+import { normalizeImages } from '../data/image-batch.ts';
+import { initialState, type ModelState } from '../nn/checkpoint.ts';
+import { validateModelConfig, type ModelConfig } from '../nn/config.ts';
+import { Embedder } from '../nn/embedder.ts';
+import { Ema, Optimizer } from '../nn/optimizer.ts';
+import type { LayerPass } from '../nn/elementwise.ts';
+import { ParamLayout, ParamStore } from '../nn/param-store.ts';
+import { AssignmentMetrics, type MetricsPlan } from './metrics.ts';
+import { KnnEvaluator, chooseEvalIndices } from './knn.ts';
+import { betaAt, emaMomentumAt, learningRate } from './schedule.ts';
+import { Softmax, type SoftmaxBound } from './softmax.ts';
+import { StepGraph, StepLayers } from './step-graph.ts';
+import { validateTrainConfig, type StepMetrics, type TrainConfig } from './train-config.ts';
+
+export interface TrainerOptions {
+  /** Continue from this state (its model configuration must match). */
+  resume?: ModelState;
+  /** The optimizer momentum saved with that state (saveMomentum); zero when absent. */
+  resumeMomentum?: Float32Array;
+  onLog?: (m: StepMetrics) => void;
+  variant?: GemmVariant;
+}
+
+/** The square side the network sees: the data's, padded up to a multiple of 8 (28 → 32). */
+export function networkImageSize(ds: Pick<Dataset, 'height' | 'width'>): number {
+  return Math.ceil(Math.max(ds.height, ds.width) / 8) * 8;
+}
+
+export function modelConfigFor(cfg: TrainConfig, ds: Dataset): ModelConfig {
+  if (ds.channels !== 1 && ds.channels !== 3) throw new ShapeError(`${ds.name}: images have ${ds.channels} channels; 1 or 3 are supported`);
+  const c: ModelConfig = {
+    width: cfg.width,
+    inChannels: ds.channels as 1 | 3,
+    imageSize: networkImageSize(ds),
+    stemPadding: cfg.stemPadding,
+    mean: ds.mean,
+    std: ds.std,
+    projHidden: cfg.projHidden,
+    projOut: cfg.projOut,
+    prototypes: cfg.prototypes,
+  };
+  validateModelConfig(c);
+  return c;
+}
+
+/** Zero-pads square images to the network's size and normalises them (host side, for kNN). */
+function evalImages(ds: Dataset, idx: Uint32Array, size: number): Float32Array {
+  const { height: H, width: W, channels: C } = ds;
+  const oy = Math.floor((size - H) / 2);
+  const ox = Math.floor((size - W) / 2);
+  const px = new Uint8Array(idx.length * size * size * C);
+  idx.forEach((n, i) => {
+    for (let y = 0; y < H; y++) {
+      const src = (n * H + y) * W * C;
+      px.set(ds.images.subarray(src, src + W * C), ((i * size + y + oy) * size + ox) * C);
+    }
+  });
+  return normalizeImages(px, C, ds.mean, ds.std);
+}
+
+interface EvalSet {
+  images: Float32Array;
+  labels: Uint32Array;
+  count: number;
+}
+
+const SLOT_FLOATS = 32;
+
+export class Trainer {
+  /** kNN top-1 (k = 20, percent) of the network at initialisation, once per run. */
+  knnInit: number | null = null;
+  lastKnn: number | null = null;
+  readonly stepsPerEpoch: number;
+  private stepIndex: number;
+  private inflight: Promise<unknown> = Promise.resolve();
+  private pendingLogs: Promise<void>[] = [];
+  private headFrozen = false;
+  private batchesTracked: { student: number; teacher: number };
+  private lastLogTime = performance.now();
+  private lastLogStep: number;
+  private readonly startTime = performance.now();
+  private perm: Uint32Array | null = null;
+  private permEpoch = -1;
+  private readonly lastIndices: Uint32Array;
+  private knn: { evaluator: KnnEvaluator; embedder: Embedder; bank: EvalSet; queries: EvalSet; bankFeats: Tensor; queryFeats: Tensor; bankLabels: Tensor; queryLabels: Tensor } | null = null;
+
+  private constructor(
+    readonly ctx: GpuContext,
+    readonly data: DatasetSplits,
+    readonly config: TrainConfig,
+    readonly model: ModelConfig,
+    readonly store: ParamStore,
+    private readonly augmenter: Augmenter,
+    private readonly indices: Tensor,
+    readonly graph: StepGraph,
+    private readonly optimizer: Optimizer,
+    private readonly optimizerPass: LayerPass,
+    private readonly ema: Ema,
+    private readonly emaPass: LayerPass,
+    private readonly probs: { student: SoftmaxBound; teacher: SoftmaxBound },
+    private readonly metrics: { student: MetricsPlan; teacher: MetricsPlan; targets: MetricsPlan },
+    private readonly ring: ReadbackRing,
+    private readonly onLog: ((m: StepMetrics) => void) | undefined,
+    start: number,
+    tracked: { student: number; teacher: number },
+  ) {
+    this.stepIndex = start;
+    this.lastLogStep = start;
+    this.batchesTracked = tracked;
+    this.stepsPerEpoch = Math.max(1, Math.floor(data.train.count / config.batch));
+    this.lastIndices = new Uint32Array(config.batch);
+  }
+
+  static async create(ctx: GpuContext, data: DatasetSplits, config: TrainConfig, opts: TrainerOptions = {}): Promise<Trainer> {
+    validateTrainConfig(config);
+    const ds = data.train;
+    if (ds.count < config.batch) throw new ShapeError(`${data.name}: the training split has ${ds.count} images, fewer than the batch of ${config.batch}`);
+    const model = modelConfigFor(config, ds);
+    const state = opts.resume ?? initialState(model, config.seed);
+    if (opts.resume) {
+      const a = JSON.stringify(opts.resume.config);
+      const b = JSON.stringify(model);
+      if (a !== b) throw new ShapeError(`cannot resume: the checkpoint's model ${a} differs from this configuration's ${b}`);
+    }
+    const store = new ParamStore(ctx, new ParamLayout(model));
+    store.upload(state);
+    if (opts.resumeMomentum) store.uploadMomentum(opts.resumeMomentum);
+    const B = config.batch;
+    const S = model.imageSize;
+    const C = model.inChannels;
+    const preset = config.augment === 'none' ? 'none' : C === 3 ? 'cifar' : 'fashion-mnist';
+    const [augmenter, layers, optimizer, ema, studentSm, teacherSm, metrics] = await Promise.all([
+      Augmenter.create(ctx, { batch: B, height: ds.height, width: ds.width, channels: C, outSize: S, outChannels: C, preset, views: 2, seed: config.seed, label: 'augment' }),
+      StepLayers.create(ctx, model, B, config.method, opts.variant),
+      Optimizer.create(ctx, { kind: config.optimizer, size: store.layout.size, tensors: store.layout.optimizerTable() }),
+      Ema.create(ctx, store.layout.teacherSize),
+      Softmax.create(ctx, { B, K: model.prototypes }),
+      Softmax.create(ctx, { B, K: model.prototypes }),
+      AssignmentMetrics.create(ctx, { B, K: model.prototypes }),
+    ]);
+    const images = uploadImages(ctx, ds);
+    const indices = createTensor(ctx, [B], 'u32', 'batch_indices');
+    const out = augmenter.createOutput('views');
+    const viewElems = B * S * S * C;
+    const views: [Tensor, Tensor] = [new Tensor(out.buffer, [B, S, S, C], 'f32', 'view1', out.byteOffset), new Tensor(out.buffer, [B, S, S, C], 'f32', 'view2', out.byteOffset + viewElems * 4)];
+    augmenter.bind(images, indices, out);
+    const graph = await StepGraph.build(layers, store, views);
+    const optimizerPass = optimizer.bind({ params: store.params.flat(store.layout.size), grads: store.grads.flat(store.layout.size), momentum: store.momentum.flat(store.layout.size) });
+    const emaPass = ema.bind(store.teacher.flat(store.layout.teacherSize), store.params.flat(store.layout.teacherSize));
+    const K = model.prototypes;
+    const pStudent = createTensor(ctx, [B, K], 'f32', 'p_student');
+    const pTeacher = createTensor(ctx, [B, K], 'f32', 'p_teacher');
+    const probs = { student: studentSm.bind(graph.studentLogits, pStudent, 'softmax_student'), teacher: teacherSm.bind(graph.teacherLogits, pTeacher, 'softmax_teacher') };
+    probs.student.setTemperature(config.tauS);
+    probs.teacher.setTemperature(config.tauT);
+    const mplans = {
+      student: metrics.bind(pStudent, graph.targets[0], 'metrics_student'),
+      teacher: metrics.bind(pTeacher, graph.targets[0], 'metrics_teacher'),
+      targets: metrics.bind(graph.targets[0], undefined, 'metrics_targets'),
+    };
+    const ring = new ReadbackRing(ctx, SLOT_FLOATS * 4, 4, 'metrics_ring');
+    const nbt = state.student.get('encoder.bn1.num_batches_tracked')?.[0] ?? 0;
+    const nbtT = state.teacher?.get('encoder.bn1.num_batches_tracked')?.[0] ?? nbt;
+    const trainer = new Trainer(ctx, data, config, model, store, augmenter, indices, graph, optimizer, optimizerPass, ema, emaPass, probs, mplans, ring, opts.onLog, state.step, { student: nbt, teacher: nbtT });
+    return trainer;
+  }
+
+  /** Steps done so far (the next step's index). */
+  get currentStep(): number {
+    return this.stepIndex;
+  }
+
+  get epoch(): number {
+    return this.stepIndex / this.stepsPerEpoch;
+  }
+
+  get done(): boolean {
+    return this.stepIndex >= this.config.steps;
+  }
+
+  /** Schedule values at a step. */
+  schedule(step = this.stepIndex): { lr: number; beta: number; ema: number } {
+    const c = this.config;
+    return {
+      lr: learningRate({ base: c.lr, warmupSteps: c.warmupSteps, totalSteps: c.steps }, step),
+      beta: betaAt(c.betaStart, c.betaEnd, step, c.steps),
+      ema: emaMomentumAt(c.emaStart, step, c.steps),
+    };
+  }
+
+  private batchIndices(step: number): Uint32Array {
+    const n = this.data.train.count;
+    const B = this.config.batch;
+    const epoch = Math.floor(step / this.stepsPerEpoch);
+    if (epoch !== this.permEpoch) {
+      this.perm = epochPermutation(this.config.seed, epoch, n);
+      this.permEpoch = epoch;
+    }
+    const start = (step % this.stepsPerEpoch) * B;
+    return this.perm!.slice(start, start + B);
+  }
+
+  /**
+   * Records and submits one training step. Resolves when the previous step has finished.
+   * `timer` (a Profiler) times every dispatch of the step.
+   */
+  async step(timer?: PassTimer): Promise<void> {
+    const c = this.config;
+    const s = this.stepIndex;
+    const sch = this.schedule(s);
+    this.graph.setHyper({ beta: sch.beta, tauT: c.tauT, tauS: c.tauS, iters: c.iters, eps: c.eps });
+    this.optimizer.setParams({ lr: sch.lr, momentum: c.momentum, weightDecay: c.weightDecay, eta: c.larsEta });
+    this.ema.setMomentum(sch.ema);
+    const freeze = s < c.freezeHeadSteps;
+    if (freeze !== this.headFrozen) {
+      this.optimizer.setFrozen(this.store.layout.headNames(), freeze);
+      this.headFrozen = freeze;
+    }
+    const idx = this.batchIndices(s);
+    this.lastIndices.set(idx);
+    this.ctx.device.queue.writeBuffer(this.indices.buffer, this.indices.byteOffset, idx as Uint32Array<ArrayBuffer>);
+    this.augmenter.setStep(s);
+    const log = (s + 1) % c.logEvery === 0 || s + 1 === c.steps;
+    const enc = this.ctx.device.createCommandEncoder({ label: `step ${s}` });
+    this.augmenter.record(enc, timer);
+    this.graph.record(enc, timer);
+    this.optimizerPass.record(enc, timer);
+    this.emaPass.record(enc, timer);
+    const slot = log ? this.ring.acquire() : null;
+    if (slot) {
+      this.probs.student.record(enc);
+      this.probs.teacher.record(enc);
+      const plans = [this.metrics.student, this.metrics.teacher, this.metrics.targets];
+      for (const p of plans) p.record(enc);
+      this.ring.copy(enc, slot, this.graph.loss.buffer, this.graph.loss.byteOffset, 0, 4);
+      plans.forEach((p, i) => this.ring.copy(enc, slot, p.out.buffer, p.out.byteOffset, 32 * (i + 1), 32));
+    }
+    await this.inflight;
+    this.ctx.device.queue.submit([enc.finish()]);
+    this.inflight = this.ctx.device.queue.onSubmittedWorkDone();
+    this.batchesTracked.student += 2;
+    this.batchesTracked.teacher += 2;
+    this.stepIndex = s + 1;
+    if (slot) {
+      const now = performance.now();
+      const images = (this.stepIndex - this.lastLogStep) * c.batch;
+      const ips = (images * 1000) / Math.max(1e-3, now - this.lastLogTime);
+      this.lastLogTime = now;
+      this.lastLogStep = this.stepIndex;
+      const wall = (now - this.startTime) / 1000;
+      const p = this.ring.read(slot).then((bytes) => this.onLog?.(this.parseMetrics(new Float32Array(bytes), s, sch, ips, wall)));
+      this.pendingLogs.push(p);
+    }
+  }
+
+  private parseMetrics(f: Float32Array, step: number, sch: { lr: number; beta: number; ema: number }, ips: number, wall: number): StepMetrics {
+    const at = (plan: number, i: number) => f[8 * (plan + 1) + i]!;
+    // MetricsPlan.out: mean_entropy, marginal_entropy, mi, kl, used_clusters, largest_cluster_fraction
+    return {
+      step: step + 1,
+      epoch: (step + 1) / this.stepsPerEpoch,
+      loss: f[0]!,
+      lr: sch.lr,
+      beta: sch.beta,
+      ema_momentum: sch.ema,
+      student_entropy: at(0, 0),
+      student_marginal_entropy: at(0, 1),
+      student_mi: at(0, 2),
+      teacher_entropy: at(1, 0),
+      teacher_marginal_entropy: at(1, 1),
+      teacher_mi: at(1, 2),
+      target_entropy: at(2, 0),
+      target_marginal_entropy: at(2, 1),
+      target_mi: at(2, 2),
+      kl_student_targets: at(0, 3),
+      kl_teacher_targets: at(1, 3),
+      used_clusters: at(2, 4),
+      largest_cluster_fraction: at(2, 5),
+      images_per_s: ips,
+      wall_s: wall,
+    };
+  }
+
+  /** Waits for the GPU and every pending metrics readback. */
+  async flush(): Promise<void> {
+    await this.inflight;
+    const logs = this.pendingLogs;
+    this.pendingLogs = [];
+    await Promise.all(logs);
+  }
+
+  private async knnSetup() {
+    if (this.knn) return this.knn;
+    const c = this.config;
+    const { train, test } = this.data;
+    const pick = (ds: Dataset, count: number, seed: number): EvalSet => {
+      const idx = chooseEvalIndices(ds.count, Math.min(count, ds.count), seed, ds.labels);
+      return { images: evalImages(ds, idx, this.model.imageSize), labels: Uint32Array.from(idx, (i) => ds.labels[i]!), count: idx.length };
+    };
+    const bank = pick(train, c.knnBank, c.seed);
+    const queries = pick(test, c.knnQueries, c.seed + 1);
+    const embedder = await Embedder.create(this.ctx, this.model, this.store.student, Math.min(c.batch, 256));
+    const D = embedder.dim;
+    const classes = Math.max(train.classes.length, 1 + Math.max(...bank.labels, ...queries.labels));
+    const evaluator = await KnnEvaluator.create(this.ctx, { bankSize: bank.count, querySize: queries.count, dim: D, classes, ks: [20, 200].filter((k) => k <= bank.count), temperatures: [0.07, 0.1] });
+    const up = (a: Uint32Array, label: string) => {
+      const t = createTensor(this.ctx, [a.length], 'u32', label);
+      this.ctx.device.queue.writeBuffer(t.buffer, t.byteOffset, a as Uint32Array<ArrayBuffer>);
+      return t;
+    };
+    this.knn = {
+      evaluator,
+      embedder,
+      bank,
+      queries,
+      bankFeats: createTensor(this.ctx, [bank.count, D], 'f32', 'knn.bank'),
+      queryFeats: createTensor(this.ctx, [queries.count, D], 'f32', 'knn.queries'),
+      bankLabels: up(bank.labels, 'knn.bank_labels'),
+      queryLabels: up(queries.labels, 'knn.query_labels'),
+    };
+    return this.knn;
+  }
+
+  /** Weighted kNN top-1 (k = 20, T = 0.07, percent) of the student encoder's features. */
+  async evaluateKnn(): Promise<{ top1: number; all: Record<string, number> }> {
+    await this.flush();
+    const k = await this.knnSetup();
+    await k.embedder.embed(k.bank.images, k.bank.count, k.bankFeats);
+    await k.embedder.embed(k.queries.images, k.queries.count, k.queryFeats);
+    const r = await k.evaluator.evaluate(k.bankFeats, k.bankLabels, k.queryFeats, k.queryLabels);
+    if (this.knnInit === null && this.stepIndex === 0) this.knnInit = r.top1_k20;
+    this.lastKnn = r.top1_k20;
+    return { top1: r.top1_k20, all: r.top1 as Record<string, number> };
+  }
+
+  /** The latest batch's teacher logits, targets and indices (view 1), and the targets' marginal. */
+  async latestBatch(): Promise<{ teacherLogits: Float32Array; targets: Float32Array; B: number; K: number; indices: Uint32Array; marginal: Float32Array }> {
+    await this.flush();
+    const B = this.config.batch;
+    const K = this.model.prototypes;
+    const [teacherLogits, targets] = await Promise.all([readF32(this.ctx, this.graph.teacherLogits), readF32(this.ctx, this.graph.targets[0])]);
+    const marginal = new Float32Array(K);
+    for (let i = 0; i < B; i++) for (let j = 0; j < K; j++) marginal[j]! += targets[i * K + j]! / B;
+    return { teacherLogits, targets, B, K, indices: this.lastIndices.slice(), marginal };
+  }
+
+  /** Everything needed to resume (or to export weights), in checkpoint form. */
+  async saveState(): Promise<ModelState> {
+    await this.flush();
+    const state = await this.store.download(this.model, this.stepIndex, this.batchesTracked);
+    state.extra = { train_config: this.config, knn_top1_init: this.knnInit };
+    return state;
+  }
+
+  /** The optimizer momentum (flat), to resume exactly where this run is. */
+  async saveMomentum(): Promise<Float32Array> {
+    await this.flush();
+    return this.store.downloadMomentum();
+  }
+
+  /** The argmax cluster of every row of the latest targets (for pseudo-label export). */
+  async latestAssignments(): Promise<Int32Array> {
+    const { targets, B, K } = await this.latestBatch();
+    const out = new Int32Array(B);
+    for (let i = 0; i < B; i++) {
+      let best = 0;
+      for (let j = 1; j < K; j++) if (targets[i * K + j]! > targets[i * K + best]!) best = j;
+      out[i] = best;
+    }
+    return out;
+  }
+
+  destroy(): void {
+    this.store.destroy();
+    this.ring.destroy();
+    this.augmenter.destroy();
+  }
+}
+
