@@ -147,3 +147,14 @@ describe('parseNpy refuses, saying what was wrong and what was expected', () => 
     expect(parseNpy(withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (0,), }\n")).shape).toEqual([0]);
   });
 });
+
+test('a Node Buffer from the shared pool parses to exactly its own data', async () => {
+  const { Buffer } = await import('node:buffer');
+  const { encodeNpy: enc, parseNpy: parse } = await import('../src/io/npy.ts');
+  const bytes = enc(Float32Array.from({ length: 5 }, (_, i) => i + 0.5), [5]);
+  // Buffer.from(array) of a small size is carved out of Node's 8 KiB pool.
+  const pooled = Buffer.from(bytes);
+  const arr = parse(pooled, 'pooled.npy');
+  expect(arr.data.length).toBe(5);
+  expect(Array.from(arr.data as Float32Array)).toEqual([0.5, 1.5, 2.5, 3.5, 4.5]);
+});

@@ -167,3 +167,11 @@ describe('parseSafetensors', () => {
     expect(parsed.metadata).toEqual({});
   });
 });
+
+test('a Node Buffer parses to exactly its own tensors', async () => {
+  const { Buffer } = await import('node:buffer');
+  const { encodeSafetensors: enc, parseSafetensors: parse } = await import('../src/io/safetensors.ts');
+  const bytes = enc({ x: { shape: [3], data: Float32Array.of(1, 2, 3) } });
+  const t = parse(Buffer.from(bytes), 'pooled.safetensors').tensors.get('x')!;
+  expect(Array.from(t.data as Float32Array)).toEqual([1, 2, 3]);
+});

@@ -186,8 +186,9 @@ export function parseNpy(bytes: Uint8Array, name = 'array.npy'): NpyArray {
     const hint = held < needed ? ' (file truncated?)' : ' (header shape wrong, or extra bytes after the array?)';
     throw new Error(`${name}: data holds ${held} bytes but shape ${describeShape(dims)} of ${info.dtype} needs ${needed}${hint}`);
   }
-  // slice() copies into a fresh ArrayBuffer, so the typed array is aligned whatever the offset.
-  const data = info.fromBuffer(bytes.slice(dataStart, dataStart + needed).buffer);
+  // Copy into a fresh ArrayBuffer, so the typed array is aligned whatever the offset. Not
+  // bytes.slice(): on a Node Buffer that is a view whose .buffer is Node's shared pool.
+  const data = info.fromBuffer(new Uint8Array(bytes.subarray(dataStart, dataStart + needed)).buffer);
   return { dtype: info.dtype, shape: dims, data };
 }
 

@@ -128,8 +128,9 @@ function isNonNegativeInt(v: unknown): v is number {
 }
 
 function decodeTensor(dtype: SafetensorsDtype, raw: Uint8Array): SafetensorsData {
-  // slice() copies into a fresh, aligned ArrayBuffer (data offsets need not be aligned).
-  const buf = raw.slice().buffer;
+  // Copy into a fresh, aligned ArrayBuffer (data offsets need not be aligned). Not raw.slice():
+  // on a Node Buffer that is a view whose .buffer is Node's shared pool.
+  const buf = new Uint8Array(raw).buffer;
   switch (dtype) {
     case 'F64': return new Float64Array(buf);
     case 'F32': return new Float32Array(buf);
