@@ -390,6 +390,9 @@ describe('bundled sample and Fashion-MNIST', () => {
     const ds = await fetchBundledSample('/datasets/', fakeFetch);
     expect(ds.train.count).toBe(3000);
     await rejectsWith(loadFromSource(urlSource('/datasets/', ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'], fakeFetch)), /\/datasets\/train-images-idx3-ubyte\.gz: HTTP 404 Not Found/);
+    // A dev server's fallback page for a missing file is not data.
+    const spaFetch = (async () => new Response('<!doctype html>', { headers: { 'content-type': 'text/html' } })) as typeof fetch;
+    await rejectsWith(fetchBundledSample('/datasets/', spaFetch), /^\/datasets\/[\w.-]+: not found on the server \(it answered with a web page\)/);
   });
 
   const hasFashion = existsSync(join(SYSTEM_FASHION_MNIST_DIR, 'train-images-idx3-ubyte.gz'));

@@ -17,6 +17,7 @@ import { checkAssignOptions, type AssignMethod, type AssignOptions } from '../..
 import { ParamError } from '../../src/mira/validate.ts';
 import { ShapeError } from '../../src/gpu/errors.ts';
 import { CliError, parseFlags, usage, type FlagSpec } from '../args.ts';
+import type { IterationRecord } from '../../src/ref/mira.ts';
 
 export const summary = 'pseudo-label B×K logits (.npy) by MIRA, Sinkhorn-Knopp or the naive softmax';
 
@@ -35,17 +36,7 @@ const FLAGS: Record<string, FlagSpec> = {
 
 const SYNOPSIS = '--method mira|sinkhorn|naive --in logits.npy --out targets.npy [flags]';
 
-export interface TraceRecord {
-  iter: number;
-  v: number[];
-  residual: number;
-  delta_w: number;
-  objective: number;
-  marginal_entropy: number;
-  mean_entropy: number;
-  mi: number;
-  marginal_error: number;
-}
+export type TraceRecord = IterationRecord;
 
 interface Outcome {
   targets: Float32Array;

@@ -3,22 +3,29 @@
 import { DatasetError, type DatasetSplits } from './dataset.ts';
 import { BUNDLED_SAMPLE, CIFAR_TARBALL, loadFromSource, type FileSource, type LoadOptions } from './load.ts';
 
+/**
+ * Fetches `url` and checks the answer: errors name the URL. Dev servers (Vite's) answer a missing
+ * file with index.html (200, text/html), which counts as missing too.
+ */
+export async function fetchDataFile(url: string, fetchImpl: typeof fetch = fetch): Promise<Response> {
+  let res: Response;
+  try {
+    res = await fetchImpl(url);
+  } catch (e) {
+    throw new DatasetError(url, `could not fetch (${(e as Error).message})`);
+  }
+  if (!res.ok) throw new DatasetError(url, `HTTP ${res.status} ${res.statusText}`.trim());
+  if ((res.headers.get('content-type') ?? '').includes('text/html')) throw new DatasetError(url, 'not found on the server (it answered with a web page)');
+  return res;
+}
+
 /** A FileSource over `baseUrl` + name, for a known list of names. */
 export function urlSource(baseUrl: string, names: readonly string[], fetchImpl: typeof fetch = fetch): FileSource {
   const base = baseUrl.endsWith('/') ? baseUrl : baseUrl + '/';
   return {
     where: base,
     list: async () => [...names],
-    read: async (name) => {
-      let res: Response;
-      try {
-        res = await fetchImpl(base + name);
-      } catch (e) {
-        throw new DatasetError(base + name, `could not fetch (${(e as Error).message})`);
-      }
-      if (!res.ok) throw new DatasetError(base + name, `HTTP ${res.status} ${res.statusText}`.trim());
-      return new Uint8Array(await res.arrayBuffer());
-    },
+    read: async (name) => new Uint8Array(await (await fetchDataFile(base + name, fetchImpl)).arrayBuffer()),
   };
 }
 

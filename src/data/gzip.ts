@@ -19,7 +19,10 @@ export async function gunzip(bytes: Uint8Array, file: string): Promise<Uint8Arra
     const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('gzip'));
     return new Uint8Array(await new Response(stream).arrayBuffer());
   } catch (e) {
-    throw new DatasetError(file, `corrupt or truncated gzip data (${(e as Error).message})`);
+    // Chrome reports a bad stream as a network error ("Failed to fetch"), which would mislead.
+    const said = (e as Error).message;
+    const detail = /fetch|network/i.test(said) ? '' : ` (${said})`;
+    throw new DatasetError(file, `corrupt or truncated gzip data${detail}; download the file again`);
   }
 }
 

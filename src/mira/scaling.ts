@@ -9,29 +9,14 @@ import { GpuKernelError, ShapeError } from '../gpu/errors.ts';
 import { createKernel, type BoundKernel, type Kernel, type PassTimer } from '../gpu/kernel.ts';
 import { createBuffer, createTensor, type Tensor } from '../gpu/tensor.ts';
 import { checkAssignShape } from './validate.ts';
+import type { IterationRecord } from '../ref/mira.ts';
 
 /** Rows per workgroup and threads per workgroup: must match RB and WG in mira.wgsl. */
 export const ROWS_PER_BLOCK = 8;
 export const TRACE_HEAD = 8;
 
 /** One iteration's diagnostics (field names as the float64 reference's IterationRecord). */
-export interface GpuIterationRecord {
-  iter: number;
-  /** MIRA: v = exp(g), the column scale (equals mean_i w_i at convergence). Sinkhorn: exp(u),
-   *  SwAV's prototype scaling (overflows to Infinity for near one-hot rows at small ε). */
-  v: number[];
-  /** ‖v⁽ⁿ⁾ − v⁽ⁿ⁻¹⁾‖₁ / ‖v⁽ⁿ⁻¹⁾‖₁ */
-  residual: number;
-  /** max |w⁽ⁿ⁾ − w⁽ⁿ⁻¹⁾| over all entries */
-  delta_w: number;
-  /** mean_i KL(w_i‖p_i) − β·(H(mean w) − mean_i H(w_i)), p = softmax(ℓ/τ) */
-  objective: number;
-  marginal_entropy: number;
-  mean_entropy: number;
-  mi: number;
-  /** ‖mean_i w_i − 1/K‖₁ */
-  marginal_error: number;
-}
+export type GpuIterationRecord = IterationRecord;
 
 /** The per-call scalars of the iteration (see the Params struct in mira.wgsl). */
 export interface ScalingParams {

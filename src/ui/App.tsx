@@ -1,13 +1,25 @@
-// The shell: masthead, the WebGPU status bar, and the GPU self-test card. Later panels (data,
-// training, assignment explorer) slot into <main> the same way: read the store, call actions.
-import { useApp, GEMM_CHECK_SIZE, type GpuState } from './store.ts';
+// The playground: masthead, the WebGPU status bar, banners, the control panel beside the
+// transport and the four views (dashboard, fixed-point explorer, collapse lab, cluster
+// gallery), and the GPU self-test card. Components read the store and call its actions.
+import { useEffect } from 'react';
+import { useApp, GEMM_CHECK_SIZE, type GpuState, type Tab } from './store.ts';
 import { WebGPUHelp } from './WebGPUHelp.tsx';
+import { CollapseWarnings, DeviceLost, Notices, ResumeOffer, SoftwareNotice, TrainErrorBanner } from './Banners.tsx';
+import { CollapseLab } from './CollapseLab.tsx';
+import { Controls } from './Controls.tsx';
+import { Dashboard } from './Dashboard.tsx';
+import { Explorer } from './Explorer.tsx';
+import { Gallery } from './Gallery.tsx';
+import { ExportBar, TrainBar } from './TrainBar.tsx';
 import type { GemmCheckResult } from '../worker/protocol.ts';
 
 export function App() {
   const gpu = useApp((s) => s.gpu);
+  const tab = useApp((s) => s.tab);
+  useKeyboard();
+  const running = gpu.status === 'ready';
   return (
-    <div className="app">
+    <div className="app app-wide">
       <header className="masthead">
         <h1>
           <span className="logo" aria-hidden="true">
@@ -32,13 +44,96 @@ export function App() {
             </button>
           </section>
         )}
-        {(gpu.status === 'ready' || gpu.status === 'starting') && <SelfTestCard />}
+        <DeviceLost />
+        {(running || gpu.status === 'starting') && (
+          <>
+            <SoftwareNotice />
+            <ResumeOffer />
+            <Notices />
+            <div className="workspace">
+              <Controls />
+              <div className="main-column">
+                <TrainBar />
+                <TrainErrorBanner />
+                <CollapseWarnings />
+                <Tabs />
+                <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`} className="tab-panel">
+                  {tab === 'dashboard' && (
+                    <>
+                      <Dashboard />
+                      <ExportBar />
+                    </>
+                  )}
+                  {tab === 'explorer' && <Explorer />}
+                  {tab === 'lab' && <CollapseLab />}
+                  {tab === 'gallery' && <Gallery />}
+                </div>
+              </div>
+            </div>
+            <SelfTestCard />
+          </>
+        )}
       </main>
       <footer className="footer">
-        Lee et al., <em>Unsupervised Visual Representation Learning via Mutual Information Regularized Assignment</em>, NeurIPS 2022.
+        Lee et al., <em>Unsupervised Visual Representation Learning via Mutual Information Regularized Assignment</em>, NeurIPS 2022. Keys: space play/pause, n step
+        batch, i step iteration.
       </footer>
     </div>
   );
+}
+
+const TABS: { id: Tab; label: string }[] = [
+  { id: 'dashboard', label: 'Dashboard' },
+  { id: 'explorer', label: 'Fixed-point explorer' },
+  { id: 'lab', label: 'Collapse lab' },
+  { id: 'gallery', label: 'Cluster gallery' },
+];
+
+function Tabs() {
+  const tab = useApp((s) => s.tab);
+  const setTab = useApp((s) => s.setTab);
+  return (
+    <div className="tabs" role="tablist" aria-label="Views">
+      {TABS.map((t) => (
+        <button
+          key={t.id}
+          type="button"
+          role="tab"
+          id={`tab-${t.id}`}
+          aria-selected={tab === t.id}
+          aria-controls={`panel-${t.id}`}
+          className={`tab ${tab === t.id ? 'tab-active' : ''}`}
+          onClick={() => setTab(t.id)}
+        >
+          {t.label}
+        </button>
+      ))}
+    </div>
+  );
+}
+
+/** Space: play/pause; n: step batch; i: step iteration (explorer). Not while typing. */
+function useKeyboard(): void {
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.ctrlKey || e.metaKey || e.altKey || e.repeat) return;
+      const t = e.target as HTMLElement | null;
+      if (t && (t.isContentEditable || ['INPUT', 'SELECT', 'TEXTAREA'].includes(t.tagName))) return;
+      const s = useApp.getState();
+      if (e.key === ' ') {
+        // Let a focused button take its own space press.
+        if (t && t.tagName === 'BUTTON') return;
+        e.preventDefault();
+        s.togglePlay();
+      } else if (e.key === 'n' || e.key === 'N') {
+        s.stepBatch();
+      } else if (e.key === 'i' || e.key === 'I') {
+        s.explorerStep();
+      }
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, []);
 }
 
 function StatusBar({ gpu }: { gpu: GpuState }) {
@@ -90,9 +185,10 @@ function SelfTestCard() {
   const ready = useApp((s) => s.gpu.status === 'ready');
   const check = useApp((s) => s.gemmCheck);
   const run = useApp((s) => s.runGemmCheck);
+  const loseDevice = useApp((s) => s.simulateDeviceLoss);
   const n = GEMM_CHECK_SIZE;
   return (
-    <section className="card" aria-labelledby="selftest-title">
+    <section className="card selftest" aria-labelledby="selftest-title">
       <div className="card-head">
         <h2 id="selftest-title">GPU self-test</h2>
         {check.status === 'done' && <Verdict pass={check.result.pass} />}
@@ -104,6 +200,9 @@ function SelfTestCard() {
       <div className="actions">
         <button type="button" className="button button-primary" data-testid="gemm-run" disabled={!ready || check.status === 'running'} onClick={run}>
           {check.status === 'running' ? 'Running…' : 'Run GEMM check'}
+        </button>
+        <button type="button" className="button button-small" disabled={!ready} onClick={loseDevice} title="Destroys the GPU device as a driver reset would, to try the recovery path" data-testid="simulate-device-loss">
+          Simulate a lost device
         </button>
         {check.status === 'done' && (
           <span className="summary">

@@ -1,23 +1,35 @@
 // The engine worker: owns the GPU device and answers the UI's requests (./protocol.ts).
-// The UI never touches WebGPU; everything GPU-side lives behind these messages.
+// The UI never touches WebGPU; everything GPU-side lives behind these messages: the self-test,
+// datasets, the training session (./session.ts), the fixed-point explorer (./explorer.ts) and
+// the collapse lab (./lab.ts).
 import { acquireGpu, adapterLabel, type GpuContext } from '../gpu/context.ts';
 import { WebGPUUnavailableError } from '../gpu/errors.ts';
+import { DatasetError } from '../data/dataset.ts';
+import { deleteCheckpoint } from './checkpoints.ts';
+import { datasetInfo, loadDatasetSource, probeServed } from './datasets.ts';
+import { Explorer, type ExplorerParams } from './explorer.ts';
+import { makeSyntheticLogits } from './explorer-cpu.ts';
+import { CollapseLab } from './lab.ts';
 import type { AdapterStatus, EngineEvent, EngineRequest } from './protocol.ts';
 import { gemmSelfTest } from './selftest.ts';
+import { describe, Session } from './session.ts';
 
 declare const self: DedicatedWorkerGlobalScope;
 
 let gpu: Promise<GpuContext> | null = null;
+let session: Session | null = null;
+let explorer: Explorer | null = null;
+let lab: CollapseLab | null = null;
+let simulatedLoss = false;
+/** Bumped by every explorer request, so a running "to convergence" stops when another arrives. */
+let explorerTicket = 0;
+/** Bumped by every slider change: only the latest τ/β/ε is solved. */
+let paramsTicket = 0;
+let explorerQueue: Promise<unknown> = Promise.resolve();
 
-function post(event: EngineEvent): void {
-  self.postMessage(event);
+function post(event: EngineEvent, transfer: Transferable[] = []): void {
+  self.postMessage(event, transfer);
 }
-
-function describe(e: unknown): string {
-  if (e instanceof Error) return e.name && e.name !== 'Error' ? `${e.name}: ${e.message}` : e.message;
-  return String(e);
-}
-
 
 function adapterStatus(ctx: GpuContext): AdapterStatus {
   const { info } = ctx;
@@ -38,8 +50,15 @@ async function init(): Promise<void> {
   try {
     const ctx = await gpu;
     ctx.device.lost.then((info) => {
-      if (info.reason !== 'destroyed') post({ type: 'device-lost', message: `${info.reason}: ${info.message || 'no details'}` });
+      if (info.reason !== 'destroyed' || simulatedLoss) {
+        session?.halt();
+        lab?.stop();
+        post({ type: 'device-lost', message: `${info.reason}: ${info.message || 'no details'}` });
+      }
     });
+    session ??= new Session(ctx, post);
+    explorer ??= new Explorer(ctx);
+    lab ??= new CollapseLab(ctx, post);
     post({ type: 'ready', adapter: adapterStatus(ctx) });
   } catch (e) {
     if (e instanceof WebGPUUnavailableError) post({ type: 'unavailable', reason: e.reason, hint: e.hint });
@@ -47,14 +66,169 @@ async function init(): Promise<void> {
   }
 }
 
+async function ready(): Promise<{ ctx: GpuContext; session: Session; explorer: Explorer; lab: CollapseLab }> {
+  if (!gpu) throw new Error('the engine is not initialised (send "init" first)');
+  const ctx = await gpu;
+  if (!session || !explorer || !lab) throw new Error('the engine is not initialised');
+  return { ctx, session, explorer, lab };
+}
+
+/** Runs explorer work one request at a time; `long` work may be cut short by the next request. */
+function explorerTask(fn: (ticket: number) => Promise<void>): Promise<void> {
+  const ticket = ++explorerTicket;
+  const run = explorerQueue.then(async () => {
+    post({ type: 'explorer-busy', busy: true });
+    try {
+      await fn(ticket);
+    } catch (e) {
+      post({ type: 'explorer-error', message: describe(e) });
+    } finally {
+      if (ticket === explorerTicket) post({ type: 'explorer-busy', busy: false });
+    }
+  });
+  explorerQueue = run;
+  return run;
+}
+
+function postExplorer(ex: Explorer): void {
+  const state = ex.state();
+  post({ type: 'explorer', state }, [state.mira.targets.buffer as ArrayBuffer, state.sinkhorn.targets.buffer as ArrayBuffer]);
+}
+
 async function handle(req: EngineRequest): Promise<void> {
   switch (req.type) {
     case 'init':
       return init();
     case 'gemm-check': {
-      if (!gpu) throw new Error('the engine is not initialised (send "init" first)');
-      const result = await gemmSelfTest(await gpu, req.size, 'worker');
+      const { ctx } = await ready();
+      const result = await gemmSelfTest(ctx, req.size, 'worker');
       post({ type: 'gemm-check', id: req.id, result });
+      return;
+    }
+    case 'probe-datasets':
+      post({ type: 'datasets-served', files: await probeServed() });
+      return;
+    case 'load-dataset': {
+      const { session } = await ready();
+      try {
+        const data = await loadDatasetSource(req.source, (phase, file, loaded, total) => post({ type: 'dataset-progress', id: req.id, phase, file, loaded, total }));
+        session.setData(data);
+        post({ type: 'dataset', id: req.id, info: datasetInfo(data) });
+      } catch (e) {
+        post({ type: 'dataset-error', id: req.id, file: e instanceof DatasetError ? e.file : null, message: e instanceof DatasetError ? e.detail : describe(e) });
+      }
+      return;
+    }
+    case 'configure':
+      return (await ready()).session.configure(req.config, req.resume);
+    case 'reset':
+      return (await ready()).session.configure(req.config, false);
+    case 'play':
+      (await ready()).session.play();
+      return;
+    case 'pause':
+      (await ready()).session.pause();
+      return;
+    case 'step-batch':
+      return (await ready()).session.stepBatch(req.count ?? 1);
+    case 'evaluate-knn':
+      return (await ready()).session.evaluateKnn();
+    case 'explorer-load': {
+      const { session, explorer } = await ready();
+      const params: ExplorerParams = { tau: req.tau, beta: req.beta, eps: req.eps };
+      return explorerTask(async () => {
+        if (req.source.kind === 'batch') {
+          const b = await session.latestLogits();
+          if (!b) throw new Error('there is no batch yet: train at least one step, or use a synthetic batch');
+          await explorer.load(b.logits, b.B, b.K, req.source, `teacher logits of step ${b.step} (${b.B}×${b.K})`, params);
+        } else {
+          const { B, K, imbalance, seed } = req.source;
+          const logits = makeSyntheticLogits(B, K, imbalance, seed);
+          await explorer.load(logits, B, K, req.source, `synthetic ${B}×${K}, imbalance ${imbalance}`, params);
+        }
+        postExplorer(explorer);
+      });
+    }
+    case 'explorer-params': {
+      const { explorer } = await ready();
+      const mine = ++paramsTicket;
+      return explorerTask(async () => {
+        if (!explorer.loaded || mine !== paramsTicket) return; // a newer value supersedes this one
+        await explorer.setParams({ tau: req.tau, beta: req.beta, eps: req.eps });
+        postExplorer(explorer);
+      });
+    }
+    case 'explorer-step': {
+      const { explorer } = await ready();
+      return explorerTask(async () => {
+        await explorer.step(1);
+        postExplorer(explorer);
+      });
+    }
+    case 'explorer-converge': {
+      const { explorer } = await ready();
+      return explorerTask(async (ticket) => {
+        let last = 0;
+        await explorer.converge(
+          () => {
+            const now = performance.now();
+            if (now - last > 150) {
+              last = now;
+              postExplorer(explorer);
+            }
+          },
+          () => ticket !== explorerTicket,
+        );
+        postExplorer(explorer);
+      });
+    }
+    case 'explorer-reset': {
+      const { explorer } = await ready();
+      return explorerTask(async () => {
+        await explorer.reset();
+        postExplorer(explorer);
+      });
+    }
+    case 'explorer-verify': {
+      const { explorer } = await ready();
+      return explorerTask(async () => {
+        await explorer.setVerify(req.on);
+        if (explorer.loaded) postExplorer(explorer);
+      });
+    }
+    case 'lab-start': {
+      const { session, lab } = await ready();
+      if (lab.running) return;
+      if (!session.data) throw new Error('load a dataset before starting the collapse lab');
+      session.suspend();
+      // Runs outside the session's queue but after whatever it is doing.
+      await session.exclusive(() => lab.run(session.data!, req.config, req.steps));
+      return;
+    }
+    case 'lab-stop':
+      (await ready()).lab.stop();
+      return;
+    case 'gallery':
+      return (await ready()).session.gallery(req.id, req.clusters, req.perCluster);
+    case 'export': {
+      const { session } = await ready();
+      try {
+        await session.exportFile(req.id, req.what);
+      } catch (e) {
+        post({ type: 'export-error', id: req.id, message: describe(e) });
+      }
+      return;
+    }
+    case 'checkpoint-query':
+      return (await ready()).session.checkpointQuery();
+    case 'checkpoint-discard':
+      await deleteCheckpoint();
+      post({ type: 'checkpoint-info', info: null });
+      return;
+    case 'simulate-device-loss': {
+      const { ctx } = await ready();
+      simulatedLoss = true;
+      ctx.device.destroy();
       return;
     }
   }

@@ -1,0 +1,138 @@
+// The collapse lab: naive self-labelling, Sinkhorn-Knopp and MIRA from the same seed, a few
+// steps each, interleaved; their used clusters and marginal entropies side by side.
+import { useId, useState } from 'react';
+import { CartesianGrid, Line, LineChart, ReferenceLine, Tooltip, XAxis, YAxis } from 'recharts';
+import type { Method } from '../mira/train-config.ts';
+import { AXIS, CHART_MARGIN, ChartCard, GRID, TOOLTIP, tickFmt } from './ChartCard.tsx';
+import { fmt, fmtWidth, METHOD_COLORS, METHOD_LABELS } from './format.ts';
+import { PRESETS } from './presets.ts';
+import { useApp } from './store.ts';
+import type { LabPoint } from '../worker/protocol.ts';
+
+const METHODS: Method[] = ['naive', 'swav', 'mira'];
+const chartStyle = { width: '100%', height: 230 };
+
+function merged(series: Record<Method, LabPoint[]>, key: keyof LabPoint) {
+  const byStep = new Map<number, Record<string, number>>();
+  for (const m of METHODS) {
+    for (const p of series[m]) {
+      const row = byStep.get(p.step) ?? { step: p.step };
+      row[m] = p[key];
+      byStep.set(p.step, row);
+    }
+  }
+  return [...byStep.values()].sort((a, b) => a.step! - b.step!);
+}
+
+export function CollapseLab() {
+  const lab = useApp((s) => s.lab);
+  const soft = useApp((s) => s.gpu.status === 'ready' && s.gpu.adapter.isSoftware);
+  const config = useApp((s) => s.config);
+  const datasetReady = useApp((s) => s.dataset.status === 'ready');
+  const start = useApp((s) => s.labStart);
+  const stop = useApp((s) => s.labStop);
+  const [steps, setSteps] = useState(soft ? 6 : 60);
+  const id = useId();
+  const base = soft ? PRESETS.tiny.config : config;
+  const K = base.prototypes;
+  const used = merged(lab.series, 'used_clusters');
+  const ent = merged(lab.series, 'target_marginal_entropy');
+  const legend = METHODS.map((m) => ({ label: METHOD_LABELS[m], color: METHOD_COLORS[m] }));
+  const latest = (m: Method) => lab.series[m].at(-1);
+  return (
+    <div className="lab" data-testid="collapse-lab">
+      <section className="card lab-head">
+        <div>
+          <h2>Collapse lab</h2>
+          <p className="muted small">
+            Three runs from the same seed ({config.seed}) and the same images, one step each in turn: naive self-labelling (targets = the teacher's own softmax), Sinkhorn-Knopp (equal
+            cluster sizes forced, SwAV) and MIRA (mutual information rewarded). Width {fmtWidth(base.width)}, batch {base.batch}, K = {K}.
+          </p>
+        </div>
+        <div className="lab-actions">
+          <label htmlFor={id} className="small">
+            steps each
+          </label>
+          <input id={id} type="number" className="num-input" min={1} max={10000} value={steps} onChange={(e) => setSteps(Math.max(1, Math.min(10000, Math.round(Number(e.target.value) || 1))))} />
+          {lab.running ? (
+            <button type="button" className="button" onClick={stop}>
+              Stop
+            </button>
+          ) : (
+            <button type="button" className="button button-primary" disabled={!datasetReady} onClick={() => start(steps)} data-testid="lab-start">
+              Run collapse lab
+            </button>
+          )}
+        </div>
+        <div className="lab-progress" data-testid="lab-status" data-running={lab.running} data-step={lab.step}>
+          {lab.running || lab.step > 0 ? (
+            <span className="muted small">
+              {lab.detail ?? ''} {lab.steps > 0 && `· ${lab.step} / ${lab.steps}`}
+            </span>
+          ) : (
+            <span className="muted small">The main run pauses while the lab runs.</span>
+          )}
+          {lab.error && (
+            <span className="inline-error" role="alert">
+              {lab.error}
+            </span>
+          )}
+        </div>
+      </section>
+      <div className="lab-cards">
+        {METHODS.map((m) => {
+          const p = latest(m);
+          return (
+            <div key={m} className="stat" style={{ borderTopColor: METHOD_COLORS[m] }} data-testid={`lab-${m}`}>
+              <h3 style={{ color: METHOD_COLORS[m] }}>{METHOD_LABELS[m]}</h3>
+              {p ? (
+                <dl>
+                  <dt>used clusters</dt>
+                  <dd>
+                    {fmt(p.used_clusters)} / {K}
+                  </dd>
+                  <dt>H(mean targets)</dt>
+                  <dd>
+                    {fmt(p.target_marginal_entropy)} <span className="muted">/ log K {fmt(Math.log(K))}</span>
+                  </dd>
+                  <dt>H(mean teacher)</dt>
+                  <dd>{fmt(p.teacher_marginal_entropy)}</dd>
+                  <dt>loss</dt>
+                  <dd>{fmt(p.loss)}</dd>
+                </dl>
+              ) : (
+                <p className="muted small">No steps yet.</p>
+              )}
+            </div>
+          );
+        })}
+      </div>
+      <div className="chart-grid chart-grid-2">
+        <ChartCard title="Used clusters" subtitle="clusters the targets' argmax uses in each batch" points={used.length} legend={legend}>
+          <LineChart data={used} margin={CHART_MARGIN} style={chartStyle} responsive>
+            <CartesianGrid {...GRID} />
+            <XAxis dataKey="step" type="number" domain={['dataMin', 'dataMax']} allowDecimals={false} {...AXIS} />
+            <YAxis {...AXIS} width={40} allowDecimals={false} domain={[0, 'auto']} />
+            <ReferenceLine y={Math.min(base.batch, K)} ifOverflow="extendDomain" stroke="var(--muted)" strokeDasharray="3 3" label={{ value: `at most ${Math.min(base.batch, K)}`, fill: 'var(--muted)', fontSize: 11, position: 'insideTopRight' }} />
+            <Tooltip {...TOOLTIP} labelFormatter={(v) => `step ${v}`} />
+            {METHODS.map((m) => (
+              <Line key={m} dataKey={m} name={METHOD_LABELS[m]} stroke={METHOD_COLORS[m]} strokeWidth={2.5} dot={used.length < 40} isAnimationActive={false} connectNulls />
+            ))}
+          </LineChart>
+        </ChartCard>
+        <ChartCard title="Marginal entropy of the targets" subtitle="H(mean_i w_i) in nats; log K means every cluster equally used" points={ent.length} legend={legend}>
+          <LineChart data={ent} margin={CHART_MARGIN} style={chartStyle} responsive>
+            <CartesianGrid {...GRID} />
+            <XAxis dataKey="step" type="number" domain={['dataMin', 'dataMax']} allowDecimals={false} {...AXIS} />
+            <YAxis {...AXIS} width={40} tickFormatter={tickFmt} domain={['auto', 'auto']} />
+            <Tooltip {...TOOLTIP} labelFormatter={(v) => `step ${v}`} />
+            <ReferenceLine y={Math.log(K)} ifOverflow="extendDomain" stroke="var(--muted)" strokeDasharray="3 3" label={{ value: 'log K', fill: 'var(--muted)', fontSize: 11, position: 'insideBottomRight' }} />
+            {METHODS.map((m) => (
+              <Line key={m} dataKey={m} name={METHOD_LABELS[m]} stroke={METHOD_COLORS[m]} strokeWidth={2.5} dot={ent.length < 40} isAnimationActive={false} connectNulls />
+            ))}
+          </LineChart>
+        </ChartCard>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,230 @@
+// The control panel: dataset (bundled sample, CIFAR-10 by drop or picker, or served), preset,
+// and every hyperparameter of TrainConfig with its range and a one-line explanation.
+import { useId, useRef, useState, type DragEvent } from 'react';
+import type { TrainConfig } from '../mira/train-config.ts';
+import { fmtBytes, fmtWidth } from './format.ts';
+import { GROUP_LABELS, PARAM_SPECS, PRESET_ORDER, PRESETS, coerceNumber, type ParamGroup, type ParamSpec } from './presets.ts';
+import { useApp, usePendingChanges } from './store.ts';
+
+export function Controls() {
+  return (
+    <aside className="controls" aria-label="Controls">
+      <DatasetPanel />
+      <PresetPanel />
+      <ParamGroups />
+    </aside>
+  );
+}
+
+function DatasetPanel() {
+  const dataset = useApp((s) => s.dataset);
+  const load = useApp((s) => s.loadDataset);
+  const dismissError = useApp((s) => s.dismissDatasetError);
+  const ready = useApp((s) => s.gpu.status === 'ready');
+  const [over, setOver] = useState(false);
+  const input = useRef<HTMLInputElement>(null);
+  const info = dataset.info;
+  const p = dataset.progress;
+  const loading = p !== null;
+  const onFiles = (files: FileList | null) => {
+    if (files && files.length) load({ kind: 'files', files: Array.from(files) });
+  };
+  const onDrop = (e: DragEvent) => {
+    e.preventDefault();
+    setOver(false);
+    onFiles(e.dataTransfer.files);
+  };
+  const cifarServed = dataset.served.find((f) => /cifar/i.test(f));
+  return (
+    <section className="panel-block" aria-labelledby="dataset-title">
+      <h2 id="dataset-title">Dataset</h2>
+      {info ? (
+        <p className="dataset-info" data-testid="dataset-info">
+          <strong>{info.name === 'fashion-mnist-sample' ? 'Fashion-MNIST sample' : info.name === 'cifar10' ? 'CIFAR-10' : info.name}</strong>
+          <span className="muted">
+            {' '}
+            · {info.trainCount.toLocaleString('en-US')} train / {info.testCount.toLocaleString('en-US')} test · {info.height}×{info.width}×{info.channels} · {info.classes.length} classes
+          </span>
+        </p>
+      ) : (
+        !loading && <p className="muted">No dataset loaded.</p>
+      )}
+      {loading && (
+        <div className="progress-line" data-testid="dataset-progress">
+          <span className="muted small">
+            {p.phase === 'reading' ? 'Reading' : 'Decoding'} {p.file}
+            {p.total > 1 ? ` — ${fmtBytes(p.loaded)} of ${fmtBytes(p.total)}` : ''}
+          </span>
+          <progress max={p.total > 1 ? p.total : undefined} value={p.total > 1 ? p.loaded : undefined} aria-label="Dataset loading progress" />
+        </div>
+      )}
+      <div
+        className={`dropzone ${over ? 'dropzone-over' : ''}`}
+        onDragOver={(e) => {
+          e.preventDefault();
+          setOver(true);
+        }}
+        onDragLeave={() => setOver(false)}
+        onDrop={onDrop}
+        data-testid="dropzone"
+      >
+        <span>
+          Drop <code>cifar-10-binary.tar.gz</code> or its six <code>.bin</code> files here, or{' '}
+          <button type="button" className="linkish" onClick={() => input.current?.click()} disabled={!ready}>
+            choose files
+          </button>
+        </span>
+        <input
+          ref={input}
+          type="file"
+          multiple
+          hidden
+          data-testid="dataset-file"
+          aria-label="Dataset files"
+          accept=".gz,.tgz,.tar,.bin,application/gzip"
+          onChange={(e) => {
+            onFiles(e.target.files);
+            e.target.value = '';
+          }}
+        />
+      </div>
+      <div className="row-buttons">
+        <button type="button" className="button button-small" disabled={!ready || loading || info?.name === 'fashion-mnist-sample'} onClick={() => load({ kind: 'bundled' })}>
+          Bundled sample
+        </button>
+        {cifarServed && (
+          <button type="button" className="button button-small" disabled={!ready || loading || info?.name === 'cifar10'} onClick={() => load({ kind: 'served', file: cifarServed })}>
+            CIFAR-10 (found on the server)
+          </button>
+        )}
+      </div>
+      {dataset.error && (
+        <div className="inline-error" role="alert" data-testid="dataset-error">
+          <strong>Could not read {dataset.error.file ?? 'the dataset'}</strong>
+          <p>{dataset.error.message}</p>
+          {info && <p className="muted small">Still using {info.name}; nothing else changed.</p>}
+          <button type="button" className="button button-small" onClick={dismissError}>
+            Dismiss
+          </button>
+        </div>
+      )}
+    </section>
+  );
+}
+
+function PresetPanel() {
+  const preset = useApp((s) => s.preset);
+  const setPreset = useApp((s) => s.setPreset);
+  const id = useId();
+  return (
+    <section className="panel-block" aria-labelledby={`${id}-t`}>
+      <h2 id={`${id}-t`}>Preset</h2>
+      <select id={id} className="select" aria-label="Preset" value={preset} onChange={(e) => setPreset(e.target.value as typeof preset)} data-testid="preset">
+        {PRESET_ORDER.map((n) => (
+          <option key={n} value={n}>
+            {PRESETS[n].label}
+          </option>
+        ))}
+      </select>
+      <p className="help">{PRESETS[preset].blurb}</p>
+    </section>
+  );
+}
+
+const GROUPS: ParamGroup[] = ['run', 'model', 'optimizer', 'assignment', 'logging'];
+
+function ParamGroups() {
+  const pending = usePendingChanges();
+  const step = useApp((s) => s.train.step);
+  const reset = useApp((s) => s.reset);
+  return (
+    <section className="panel-block" aria-label="Hyperparameters">
+      {pending && (
+        <div className="pending" role="status" data-testid="pending-changes">
+          {step > 0 ? 'Changed settings apply to a new run.' : 'Changed settings apply on Play.'}
+          {step > 0 && (
+            <button type="button" className="button button-small" onClick={reset}>
+              Reset to apply
+            </button>
+          )}
+        </div>
+      )}
+      {GROUPS.map((g) => (
+        <details key={g} className="param-group" open={g === 'run' || g === 'assignment'}>
+          <summary>{GROUP_LABELS[g]}</summary>
+          {PARAM_SPECS.filter((p) => p.group === g).map((spec) => (
+            <ParamField key={spec.key} spec={spec} />
+          ))}
+        </details>
+      ))}
+    </section>
+  );
+}
+
+function ParamField({ spec }: { spec: ParamSpec }) {
+  const value = useApp((s) => s.config[spec.key]);
+  const setParam = useApp((s) => s.setParam);
+  const id = useId();
+  const [draft, setDraft] = useState<string | null>(null);
+  const set = (v: unknown) => setParam(spec.key, v as TrainConfig[typeof spec.key]);
+  let control;
+  if (spec.kind === 'choice') {
+    control = (
+      <select
+        id={id}
+        className="select"
+        value={String(value)}
+        onChange={(e) => {
+          const opt = spec.options.find((o) => String(o.value) === e.target.value);
+          if (opt) set(opt.value);
+        }}
+      >
+        {spec.options.map((o) => (
+          <option key={String(o.value)} value={String(o.value)}>
+            {o.label}
+          </option>
+        ))}
+      </select>
+    );
+  } else {
+    const commit = (text: string) => {
+      const v = coerceNumber(spec, Number(text));
+      if (v !== null) set(v);
+      setDraft(null);
+    };
+    control = (
+      <input
+        id={id}
+        type="number"
+        className="num-input"
+        min={spec.min}
+        max={spec.max}
+        step={spec.step}
+        value={draft ?? String(value)}
+        onChange={(e) => {
+          setDraft(e.target.value);
+          const v = Number(e.target.value);
+          if (e.target.value !== '' && Number.isFinite(v) && v >= spec.min && v <= spec.max) set(spec.kind === 'int' ? Math.round(v) : v);
+        }}
+        onBlur={(e) => commit(e.target.value)}
+        onKeyDown={(e) => {
+          if (e.key === 'Enter') commit((e.target as HTMLInputElement).value);
+        }}
+      />
+    );
+  }
+  const range = spec.kind === 'choice' ? null : `${spec.kind === 'int' ? 'integer ' : ''}${spec.min}–${spec.max.toLocaleString('en-US')}`;
+  return (
+    <div className="field" data-param={spec.key}>
+      <label htmlFor={id}>
+        {spec.label}
+        {spec.key === 'width' && typeof value === 'number' && <span className="muted"> ({fmtWidth(value)})</span>}
+      </label>
+      {control}
+      <p className="help">
+        {spec.help}
+        {range && <span className="range"> [{range}]</span>}
+      </p>
+    </div>
+  );
+}

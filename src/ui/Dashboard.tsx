@@ -1,0 +1,193 @@
+// The live charts of a training run: loss, schedules, entropies / marginal entropies / mutual
+// information of student, teacher and targets, the KL terms, cluster usage, kNN accuracy
+// against the random-init baseline, and the latest targets' sorted cluster marginal.
+import { Bar, BarChart, CartesianGrid, Line, LineChart, ReferenceLine, Tooltip, XAxis, YAxis } from 'recharts';
+import { AXIS, CHART_MARGIN, ChartCard, GRID, TOOLTIP, tickFmt } from './ChartCard.tsx';
+import { fmt, ROLE_COLORS, SERIES_COLORS } from './format.ts';
+import { useApp } from './store.ts';
+import type { Point } from '../worker/history.ts';
+
+const H = 180;
+const chartStyle = { width: '100%', height: H };
+
+const ROLES = [
+  { key: 'student', label: 'student', color: ROLE_COLORS.student },
+  { key: 'teacher', label: 'teacher', color: ROLE_COLORS.teacher },
+  { key: 'target', label: 'targets', color: ROLE_COLORS.targets },
+] as const;
+
+function StepAxis() {
+  return <XAxis dataKey="step" type="number" domain={['dataMin', 'dataMax']} allowDecimals={false} {...AXIS} tickFormatter={(v: number) => String(v)} />;
+}
+
+function lines(keys: { key: string; name: string; color: string; dashed?: boolean; yAxisId?: string }[]) {
+  return keys.map((k) => (
+    <Line
+      key={k.key}
+      type="monotone"
+      dataKey={k.key}
+      name={k.name}
+      stroke={k.color}
+      strokeWidth={2}
+      strokeDasharray={k.dashed ? '5 4' : undefined}
+      dot={false}
+      isAnimationActive={false}
+      yAxisId={k.yAxisId ?? 'left'}
+      connectNulls
+    />
+  ));
+}
+
+function RoleChart({ title, suffix, data, sub, reference, zero = true, warn }: { title: string; suffix: string; data: Point[]; sub: string; reference?: { y: number; label: string }; zero?: boolean; warn?: boolean }) {
+  return (
+    <ChartCard title={title} subtitle={sub} points={data.length} warn={warn} legend={ROLES.map((r) => ({ label: r.label, color: r.color }))}>
+      <LineChart data={data} margin={CHART_MARGIN} style={chartStyle} responsive>
+        <CartesianGrid {...GRID} />
+        <StepAxis />
+        <YAxis yAxisId="left" {...AXIS} width={44} tickFormatter={tickFmt} domain={zero ? [0, 'auto'] : ['auto', 'auto']} />
+        <Tooltip {...TOOLTIP} labelFormatter={(v) => `step ${v}`} />
+        {reference && <ReferenceLine yAxisId="left" y={reference.y} ifOverflow="extendDomain" stroke="var(--muted)" strokeDasharray="3 3" label={{ value: reference.label, fill: 'var(--muted)', fontSize: 11, position: 'insideBottomRight' }} />}
+        {lines(ROLES.map((r) => ({ key: `${r.key}_${suffix}`, name: r.label, color: r.color })))}
+      </LineChart>
+    </ChartCard>
+  );
+}
+
+/** At most 128 bars: for large K, consecutive ranks are averaged (labelled by their first rank). */
+function bucketBars(sorted: number[]): { rank: number; p: number }[] {
+  const per = Math.max(1, Math.ceil(sorted.length / 128));
+  const out: { rank: number; p: number }[] = [];
+  for (let i = 0; i < sorted.length; i += per) {
+    const chunk = sorted.slice(i, i + per);
+    out.push({ rank: i + 1, p: chunk.reduce((a, b) => a + b, 0) / chunk.length });
+  }
+  return out;
+}
+
+export function Dashboard() {
+  const data = useApp((s) => s.series);
+  const knn = useApp((s) => s.knn);
+  const knnInit = useApp((s) => s.knnInit);
+  const marginal = useApp((s) => s.marginal);
+  const warnings = useApp((s) => s.warnings);
+  const K = useApp((s) => s.train.config?.prototypes ?? s.config.prototypes);
+  const logK = Math.log(K);
+  const usedWarn = warnings.some((w) => w.what === 'used_clusters');
+  const entWarn = warnings.some((w) => w.what === 'marginal_entropy');
+  const knnData = knnInit !== null ? [{ step: 0, top1: knnInit }, ...knn] : knn;
+  const bars = marginal ? bucketBars(marginal.sorted) : [];
+
+  return (
+    <div className="chart-grid" data-testid="dashboard">
+      <ChartCard title="Loss" subtitle="swapped prediction ½[CE(w⁽¹⁾, q⁽²⁾) + CE(w⁽²⁾, q⁽¹⁾)]" points={data.length}>
+        <LineChart data={data} margin={CHART_MARGIN} style={chartStyle} responsive>
+          <CartesianGrid {...GRID} />
+          <StepAxis />
+          <YAxis yAxisId="left" {...AXIS} width={44} tickFormatter={tickFmt} domain={['auto', 'auto']} />
+          <Tooltip {...TOOLTIP} labelFormatter={(v) => `step ${v}`} />
+          {lines([{ key: 'loss', name: 'loss', color: SERIES_COLORS.loss }])}
+        </LineChart>
+      </ChartCard>
+
+      <ChartCard
+        title="Schedules"
+        subtitle="learning rate (left); β and teacher EMA momentum (right)"
+        points={data.length}
+        legend={[
+          { label: 'lr', color: SERIES_COLORS.lr },
+          { label: 'β', color: SERIES_COLORS.beta },
+          { label: 'EMA', color: SERIES_COLORS.ema, dashed: true },
+        ]}
+      >
+        <LineChart data={data} margin={CHART_MARGIN} style={chartStyle} responsive>
+          <CartesianGrid {...GRID} />
+          <StepAxis />
+          <YAxis yAxisId="left" {...AXIS} width={44} tickFormatter={tickFmt} domain={[0, 'auto']} />
+          <YAxis yAxisId="right" orientation="right" {...AXIS} width={36} tickFormatter={tickFmt} domain={[0.5, 1]} />
+          <Tooltip {...TOOLTIP} labelFormatter={(v) => `step ${v}`} />
+          {lines([
+            { key: 'lr', name: 'lr', color: SERIES_COLORS.lr },
+            { key: 'beta', name: 'β', color: SERIES_COLORS.beta, yAxisId: 'right' },
+            { key: 'ema_momentum', name: 'EMA', color: SERIES_COLORS.ema, yAxisId: 'right', dashed: true },
+          ])}
+        </LineChart>
+      </ChartCard>
+
+      <ChartCard title="kNN accuracy" subtitle={<>20-NN top-1 on held-out images (%); dashed: at random init{knnInit !== null ? ` (${fmt(knnInit)} %)` : ''}</>} points={knnData.length} legend={[{ label: 'kNN top-1', color: SERIES_COLORS.knn }, { label: 'random init', color: SERIES_COLORS.baseline, dashed: true }]}>
+        <LineChart data={knnData} margin={CHART_MARGIN} style={chartStyle} responsive>
+          <CartesianGrid {...GRID} />
+          <XAxis dataKey="step" type="number" domain={[0, 'dataMax']} allowDecimals={false} {...AXIS} />
+          <YAxis yAxisId="left" {...AXIS} width={44} tickFormatter={tickFmt} domain={[0, 100]} />
+          <Tooltip {...TOOLTIP} labelFormatter={(v) => `step ${v}`} />
+          {knnInit !== null && <ReferenceLine yAxisId="left" y={knnInit} stroke={SERIES_COLORS.baseline} strokeDasharray="5 4" />}
+          <Line yAxisId="left" type="monotone" dataKey="top1" name="top-1 %" stroke={SERIES_COLORS.knn} strokeWidth={2} dot={{ r: 3, fill: SERIES_COLORS.knn }} isAnimationActive={false} />
+        </LineChart>
+      </ChartCard>
+
+      <RoleChart title="Entropy" suffix="entropy" data={data} sub="mean_i H(p_i), nats: how sure each assignment is" />
+      <RoleChart title="Marginal entropy" suffix="marginal_entropy" data={data} zero={false} warn={entWarn} sub="H(mean_i p_i), nats: how evenly clusters are used" reference={{ y: logK, label: `log K = ${fmt(logK)}` }} />
+      <RoleChart title="Mutual information" suffix="mi" data={data} sub="marginal entropy − entropy: what MIRA rewards (weight β)" />
+
+      <ChartCard
+        title="KL terms"
+        subtitle="KL(p‖w) of teacher and student probabilities to the targets"
+        points={data.length}
+        legend={[
+          { label: 'teacher ‖ targets', color: ROLE_COLORS.teacher },
+          { label: 'student ‖ targets', color: ROLE_COLORS.student },
+        ]}
+      >
+        <LineChart data={data} margin={CHART_MARGIN} style={chartStyle} responsive>
+          <CartesianGrid {...GRID} />
+          <StepAxis />
+          <YAxis yAxisId="left" {...AXIS} width={44} tickFormatter={tickFmt} domain={[0, 'auto']} />
+          <Tooltip {...TOOLTIP} labelFormatter={(v) => `step ${v}`} />
+          {lines([
+            { key: 'kl_teacher_targets', name: 'teacher ‖ targets', color: ROLE_COLORS.teacher },
+            { key: 'kl_student_targets', name: 'student ‖ targets', color: ROLE_COLORS.student },
+          ])}
+        </LineChart>
+      </ChartCard>
+
+      <ChartCard
+        title="Clusters"
+        subtitle={`used by the targets' argmax (left, of K = ${K}); largest share (right)`}
+        points={data.length}
+        warn={usedWarn}
+        legend={[
+          { label: 'used clusters', color: ROLE_COLORS.targets },
+          { label: 'largest cluster', color: '#ff7a7a', dashed: true },
+        ]}
+      >
+        <LineChart data={data} margin={CHART_MARGIN} style={chartStyle} responsive>
+          <CartesianGrid {...GRID} />
+          <StepAxis />
+          <YAxis yAxisId="left" {...AXIS} width={44} allowDecimals={false} domain={[0, 'auto']} />
+          <YAxis yAxisId="right" orientation="right" {...AXIS} width={36} tickFormatter={tickFmt} domain={[0, 1]} />
+          <Tooltip {...TOOLTIP} labelFormatter={(v) => `step ${v}`} />
+          {lines([
+            { key: 'used_clusters', name: 'used clusters', color: ROLE_COLORS.targets },
+            { key: 'largest_cluster_fraction', name: 'largest cluster', color: '#ff7a7a', yAxisId: 'right', dashed: true },
+          ])}
+        </LineChart>
+      </ChartCard>
+
+      <ChartCard
+        title="Cluster marginal"
+        subtitle={marginal ? `mean targets of the batch at step ${marginal.step}, sorted; dashed: 1/K` : 'mean targets of the latest batch, sorted; dashed: 1/K'}
+        points={bars.length}
+        warn={entWarn}
+        className="chart-wide"
+      >
+        <BarChart data={bars} margin={CHART_MARGIN} style={chartStyle} responsive barCategoryGap={bars.length > 64 ? 0 : 1}>
+          <CartesianGrid {...GRID} />
+          <XAxis dataKey="rank" {...AXIS} interval="preserveStartEnd" />
+          <YAxis {...AXIS} width={44} tickFormatter={tickFmt} domain={[0, 'auto']} />
+          <Tooltip {...TOOLTIP} labelFormatter={(v) => `rank ${v}`} />
+          <ReferenceLine y={1 / K} stroke="var(--text)" strokeDasharray="5 4" label={{ value: `1/K = ${fmt(1 / K)}`, fill: 'var(--muted)', fontSize: 11, position: 'insideTopRight' }} />
+          <Bar dataKey="p" name="share" fill={ROLE_COLORS.targets} isAnimationActive={false} />
+        </BarChart>
+      </ChartCard>
+    </div>
+  );
+}

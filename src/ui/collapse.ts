@@ -1,0 +1,35 @@
+// Collapse warnings for the dashboard: the targets' used clusters at most half their peak, or
+// the effective number of clusters exp(H(marginal)) of the targets or the teacher halved.
+import type { StepMetrics } from '../mira/train-config.ts';
+
+export interface CollapseWarning {
+  what: 'used_clusters' | 'marginal_entropy';
+  text: string;
+}
+
+/** The highest values seen in this run. */
+export interface Peak {
+  used: number;
+  targetH: number;
+  teacherH: number;
+}
+
+/** Collapse warnings: used clusters at most half their peak, or the effective number of clusters exp(H(marginal)) halved. */
+export function collapseWarnings(latest: StepMetrics, peak: Peak, K: number): CollapseWarning[] {
+  const out: CollapseWarning[] = [];
+  const used = latest.used_clusters;
+  if (peak.used >= 4 && used <= peak.used / 2) {
+    out.push({ what: 'used_clusters', text: `The targets use ${Math.round(used)} of ${K} clusters, down from ${Math.round(peak.used)}: the assignment is collapsing.` });
+  }
+  for (const [who, h, p] of [
+    ['targets', latest.target_marginal_entropy, peak.targetH],
+    ['teacher', latest.teacher_marginal_entropy, peak.teacherH],
+  ] as const) {
+    if (p > Math.log(4) && Math.exp(h) < Math.exp(p) / 2) {
+      out.push({ what: 'marginal_entropy', text: `The ${who}’ marginal entropy fell to ${h.toFixed(2)} nats (≈ ${Math.exp(h).toFixed(1)} effective clusters, from ${Math.exp(p).toFixed(1)}).` });
+      break;
+    }
+  }
+  return out;
+}
+

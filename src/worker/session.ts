@@ -1,0 +1,501 @@
+// The training session inside the engine worker: the dataset, the Trainer, the play loop and
+// everything the dashboard streams — metrics (batched, at most ~10 messages a second), status,
+// the latest targets' marginal, kNN points — plus checkpoints (IndexedDB every N steps),
+// exports and the cluster gallery's assignments. Every use of the trainer goes through one
+// queue (`exclusive`), so the play loop, a step, an export and the explorer's batch request
+// never interleave on the GPU.
+import type { GpuContext } from '../gpu/context.ts';
+import type { DatasetSplits } from '../data/dataset.ts';
+import { encodeNpy } from '../io/npy.ts';
+import { decodeCheckpoint, encodeCheckpoint } from '../nn/checkpoint.ts';
+import { Trainer } from '../mira/trainer.ts';
+import type { StepMetrics, TrainConfig } from '../mira/train-config.ts';
+import { clusterQuality } from './gallery.ts';
+import { checkpointInfo, loadCheckpoint, saveCheckpoint, type StoredCheckpoint } from './checkpoints.ts';
+import { appendHistory, emptyHistory, historyPoints, type History, type Point } from './history.ts';
+import { firstNonFinite, MetricsLog } from './metrics-log.ts';
+import type { EngineEvent, ExportKind, GalleryResult, KnnPoint, TrainPhase, TrainStatus } from './protocol.ts';
+import { datasetKey } from './datasets.ts';
+
+type Post = (event: EngineEvent, transfer?: Transferable[]) => void;
+
+/** How often the latest batch is read back for the marginal chart and the gallery (ms). */
+const BATCH_EVERY_MS = 1200;
+/** Images whose latest cluster the gallery remembers. */
+const GALLERY_MEMORY = 2048;
+const METRICS_FLUSH_MS = 100;
+const STATUS_EVERY_MS = 250;
+/** Records kept with a checkpoint (downsampled). */
+const CHECKPOINT_HISTORY = 1000;
+
+export function describe(e: unknown): string {
+  if (e instanceof Error) return e.name && e.name !== 'Error' ? `${e.name}: ${e.message}` : e.message;
+  return String(e);
+}
+
+export class Session {
+  data: DatasetSplits | null = null;
+  trainer: Trainer | null = null;
+  private config: TrainConfig | null = null;
+  private phase: TrainPhase = 'idle';
+  private detail: string | undefined;
+  private playing = false;
+  /** Play was pressed while the trainer was being built: start when it is ready. */
+  private wantPlay = false;
+  private looping = false;
+  private queue: Promise<unknown> = Promise.resolve();
+  private generation = 0;
+  private readonly log = new MetricsLog();
+  private knn: KnnPoint[] = [];
+  private pending: StepMetrics[] = [];
+  private flushTimer: ReturnType<typeof setTimeout> | null = null;
+  private lastStatusAt = 0;
+  private lastBatchAt = 0;
+  private secPerStep = 0;
+  private lastStepAt = 0;
+  private halted = false;
+  /** image index → [cluster, step] from the latest batches. */
+  private assignments = new Map<number, [number, number]>();
+
+  constructor(
+    readonly ctx: GpuContext,
+    private readonly post: Post,
+  ) {}
+
+  get busyTrainer(): Trainer | null {
+    return this.trainer;
+  }
+
+  /** Runs `fn` after everything queued before it (the trainer is used by one caller at a time). */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  // ───────────────────────────── status ─────────────────────────────
+
+  status(): TrainStatus {
+    const t = this.trainer;
+    const step = t?.currentStep ?? 0;
+    const total = t?.config.steps ?? this.config?.steps ?? 0;
+    const spe = t?.stepsPerEpoch ?? 1;
+    const sps = this.secPerStep > 0 ? 1 / this.secPerStep : 0;
+    return {
+      phase: this.phase,
+      step,
+      epoch: step / spe,
+      stepsPerEpoch: spe,
+      totalSteps: total,
+      imagesPerS: sps * (t?.config.batch ?? 0),
+      stepsPerS: sps,
+      etaS: sps > 0 && total > step ? (total - step) / sps : null,
+      detail: this.detail,
+      config: t?.config ?? null,
+      dataset: this.data ? datasetKey(this.data) : null,
+    };
+  }
+
+  private sendStatus(force = false): void {
+    const now = performance.now();
+    if (!force && now - this.lastStatusAt < STATUS_EVERY_MS) return;
+    this.lastStatusAt = now;
+    this.post({ type: 'status', status: this.status() });
+  }
+
+  private setPhase(phase: TrainPhase, detail?: string): void {
+    this.phase = phase;
+    this.detail = detail;
+    this.sendStatus(true);
+  }
+
+  // ───────────────────────────── metrics ─────────────────────────────
+
+  private onLog(gen: number, m: StepMetrics): void {
+    if (gen !== this.generation) return;
+    this.log.push(m);
+    this.pending.push(m);
+    this.flushTimer ??= setTimeout(() => this.flushMetrics(), METRICS_FLUSH_MS);
+    const bad = firstNonFinite(m);
+    if (bad && !this.halted) {
+      this.halted = true;
+      this.playing = false;
+      this.post({
+        type: 'train-error',
+        kind: 'nan',
+        metric: bad,
+        step: m.step,
+        message: `Training paused: ${bad} became ${m[bad]} at step ${m.step}. Lower the learning rate or τ, or reset.`,
+      });
+    }
+  }
+
+  private flushMetrics(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    if (!this.pending.length) return;
+    const records = this.pending;
+    this.pending = [];
+    this.post({ type: 'metrics', records });
+  }
+
+  // ───────────────────────────── building ─────────────────────────────
+
+  setData(data: DatasetSplits): void {
+    this.data = data;
+  }
+
+  /** Builds a trainer (destroying the old one). With `resume`, from the IndexedDB checkpoint. */
+  configure(config: TrainConfig, resume = false): Promise<void> {
+    this.playing = false;
+    this.wantPlay = false;
+    const gen = ++this.generation;
+    // Said at once, so a Play that arrives before the build starts waits for it.
+    this.phase = 'building';
+    return this.exclusive(async () => {
+      if (gen !== this.generation) return;
+      this.destroyTrainer();
+      if (!this.data) {
+        this.config = config;
+        this.setPhase('idle', 'waiting for a dataset');
+        return;
+      }
+      this.setPhase('building', 'compiling kernels and planning memory');
+      this.log.clear();
+      this.knn = [];
+      this.pending = [];
+      this.assignments.clear();
+      this.halted = false;
+      this.secPerStep = 0;
+      let stored: StoredCheckpoint | null = null;
+      try {
+        let cfg = config;
+        if (resume) {
+          stored = await loadCheckpoint();
+          if (!stored) throw new Error('there is no checkpoint in this browser to resume from');
+          cfg = stored.config;
+        }
+        this.config = cfg;
+        const trainer = await Trainer.create(this.ctx, this.data, cfg, {
+          resume: stored ? decodeCheckpoint(stored.model, 'the checkpoint in IndexedDB') : undefined,
+          onLog: (m) => this.onLog(gen, m),
+        });
+        if (gen !== this.generation) {
+          trainer.destroy();
+          return;
+        }
+        this.trainer = trainer;
+        if (stored) {
+          for (const r of stored.records) this.log.push(r);
+          this.knn = stored.knn.filter((p) => p.step <= trainer.currentStep);
+          if (stored.knnInit !== null && trainer.knnInit === null) trainer.knnInit = stored.knnInit;
+          this.post({ type: 'history', records: stored.records, knn: this.knn, knnInit: trainer.knnInit });
+        } else {
+          this.post({ type: 'history', records: [], knn: [], knnInit: null });
+          if (trainer.knnInit === null && trainer.currentStep === 0) {
+            this.setPhase('building', 'measuring the random-init kNN baseline');
+            await trainer.evaluateKnn();
+          }
+          this.post({ type: 'knn', init: trainer.knnInit, point: null });
+        }
+        this.setPhase(trainer.done ? 'done' : 'paused');
+        if (this.wantPlay) {
+          this.wantPlay = false;
+          this.play();
+        }
+      } catch (e) {
+        this.wantPlay = false;
+        this.destroyTrainer();
+        this.setPhase('idle');
+        this.post({ type: 'train-error', kind: 'build', message: `Could not build the trainer: ${describe(e)}` });
+      }
+    });
+  }
+
+  private destroyTrainer(): void {
+    if (this.trainer) {
+      try {
+        this.trainer.destroy();
+      } catch {
+        // already gone with the device
+      }
+    }
+    this.trainer = null;
+  }
+
+  // ───────────────────────────── transport ─────────────────────────────
+
+  play(): void {
+    if (this.phase === 'building') {
+      this.wantPlay = true;
+      return;
+    }
+    if (!this.trainer || this.trainer.done) return;
+    this.halted = false;
+    this.playing = true;
+    void this.loop();
+  }
+
+  pause(): void {
+    this.playing = false;
+    this.wantPlay = false;
+    if (this.phase === 'playing') this.setPhase('paused');
+  }
+
+  stepBatch(count = 1): Promise<void> {
+    if (this.playing) return Promise.resolve();
+    this.halted = false;
+    return this.exclusive(async () => {
+      for (let i = 0; i < count && this.trainer && !this.trainer.done && !this.halted; i++) await this.stepOnce(true);
+      await this.trainer?.flush();
+      this.flushMetrics();
+      if (this.trainer) this.setPhase(this.trainer.done ? 'done' : 'paused');
+    });
+  }
+
+  private async loop(): Promise<void> {
+    if (this.looping) return;
+    this.looping = true;
+    this.setPhase('playing');
+    try {
+      while (this.playing && this.trainer && !this.trainer.done) {
+        await this.exclusive(() => this.stepOnce(false));
+      }
+      await this.exclusive(async () => {
+        await this.trainer?.flush();
+        this.flushMetrics();
+      });
+    } finally {
+      this.looping = false;
+      this.playing = false;
+      if (this.trainer) this.setPhase(this.trainer.done ? 'done' : 'paused');
+    }
+  }
+
+  /** One step plus what follows it on schedule: kNN, the latest batch, a checkpoint. */
+  private async stepOnce(manual: boolean): Promise<void> {
+    const t = this.trainer;
+    if (!t || t.done || this.ctx.lost) {
+      this.playing = false;
+      return;
+    }
+    const gen = this.generation;
+    try {
+      await t.step();
+    } catch (e) {
+      this.playing = false;
+      this.halted = true;
+      if (!this.ctx.lost) this.post({ type: 'train-error', kind: 'step', step: t.currentStep, message: `Training step ${t.currentStep + 1} failed: ${describe(e)}` });
+      return;
+    }
+    if (gen !== this.generation) return;
+    const now = performance.now();
+    if (this.lastStepAt > 0 && !manual) {
+      const dt = (now - this.lastStepAt) / 1000;
+      this.secPerStep = this.secPerStep > 0 ? 0.8 * this.secPerStep + 0.2 * dt : dt;
+    }
+    this.lastStepAt = manual ? 0 : now;
+    const step = t.currentStep;
+    const c = t.config;
+    if ((c.knnEvery > 0 && step % c.knnEvery === 0) || step === c.steps) {
+      const r = await t.evaluateKnn();
+      this.knn.push({ step, top1: r.top1 });
+      this.post({ type: 'knn', init: t.knnInit, point: { step, top1: r.top1 } });
+      this.lastStepAt = 0;
+    }
+    if (manual || now - this.lastBatchAt > BATCH_EVERY_MS || t.done) {
+      this.lastBatchAt = now;
+      await this.readLatestBatch(t);
+    }
+    if ((c.checkpointEvery > 0 && step % c.checkpointEvery === 0) || (t.done && c.checkpointEvery > 0)) {
+      await this.checkpoint(t);
+      this.lastStepAt = 0;
+    }
+    this.sendStatus(manual || t.done);
+  }
+
+  private async readLatestBatch(t: Trainer): Promise<void> {
+    const b = await t.latestBatch();
+    const step = t.currentStep;
+    this.post({ type: 'marginal', step, marginal: b.marginal }, [b.marginal.buffer]);
+    for (let i = 0; i < b.B; i++) {
+      let best = 0;
+      const row = i * b.K;
+      for (let j = 1; j < b.K; j++) if (b.targets[row + j]! > b.targets[row + best]!) best = j;
+      const idx = b.indices[i]!;
+      this.assignments.delete(idx);
+      this.assignments.set(idx, [best, step]);
+    }
+    while (this.assignments.size > GALLERY_MEMORY) this.assignments.delete(this.assignments.keys().next().value!);
+  }
+
+  evaluateKnn(): Promise<void> {
+    return this.exclusive(async () => {
+      const t = this.trainer;
+      if (!t) return;
+      const r = await t.evaluateKnn();
+      const point = { step: t.currentStep, top1: r.top1 };
+      if (t.currentStep > 0) this.knn.push(point);
+      this.post({ type: 'knn', init: t.knnInit, point: t.currentStep > 0 ? point : null });
+    });
+  }
+
+  // ───────────────────────────── checkpoints ─────────────────────────────
+
+  private async checkpoint(t: Trainer): Promise<void> {
+    try {
+      const state = await t.saveState();
+      let h: History<Point> = emptyHistory(CHECKPOINT_HISTORY);
+      h = appendHistory(h, this.log.records as unknown as Point[]);
+      const stored: StoredCheckpoint = {
+        step: t.currentStep,
+        savedAt: Date.now(),
+        config: t.config,
+        dataset: this.data ? datasetKey(this.data) : t.config.dataset,
+        model: encodeCheckpoint(state),
+        records: historyPoints(h) as unknown as StepMetrics[],
+        knn: this.knn.slice(),
+        knnInit: t.knnInit,
+      };
+      await saveCheckpoint(stored);
+      this.post({ type: 'checkpoint-saved', step: stored.step, savedAt: stored.savedAt });
+      this.post({ type: 'checkpoint-info', info: checkpointInfo(stored) });
+    } catch (e) {
+      this.post({ type: 'train-error', kind: 'checkpoint', message: `The checkpoint could not be saved: ${describe(e)}` });
+    }
+  }
+
+  // ───────────────────────────── exports and gallery ─────────────────────────────
+
+  exportFile(id: number, what: ExportKind): Promise<void> {
+    return this.exclusive(async () => {
+      const t = this.trainer;
+      const step = t?.currentStep ?? 0;
+      const method = t?.config.method ?? this.config?.method ?? 'mira';
+      const base = `mira-playground-${method}-step${step}`;
+      let bytes: Uint8Array;
+      let fileName: string;
+      let mime: string;
+      if (what === 'metrics-csv' || what === 'metrics-json') {
+        if (!this.log.records.length) throw new Error('no metrics yet: train a few steps first');
+        if (what === 'metrics-csv') {
+          bytes = new TextEncoder().encode(this.log.toCsv());
+          fileName = `${base}-metrics.csv`;
+          mime = 'text/csv';
+        } else {
+          const doc = { config: t?.config ?? this.config, dataset: this.data?.name ?? null, adapter: this.ctx.adapterName, knn_top1_init: t?.knnInit ?? null, knn: this.knn, thinned: this.log.thinned, records: this.log.records };
+          bytes = new TextEncoder().encode(JSON.stringify(doc, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 1));
+          fileName = `${base}-metrics.json`;
+          mime = 'application/json';
+        }
+      } else {
+        if (!t) throw new Error('no model yet: load a dataset and build the trainer first');
+        if (what === 'pseudo-labels') {
+          if (t.currentStep === 0) throw new Error('no pseudo-labels yet: train at least one step');
+          const b = await t.latestBatch();
+          bytes = encodeNpy(b.targets, [b.B, b.K]);
+          fileName = `${base}-targets-${b.B}x${b.K}.npy`;
+          mime = 'application/octet-stream';
+        } else {
+          bytes = encodeCheckpoint(await t.saveState());
+          fileName = `${base}.safetensors`;
+          mime = 'application/octet-stream';
+        }
+      }
+      this.post({ type: 'export', id, fileName, mime, bytes }, [bytes.buffer as ArrayBuffer]);
+    });
+  }
+
+  gallery(id: number, clusters: number, perCluster: number): Promise<void> {
+    return this.exclusive(async () => {
+      const t = this.trainer;
+      const data = this.data;
+      if (!t || !data) {
+        this.post({ type: 'gallery', id, result: null, error: 'No run yet: load a dataset and train a few steps.' });
+        return;
+      }
+      if (t.currentStep > 0 && this.assignments.size === 0) await this.readLatestBatch(t);
+      if (this.assignments.size === 0) {
+        this.post({ type: 'gallery', id, result: null, error: 'No assignments yet: train a few steps, then refresh.' });
+        return;
+      }
+      const ds = data.train;
+      const idx: number[] = [];
+      const pred: number[] = [];
+      let lo = Infinity;
+      let hi = 0;
+      for (const [i, [k, s]] of this.assignments) {
+        idx.push(i);
+        pred.push(k);
+        lo = Math.min(lo, s);
+        hi = Math.max(hi, s);
+      }
+      const labels = idx.map((i) => ds.labels[i]!);
+      const q = clusterQuality(pred, labels);
+      const byCluster = new Map<number, number[]>();
+      pred.forEach((k, n) => {
+        const list = byCluster.get(k) ?? [];
+        list.push(n);
+        byCluster.set(k, list);
+      });
+      const top = [...byCluster.entries()].sort((a, b) => b[1].length - a[1].length || a[0] - b[0]).slice(0, clusters);
+      const per = ds.height * ds.width * ds.channels;
+      const result: GalleryResult = {
+        assigned: idx.length,
+        steps: [lo, hi],
+        height: ds.height,
+        width: ds.width,
+        channels: ds.channels,
+        classes: ds.classes,
+        purity: q.purity,
+        nmi: q.nmi,
+        clusters: top.map(([cluster, members]) => {
+          const shown = members.slice(-perCluster);
+          const images = new Uint8Array(shown.length * per);
+          shown.forEach((n, j) => images.set(ds.images.subarray(idx[n]! * per, (idx[n]! + 1) * per), j * per));
+          const counts = new Map<number, number>();
+          for (const n of members) counts.set(labels[n]!, (counts.get(labels[n]!) ?? 0) + 1);
+          let majority = 0;
+          let best = -1;
+          for (const [l, c] of counts) if (c > best) [majority, best] = [l, c];
+          return { cluster, size: members.length, images, labels: shown.map((n) => labels[n]!), purity: best / members.length, majority: ds.classes[majority] ?? String(majority) };
+        }),
+      };
+      this.post({ type: 'gallery', id, result }, result.clusters.map((c) => c.images.buffer as ArrayBuffer));
+    });
+  }
+
+  /** The explorer's frozen batch: the latest teacher logits (null before the first step). */
+  latestLogits(): Promise<{ logits: Float32Array; B: number; K: number; step: number; tauT: number; beta: number } | null> {
+    return this.exclusive(async () => {
+      const t = this.trainer;
+      if (!t || t.currentStep === 0) return null;
+      const b = await t.latestBatch();
+      return { logits: b.teacherLogits, B: b.B, K: b.K, step: t.currentStep, tauT: t.config.tauT, beta: t.schedule(t.currentStep - 1).beta };
+    });
+  }
+
+  async checkpointQuery(): Promise<void> {
+    try {
+      const c = await loadCheckpoint();
+      this.post({ type: 'checkpoint-info', info: c ? checkpointInfo(c) : null });
+    } catch {
+      this.post({ type: 'checkpoint-info', info: null });
+    }
+  }
+
+  /** Stops everything (device lost). */
+  halt(): void {
+    this.playing = false;
+    this.generation++;
+    this.trainer = null;
+    this.setPhase('idle');
+  }
+
+  /** Pauses for the collapse lab; returns whether it was playing. */
+  suspend(): boolean {
+    const was = this.playing;
+    this.pause();
+    return was;
+  }
+}
