@@ -205,6 +205,7 @@ test('the collapse lab trains naive, Sinkhorn-Knopp and MIRA from one seed side 
   for (const m of ['naive', 'swav', 'mira']) expect(await page.getByTestId(`lab-${m}`).textContent()).toContain('used clusters');
   expect(await points('chart-used-clusters')).toBe(2);
   expect(await points('chart-marginal-entropy-of-the-targets')).toBe(2);
+  expect(await points('chart-mutual-information-of-the-targets')).toBe(2);
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: `${SHOTS}/collapse-lab.png` });
   log('collapse lab: 2 steps each');

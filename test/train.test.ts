@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, test, vi } from 'vitest';
 import { loadDataset } from '../src/data/node-fs.ts';
 import type { DatasetSplits } from '../src/data/dataset.ts';
 import { Trainer } from '../src/mira/trainer.ts';
+import { parseNpy } from '../src/io/npy.ts';
 import { defaultTrainConfig, type StepMetrics, type TrainConfig } from '../src/mira/train-config.ts';
 import { run as trainCli } from '../cli/commands/train.ts';
 import { testGpu } from './helpers/gpu.ts';
@@ -79,7 +80,7 @@ test('a run stopped at its checkpoint and resumed continues exactly (train --sto
   const whole = mkdtempSync(join(tmpdir(), 'mira-whole-'));
   const parts = mkdtempSync(join(tmpdir(), 'mira-parts-'));
   try {
-    expect(await trainCli([...flags, '--out', whole])).toBe(0);
+    expect(await trainCli([...flags, '--out', whole, '--save-logits'])).toBe(0);
     expect(await trainCli([...flags, '--out', parts, '--stop-at-step', '2'])).toBe(0);
     expect(await trainCli([...flags, '--out', parts, '--resume', join(parts, 'model.safetensors')])).toBe(0);
   } finally {
@@ -93,4 +94,11 @@ test('a run stopped at its checkpoint and resumed continues exactly (train --sto
   const summary = JSON.parse(readFileSync(join(parts, 'summary.json'), 'utf8'));
   expect(summary.steps).toBe(4);
   expect(summary.knn_top1_init).toBe(JSON.parse(readFileSync(join(whole, 'summary.json'), 'utf8')).knn_top1_init);
+  // --save-logits: the last batch's teacher logits, cosine similarities, B×K.
+  const logits = parseNpy(new Uint8Array(readFileSync(join(whole, 'logits.npy'))), 'logits.npy');
+  expect(logits.shape).toEqual([TINY.batch, TINY.prototypes]);
+  expect(logits.dtype).toBe('float32');
+  const values = Array.from(logits.data as Float32Array);
+  expect(values.every((v) => Math.abs(v) <= 1 + 1e-5)).toBe(true);
+  expect(Math.max(...values) - Math.min(...values)).toBeGreaterThan(0.01);
 }, 900_000);

@@ -117,4 +117,12 @@ describe('collapse warnings', () => {
     expect(w.map((x) => x.what)).toEqual(['used_clusters', 'marginal_entropy']);
     expect(w[0]!.text).toContain('3 of 32');
   });
+  test('the uniform collapse: many argmax clusters, full marginal, but no information in the targets', () => {
+    // Step 300 of the Fashion-MNIST acceptance runs (width 1/8, batch 64, K 300, seed 1, H100).
+    const peak = { used: 54, targetH: 5.703, teacherH: 5.703 };
+    const naive = { used_clusters: 39, target_marginal_entropy: 5.704, teacher_marginal_entropy: 5.704, target_mi: 0.001, target_entropy: 5.703 } as StepMetrics;
+    const mira = { used_clusters: 44, target_marginal_entropy: 5.702, teacher_marginal_entropy: 5.703, target_mi: 0.424, target_entropy: 5.278 } as StepMetrics;
+    expect(collapseWarnings(naive, peak, 300).map((x) => x.what)).toEqual(['uniform']);
+    expect(collapseWarnings(mira, peak, 300)).toEqual([]);
+  });
 });

@@ -7,6 +7,8 @@
 //                      prototypes, steps, wall_s, images_per_s, config, …
 //   model.safetensors  the checkpoint (teacher included), every --checkpoint-every steps and
 //                      at the end
+//   logits.npy         with --save-logits: the teacher logits of the last batch (B×K float32),
+//                      the input `assign` takes (the fixed-point comparison on a trained model)
 // --resume <checkpoint> continues a run from its step; metrics.jsonl keeps the lines up to that
 // step and continues after them, so a run killed mid-way loses nothing before its checkpoint.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -15,6 +17,7 @@ import { nodeGpu } from '../../src/gpu/node.ts';
 import { loadDataset } from '../../src/data/node-fs.ts';
 import { decodeCheckpoint, encodeCheckpoint, type ModelState } from '../../src/nn/checkpoint.ts';
 import { encodeSafetensors, parseSafetensors } from '../../src/io/safetensors.ts';
+import { encodeNpy } from '../../src/io/npy.ts';
 import { Trainer } from '../../src/mira/trainer.ts';
 import { defaultTrainConfig, type StepMetrics, type TrainConfig } from '../../src/mira/train-config.ts';
 import { CliError, parseFlags, usage, type FlagSpec } from '../args.ts';
@@ -56,6 +59,7 @@ const FLAGS: Record<string, FlagSpec> = {
   resume: { kind: 'string', help: 'continue from this checkpoint (and the optimizer.safetensors beside it)' },
   'stop-at-step': { kind: 'int', min: 1, help: 'stop after this step with a checkpoint, as if interrupted; continue later with --resume' },
   json: { kind: 'boolean', help: 'print metrics and the summary as JSON lines instead of a progress bar' },
+  'save-logits': { kind: 'boolean', help: "also write logits.npy: the last batch's teacher logits (B×K float32), for `assign`" },
 };
 
 const SYNOPSIS = '--dataset bundled|fashion-mnist|cifar10|<dir> --out <dir> [flags]';
@@ -226,6 +230,10 @@ export async function run(argv: string[]): Promise<number> {
   knnLog(final.top1);
   flushLines();
   await saveCheckpoint();
+  if (f['save-logits']) {
+    const { teacherLogits, B, K } = await trainer.latestBatch();
+    writeAtomic(join(outDir, 'logits.npy'), encodeNpy(teacherLogits, [B, K]));
+  }
   const wall = trainWall;
   const m = state.latest;
   const summaryJson = {

@@ -1,5 +1,8 @@
 // The collapse lab: naive self-labelling, Sinkhorn-Knopp and MIRA from the same seed, a few
-// steps each, interleaved; their used clusters and marginal entropies side by side.
+// steps each, interleaved; their used clusters, marginal entropies and mutual information side
+// by side. Naive collapses one of two ways: to one cluster when the teacher is sharper than the
+// student (τₜ < τₛ), or, at the default temperatures, to the same near-uniform target for every
+// image, which only the mutual information shows.
 import { useId, useState } from 'react';
 import { CartesianGrid, Line, LineChart, ReferenceLine, Tooltip, XAxis, YAxis } from 'recharts';
 import type { Method } from '../mira/train-config.ts';
@@ -37,6 +40,7 @@ export function CollapseLab() {
   const K = base.prototypes;
   const used = merged(lab.series, 'used_clusters');
   const ent = merged(lab.series, 'target_marginal_entropy');
+  const mi = merged(lab.series, 'target_mi');
   const legend = METHODS.map((m) => ({ label: METHOD_LABELS[m], color: METHOD_COLORS[m] }));
   const latest = (m: Method) => lab.series[m].at(-1);
   return (
@@ -46,7 +50,8 @@ export function CollapseLab() {
           <h2>Collapse lab</h2>
           <p className="muted small">
             Three runs from the same seed ({config.seed}) and the same images, one step each in turn: naive self-labelling (targets = the teacher's own softmax), Sinkhorn-Knopp (equal
-            cluster sizes forced, SwAV) and MIRA (mutual information rewarded). Width {fmtWidth(base.width)}, batch {base.batch}, K = {K}.
+            cluster sizes forced, SwAV) and MIRA (mutual information rewarded). Width {fmtWidth(base.width)}, batch {base.batch}, K = {K}. At the default temperatures naive
+            collapses to the same near-uniform target for every image (its mutual information falls to 0); set teacher τₜ below student τₛ to watch it fall to one cluster instead.
           </p>
         </div>
         <div className="lab-actions">
@@ -95,6 +100,8 @@ export function CollapseLab() {
                   <dd>
                     {fmt(p.target_marginal_entropy)} <span className="muted">/ log K {fmt(Math.log(K))}</span>
                   </dd>
+                  <dt>MI of the targets</dt>
+                  <dd>{fmt(p.target_mi)}</dd>
                   <dt>H(mean teacher)</dt>
                   <dd>{fmt(p.teacher_marginal_entropy)}</dd>
                   <dt>loss</dt>
@@ -107,7 +114,7 @@ export function CollapseLab() {
           );
         })}
       </div>
-      <div className="chart-grid chart-grid-2">
+      <div className="chart-grid">
         <ChartCard title="Used clusters" subtitle="clusters the targets' argmax uses in each batch" points={used.length} legend={legend}>
           <LineChart data={used} margin={CHART_MARGIN} style={chartStyle} responsive>
             <CartesianGrid {...GRID} />
@@ -129,6 +136,17 @@ export function CollapseLab() {
             <ReferenceLine y={Math.log(K)} ifOverflow="extendDomain" stroke="var(--muted)" strokeDasharray="3 3" label={{ value: 'log K', fill: 'var(--muted)', fontSize: 11, position: 'insideBottomRight' }} />
             {METHODS.map((m) => (
               <Line key={m} dataKey={m} name={METHOD_LABELS[m]} stroke={METHOD_COLORS[m]} strokeWidth={2.5} dot={ent.length < 40} isAnimationActive={false} connectNulls />
+            ))}
+          </LineChart>
+        </ChartCard>
+        <ChartCard title="Mutual information of the targets" subtitle="H(mean w) − mean H(w) in nats; 0 means the targets say nothing about the image: collapse, to one cluster or to a uniform guess" points={mi.length} legend={legend}>
+          <LineChart data={mi} margin={CHART_MARGIN} style={chartStyle} responsive>
+            <CartesianGrid {...GRID} />
+            <XAxis dataKey="step" type="number" domain={['dataMin', 'dataMax']} allowDecimals={false} {...AXIS} />
+            <YAxis {...AXIS} width={40} tickFormatter={tickFmt} domain={[0, 'auto']} />
+            <Tooltip {...TOOLTIP} labelFormatter={(v) => `step ${v}`} />
+            {METHODS.map((m) => (
+              <Line key={m} dataKey={m} name={METHOD_LABELS[m]} stroke={METHOD_COLORS[m]} strokeWidth={2.5} dot={mi.length < 40} isAnimationActive={false} connectNulls />
             ))}
           </LineChart>
         </ChartCard>

@@ -1,9 +1,11 @@
-// Collapse warnings for the dashboard: the targets' used clusters at most half their peak, or
-// the effective number of clusters exp(H(marginal)) of the targets or the teacher halved.
+// Collapse warnings for the dashboard: the targets' used clusters at most half their peak; the
+// effective number of clusters exp(H(marginal)) of the targets or the teacher halved; or the
+// other collapse, where every image gets the same near-uniform target (mutual information ≈ 0
+// while the marginal stays at log K, so neither count above notices it).
 import type { StepMetrics } from '../mira/train-config.ts';
 
 export interface CollapseWarning {
-  what: 'used_clusters' | 'marginal_entropy';
+  what: 'used_clusters' | 'marginal_entropy' | 'uniform';
   text: string;
 }
 
@@ -29,6 +31,13 @@ export function collapseWarnings(latest: StepMetrics, peak: Peak, K: number): Co
       out.push({ what: 'marginal_entropy', text: `The ${who}’ marginal entropy fell to ${h.toFixed(2)} nats (≈ ${Math.exp(h).toFixed(1)} effective clusters, from ${Math.exp(p).toFixed(1)}).` });
       break;
     }
+  }
+  const logK = Math.log(K);
+  if (latest.target_mi < 0.01 * logK && latest.target_entropy > 0.9 * logK) {
+    out.push({
+      what: 'uniform',
+      text: `Every image gets almost the same near-uniform target (mutual information ${latest.target_mi.toFixed(3)} nats of log K = ${logK.toFixed(2)}): the targets carry no information, a collapse to the uniform distribution.`,
+    });
   }
   return out;
 }

@@ -18,6 +18,7 @@ function point(m: StepMetrics): LabPoint {
     used_clusters: m.used_clusters,
     target_marginal_entropy: m.target_marginal_entropy,
     teacher_marginal_entropy: m.teacher_marginal_entropy,
+    target_mi: m.target_mi,
     loss: m.loss,
   };
 }

@@ -158,6 +158,8 @@ export interface LabPoint {
   used_clusters: number;
   target_marginal_entropy: number;
   teacher_marginal_entropy: number;
+  /** H(mean w) − mean H(w): 0 when the targets carry no information (either collapse). */
+  target_mi: number;
   loss: number;
 }
 
