@@ -256,7 +256,7 @@ export async function run(argv: string[]): Promise<number> {
   if (json) console.log(JSON.stringify(summaryJson));
   else
     console.log(
-      `[train] done: ${trainer.currentStep} steps in ${wall.toFixed(1)} s (${summaryJson.images_per_s.toFixed(1)} images/s); kNN top-1 ${fmt(trainer.knnInit ?? undefined, 2)}% → ${final.top1.toFixed(2)}%; used clusters ${m?.used_clusters ?? '–'} of ${config.prototypes}; wrote ${outDir}/{metrics.jsonl,summary.json,model.safetensors}`,
+      `[train] done: ${trainer.currentStep} steps in ${wall.toFixed(1)} s (${summaryJson.images_per_s.toFixed(1)} images/s); kNN top-1 ${fmt(trainer.knnInit ?? undefined, 2)}% → ${final.top1.toFixed(2)}%; used clusters ${m?.used_clusters ?? '–'} of ${config.prototypes}; wrote ${outDir}/{metrics.jsonl,summary.json,model.safetensors${f['save-logits'] ? ',logits.npy' : ''}}`,
     );
   return 0;
 }

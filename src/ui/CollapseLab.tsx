@@ -27,6 +27,36 @@ function merged(series: Record<Method, LabPoint[]>, key: keyof LabPoint) {
   return [...byStep.values()].sort((a, b) => a.step! - b.step!);
 }
 
+const legend = METHODS.map((m) => ({ label: METHOD_LABELS[m], color: METHOD_COLORS[m] }));
+
+/** One metric of the three runs against the step, one line each. */
+function MethodsChart({ title, subtitle, series, field, integer, reference }: {
+  title: string;
+  subtitle: string;
+  series: Record<Method, LabPoint[]>;
+  field: keyof LabPoint;
+  integer?: boolean;
+  reference?: { y: number; label: string; position: 'insideTopRight' | 'insideBottomRight' };
+}) {
+  const data = merged(series, field);
+  return (
+    <ChartCard title={title} subtitle={subtitle} points={data.length} legend={legend}>
+      <LineChart data={data} margin={CHART_MARGIN} style={chartStyle} responsive>
+        <CartesianGrid {...GRID} />
+        <XAxis dataKey="step" type="number" domain={['dataMin', 'dataMax']} allowDecimals={false} {...AXIS} />
+        {integer ? <YAxis {...AXIS} width={40} allowDecimals={false} domain={[0, 'auto']} /> : <YAxis {...AXIS} width={40} tickFormatter={tickFmt} domain={reference ? ['auto', 'auto'] : [0, 'auto']} />}
+        {reference && (
+          <ReferenceLine y={reference.y} ifOverflow="extendDomain" stroke="var(--muted)" strokeDasharray="3 3" label={{ value: reference.label, fill: 'var(--muted)', fontSize: 11, position: reference.position }} />
+        )}
+        <Tooltip {...TOOLTIP} labelFormatter={(v) => `step ${v}`} />
+        {METHODS.map((m) => (
+          <Line key={m} dataKey={m} name={METHOD_LABELS[m]} stroke={METHOD_COLORS[m]} strokeWidth={2.5} dot={data.length < 40} isAnimationActive={false} connectNulls />
+        ))}
+      </LineChart>
+    </ChartCard>
+  );
+}
+
 export function CollapseLab() {
   const lab = useApp((s) => s.lab);
   const soft = useApp((s) => s.gpu.status === 'ready' && s.gpu.adapter.isSoftware);
@@ -38,10 +68,6 @@ export function CollapseLab() {
   const id = useId();
   const base = soft ? PRESETS.tiny.config : config;
   const K = base.prototypes;
-  const used = merged(lab.series, 'used_clusters');
-  const ent = merged(lab.series, 'target_marginal_entropy');
-  const mi = merged(lab.series, 'target_mi');
-  const legend = METHODS.map((m) => ({ label: METHOD_LABELS[m], color: METHOD_COLORS[m] }));
   const latest = (m: Method) => lab.series[m].at(-1);
   return (
     <div className="lab" data-testid="collapse-lab">
@@ -115,41 +141,27 @@ export function CollapseLab() {
         })}
       </div>
       <div className="chart-grid">
-        <ChartCard title="Used clusters" subtitle="clusters the targets' argmax uses in each batch" points={used.length} legend={legend}>
-          <LineChart data={used} margin={CHART_MARGIN} style={chartStyle} responsive>
-            <CartesianGrid {...GRID} />
-            <XAxis dataKey="step" type="number" domain={['dataMin', 'dataMax']} allowDecimals={false} {...AXIS} />
-            <YAxis {...AXIS} width={40} allowDecimals={false} domain={[0, 'auto']} />
-            <ReferenceLine y={Math.min(base.batch, K)} ifOverflow="extendDomain" stroke="var(--muted)" strokeDasharray="3 3" label={{ value: `at most ${Math.min(base.batch, K)}`, fill: 'var(--muted)', fontSize: 11, position: 'insideTopRight' }} />
-            <Tooltip {...TOOLTIP} labelFormatter={(v) => `step ${v}`} />
-            {METHODS.map((m) => (
-              <Line key={m} dataKey={m} name={METHOD_LABELS[m]} stroke={METHOD_COLORS[m]} strokeWidth={2.5} dot={used.length < 40} isAnimationActive={false} connectNulls />
-            ))}
-          </LineChart>
-        </ChartCard>
-        <ChartCard title="Marginal entropy of the targets" subtitle="H(mean_i w_i) in nats; log K means every cluster equally used" points={ent.length} legend={legend}>
-          <LineChart data={ent} margin={CHART_MARGIN} style={chartStyle} responsive>
-            <CartesianGrid {...GRID} />
-            <XAxis dataKey="step" type="number" domain={['dataMin', 'dataMax']} allowDecimals={false} {...AXIS} />
-            <YAxis {...AXIS} width={40} tickFormatter={tickFmt} domain={['auto', 'auto']} />
-            <Tooltip {...TOOLTIP} labelFormatter={(v) => `step ${v}`} />
-            <ReferenceLine y={Math.log(K)} ifOverflow="extendDomain" stroke="var(--muted)" strokeDasharray="3 3" label={{ value: 'log K', fill: 'var(--muted)', fontSize: 11, position: 'insideBottomRight' }} />
-            {METHODS.map((m) => (
-              <Line key={m} dataKey={m} name={METHOD_LABELS[m]} stroke={METHOD_COLORS[m]} strokeWidth={2.5} dot={ent.length < 40} isAnimationActive={false} connectNulls />
-            ))}
-          </LineChart>
-        </ChartCard>
-        <ChartCard title="Mutual information of the targets" subtitle="H(mean w) − mean H(w) in nats; 0 means the targets say nothing about the image: collapse, to one cluster or to a uniform guess" points={mi.length} legend={legend}>
-          <LineChart data={mi} margin={CHART_MARGIN} style={chartStyle} responsive>
-            <CartesianGrid {...GRID} />
-            <XAxis dataKey="step" type="number" domain={['dataMin', 'dataMax']} allowDecimals={false} {...AXIS} />
-            <YAxis {...AXIS} width={40} tickFormatter={tickFmt} domain={[0, 'auto']} />
-            <Tooltip {...TOOLTIP} labelFormatter={(v) => `step ${v}`} />
-            {METHODS.map((m) => (
-              <Line key={m} dataKey={m} name={METHOD_LABELS[m]} stroke={METHOD_COLORS[m]} strokeWidth={2.5} dot={mi.length < 40} isAnimationActive={false} connectNulls />
-            ))}
-          </LineChart>
-        </ChartCard>
+        <MethodsChart
+          title="Used clusters"
+          subtitle="clusters the targets' argmax uses in each batch"
+          series={lab.series}
+          field="used_clusters"
+          integer
+          reference={{ y: Math.min(base.batch, K), label: `at most ${Math.min(base.batch, K)}`, position: 'insideTopRight' }}
+        />
+        <MethodsChart
+          title="Marginal entropy of the targets"
+          subtitle="H(mean_i w_i) in nats; log K means every cluster equally used"
+          series={lab.series}
+          field="target_marginal_entropy"
+          reference={{ y: Math.log(K), label: 'log K', position: 'insideBottomRight' }}
+        />
+        <MethodsChart
+          title="Mutual information of the targets"
+          subtitle="H(mean w) − mean H(w) in nats; 0 means the targets say nothing about the image: collapse, to one cluster or to a uniform guess"
+          series={lab.series}
+          field="target_mi"
+        />
       </div>
     </div>
   );

@@ -25,17 +25,10 @@ export interface ExplorerParams {
   eps: number;
 }
 
+/** The record without its K-vector v (the page gets v only for the latest iteration). */
 function summary(r: GpuIterationRecord): IterationSummary {
-  return {
-    iter: r.iter,
-    residual: r.residual,
-    delta_w: r.delta_w,
-    objective: r.objective,
-    marginal_entropy: r.marginal_entropy,
-    mean_entropy: r.mean_entropy,
-    mi: r.mi,
-    marginal_error: r.marginal_error,
-  };
+  const { v: _v, ...rest } = r;
+  return rest;
 }
 
 interface Bound {
