@@ -81,7 +81,7 @@ async function benchLayer(
   try {
     for (const pass of wanted) {
       const b = bound[pass];
-      const timing = await timeGpu(ctx, (enc) => b.record(enc), { iters: quick ? 5 : 10, budgetMs: quick ? 2000 : 5000, warmup: quick ? 1 : 2 });
+      const timing = await timeGpu(ctx, (enc, timer) => b.record(enc, timer), { iters: quick ? 5 : 10, budgetMs: quick ? 2000 : 5000, warmup: quick ? 1 : 2 });
       out.push({
         suite: 'conv2d',
         name: nameOf(pass),
@@ -97,6 +97,8 @@ async function benchLayer(
           variant,
           splits: conv.splits[pass],
           dispatches: b.dispatches,
+          clock: timing.clock,
+          wall_ms: +timing.wallMs.toFixed(4),
         },
       });
     }

@@ -42,16 +42,16 @@ export const suite: BenchSuite = {
       const a = createTensor(ctx, [M, dim], 'f32', 'bench.q_hat');
       const c = createTensor(ctx, [M, nb], 'f32', 'bench.sims');
       const bound = g.bind(a, bank, c);
-      const t = await timeGpu(ctx, (enc) => bound.record(enc), opts);
+      const t = await timeGpu(ctx, (enc, timer) => bound.record(enc, timer), opts);
       gemmMs = t.ms;
-      out.push({ suite: 'knn', name: gemmName, ms: t.ms, flops: g.flops, bytes: 4 * (M * dim + nb * dim + M * nb), extra: { variant: g.variant, M, N: nb, K: dim } });
+      out.push({ suite: 'knn', name: gemmName, ms: t.ms, flops: g.flops, bytes: 4 * (M * dim + nb * dim + M * nb), extra: { variant: g.variant, M, N: nb, K: dim, clock: t.clock } });
       a.buffer.destroy();
       c.buffer.destroy();
     }
     const totalName = `knn.total ${tag}`;
     if (!filter || totalName.includes(filter)) {
       ev.bind(bank, bl, query, ql);
-      const t = await timeGpu(ctx, (enc) => ev.record(enc), opts);
+      const t = await timeGpu(ctx, (enc, timer) => ev.record(enc, timer), opts);
       const extra: Record<string, string | number> = { chunks: ev.chunks, pairs: ev.keys.length, kmax: 200 };
       if (Number.isFinite(gemmMs)) extra.select_ms = +(t.ms - gemmMs).toFixed(2);
       out.push({ suite: 'knn', name: totalName, ms: t.ms, flops: ev.gemmFlops, bytes: 4 * (nb * dim + nq * dim + 2 * nq * nb), extra });

@@ -44,16 +44,16 @@ export const suite: BenchSuite = {
       if (!filter || miraName.includes(filter)) {
         const plan = (await MiraSolver.create(ctx, { B, K })).bind(L, W, 'bench.mira');
         plan.setParams({ tau: 0.225, beta: 0.7 });
-        const t = await timeGpu(ctx, (enc) => plan.record(enc, { iters: 30 }), opts);
-        out.push({ suite: 'mira', name: miraName, ms: t.ms, bytes: solveBytes(B, K, 31), extra: { B, K, iters: 30, per_iter_ms: +(t.ms / 31).toFixed(3) } });
+        const t = await timeGpu(ctx, (enc, timer) => plan.record(enc, { iters: 30 }, timer), opts);
+        out.push({ suite: 'mira', name: miraName, ms: t.ms, bytes: solveBytes(B, K, 31), extra: { B, K, iters: 30, per_iter_ms: +(t.ms / 31).toFixed(3), clock: t.clock } });
         plan.destroy();
       }
       const skName = `sinkhorn.swav3 ${B}x${K}`;
       if (!filter || skName.includes(filter)) {
         const plan = (await SinkhornSolver.create(ctx, { B, K })).bind(L, W, 'bench.sinkhorn');
         plan.setParams({ eps: 0.05 });
-        const t = await timeGpu(ctx, (enc) => plan.record(enc, { iters: 3 }), opts);
-        out.push({ suite: 'mira', name: skName, ms: t.ms, bytes: solveBytes(B, K, 3), extra: { B, K, iters: 3 } });
+        const t = await timeGpu(ctx, (enc, timer) => plan.record(enc, { iters: 3 }, timer), opts);
+        out.push({ suite: 'mira', name: skName, ms: t.ms, bytes: solveBytes(B, K, 3), extra: { B, K, iters: 3, clock: t.clock } });
         plan.destroy();
       }
       L.buffer.destroy();

@@ -84,11 +84,11 @@ async function runInNode(args: Args): Promise<BenchReport> {
 }
 
 async function runInBrowser(args: Args): Promise<BenchReport> {
-  const { buildApp, servePreview, launchChromium, OUT_DIRS } = await import('../e2e/chromium.ts');
+  const { buildApp, servePreview, launchChromium, OUT_DIRS, BENCH_ARGS } = await import('../e2e/chromium.ts');
   log('building the app (vite build)…');
   await buildApp(OUT_DIRS.bench);
   const server = await servePreview(OUT_DIRS.bench);
-  const browser = await launchChromium();
+  const browser = await launchChromium(BENCH_ARGS);
   try {
     const page = await browser.newPage();
     // Relay the page's progress lines and anything it warns about; not its closing table.

@@ -125,5 +125,15 @@ test('the profiler times each dispatch when the adapter has timestamp queries', 
   ctx.device.queue.submit([enc.finish()]);
   const timings = await prof.read();
   expect(timings.map((x) => x.label)).toEqual(['test.scale', 'test.scale']);
-  for (const x of timings) expect(x.ms).toBeGreaterThanOrEqual(0);
+  for (const x of timings) {
+    expect(x.ms).toBeGreaterThanOrEqual(0);
+    expect(x.end - x.start).toBeCloseTo(x.ms, 9);
+  }
+  // Relative to the first pass, in submission order: the second pass does not start before the first.
+  expect(timings[0]!.start).toBe(0);
+  expect(timings[1]!.start).toBeGreaterThanOrEqual(timings[0]!.start);
+  // Node's Dawn runs without timestamp quantisation (2^16 ns steps), so the clocks are exact.
+  const quantum = 65536e-6;
+  const onGrid = (t: number) => Math.abs(t / quantum - Math.round(t / quantum)) < 1e-9;
+  expect([timings[0]!.end, timings[1]!.start, timings[1]!.end].every(onGrid)).toBe(false);
 });

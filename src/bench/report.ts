@@ -45,10 +45,11 @@ export function fmt(x: number | undefined): string {
   return x.toExponential(2);
 }
 
-export const COLUMNS = ['suite', 'name', 'ms', 'GFLOP/s', 'GB/s', 'images/s'] as const;
+/** `clock`: gpu (timestamp queries, first pass start to last pass end) or wall (submit to done). */
+export const COLUMNS = ['suite', 'name', 'ms', 'clock', 'GFLOP/s', 'GB/s', 'images/s'] as const;
 
 export function rowCells(r: BenchRow): string[] {
-  return [r.suite, r.name, fmt(r.ms), fmt(r.gflops), fmt(r.gbps), fmt(r.images_per_s)];
+  return [r.suite, r.name, fmt(r.ms), String(r.extra?.clock ?? 'wall'), fmt(r.gflops), fmt(r.gbps), fmt(r.images_per_s)];
 }
 
 export function reportTitle(rep: BenchReport): string {

@@ -50,7 +50,8 @@ export async function acquireNodeGpu(): Promise<NodeGpuResult> {
   for (const t of tries) {
     if (t.icd) process.env.VK_ICD_FILENAMES = t.icd;
     try {
-      const gpu = d.create([]);
+      // Dawn quantises timestamps (to 2^16 ns) as browsers must; in Node the bench and profiler want them exact.
+      const gpu = d.create(['disable-dawn-features=timestamp_quantization']);
       const ctx = await acquireGpu({ gpu, environment: 'node' });
       if (t.icd) console.error(`[gpu] no adapter from the default Vulkan drivers; using ${t.driver} (${t.icd})`);
       return { ctx, driver: t.driver };

@@ -7,6 +7,9 @@ import type { PassTimer } from './kernel.ts';
 export interface KernelTiming {
   label: string;
   ms: number;
+  /** Begin and end of the pass in milliseconds after the first timed pass began. */
+  start: number;
+  end: number;
 }
 
 export class Profiler implements PassTimer {
@@ -49,7 +52,9 @@ export class Profiler implements PassTimer {
     await this.readBuf.mapAsync(GPUMapMode.READ, 0, n * 16);
     const t = new BigUint64Array(this.readBuf.getMappedRange(0, n * 16).slice(0));
     this.readBuf.unmap();
-    const out = this.labels.map((label, i) => ({ label, ms: Number(t[2 * i + 1]! - t[2 * i]!) / 1e6 }));
+    const t0 = t[0]!;
+    const at = (k: number) => Number(t[k]! - t0) / 1e6;
+    const out = this.labels.map((label, i) => ({ label, ms: at(2 * i + 1) - at(2 * i), start: at(2 * i), end: at(2 * i + 1) }));
     this.labels = [];
     return out;
   }
