@@ -12,11 +12,17 @@
 // Split-K rule (chooseSplits): a GEMM whose output tiles are too few to fill the device gets its
 // reduction split into `s` chunks (workgroup_id.z), summed afterwards by gemm_reduce.wgsl in a
 // fixed order (deterministic; WGSL has no float atomics):
-//   s = min(⌈T / tiles⌉, ⌊K / 256⌋, 256, partial-buffer cap), s = 1 when tiles ≥ T,
+//   s = min(⌈T / tiles⌉, ⌊K / C⌋, 256, partial-buffer cap), s = 1 when tiles ≥ T,
 // with T = 1024 workgroups for 'tiled' (≈ 8 resident 256-thread workgroups on each of ~128 SMs/CUs)
-// and T = 64 for 'direct' (a few workgroups per core of a CPU emulator), at least 256 of K per
-// chunk so the partial write + reduce stays small next to the chunk's arithmetic. This is what
-// makes wgrad fast: its output (kh·kw·Cin × Cout) is small while its reduction B·Ho·Wo is long.
+// and T = 64 for 'direct' (a few workgroups per core of a CPU emulator), and at least C of K per
+// chunk: C = 64 for 'tiled', 256 for 'direct'. This is what makes wgrad fast: its output
+// (kh·kw·Cin × Cout) is small while its reduction B·Ho·Wo is long. C was measured on an H100
+// (every ResNet-18 layer, widths 1 to 1/8, batch 32 and 128, splits 1 to 256): a tile's
+// K-loop costs ~5 µs per 16-wide step there, latency not arithmetic, so chunks of 16–64 were
+// fastest on nearly every layer, and C = 256 left the 1×1 projections' wgrad 1.5–2× slower.
+// On the CPU emulators partial slabs and extra workgroups cost more than they save, so 256.
+// On 'tiled' a split into 2 was slower than none on 30 of 31 measured passes (the reduce pass
+// costs more than doubling the workgroups saves), so a split must be at least 3-way there.
 //
 // dgrad at stride S > 1 wastes no taps: the input pixels split into S×S phase classes, each a
 // GEMM over exactly the taps that reach it (see conv2d_input_grad.wgsl); at stride 2 that is 4
@@ -74,7 +80,8 @@ export interface Conv2dBound {
 }
 
 export const SPLIT_TARGET_WORKGROUPS = { tiled: 1024, direct: 64 } as const;
-export const SPLIT_MIN_CHUNK = 256;
+export const SPLIT_MIN_CHUNK = { tiled: 64, direct: 256 } as const;
+export const SPLIT_MIN_COUNT = { tiled: 3, direct: 2 } as const;
 export const SPLIT_MAX = 256;
 /** Cap on one split-K partial buffer (f32 elements): 16 Mi floats = 64 MiB. */
 const PARTIAL_CAP_ELEMENTS = 16 * 1024 * 1024;
@@ -88,8 +95,9 @@ export function chooseSplits(variant: 'tiled' | 'direct', M: number, N: number, 
   const tiles = gx * gy;
   const target = SPLIT_TARGET_WORKGROUPS[variant];
   if (tiles >= target) return 1;
-  const s = Math.min(Math.ceil(target / tiles), Math.floor(K / SPLIT_MIN_CHUNK), SPLIT_MAX, Math.floor(maxElements / outElements));
-  return exactSplits(K, Math.max(1, s));
+  const s = Math.min(Math.ceil(target / tiles), Math.floor(K / SPLIT_MIN_CHUNK[variant]), SPLIT_MAX, Math.floor(maxElements / outElements));
+  const exact = exactSplits(K, Math.max(1, s));
+  return exact < SPLIT_MIN_COUNT[variant] ? 1 : exact;
 }
 
 /** The number of non-empty chunks when K is cut into 16-aligned chunks for `s` splits. */
