@@ -6,13 +6,26 @@
 // "google swiftshader"); no --use-angle / --use-webgpu-adapter / Vulkan feature flags are
 // needed. WebGPU exists only in secure contexts, so pages must come from http://localhost or
 // 127.0.0.1, never data: or a LAN address. Playwright cannot download browsers here.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { build, preview } from 'vite';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * Where the browser tests save their screenshots: .cache/screenshots by default, so a test run
+ * leaves the tree clean; `npm run screenshots` points SCREENSHOTS_DIR at docs/screenshots to
+ * refresh the ones the README shows.
+ */
+export function screenshotPath(name: string): string {
+  const env = process.env.SCREENSHOTS_DIR;
+  const dir = env ? (isAbsolute(env) ? env : join(ROOT, env)) : join(ROOT, '.cache', 'screenshots');
+  mkdirSync(dir, { recursive: true });
+  return join(dir, name);
+}
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 

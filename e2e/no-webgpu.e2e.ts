@@ -3,7 +3,7 @@
 // removed only inside the engine worker (its script is served with a prelude that deletes it).
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium, ROOT } from './chromium.ts';
+import { launchChromium, screenshotPath } from './chromium.ts';
 
 let browser: Browser;
 
@@ -36,7 +36,7 @@ test('with navigator.gpu removed from the page, the page explains what to do', a
   });
   await page.goto(inject('baseUrl'));
   await expectExplanation(page, 'navigator.gpu removed from the page');
-  await page.screenshot({ path: `${ROOT}docs/screenshots/no-webgpu.png` });
+  await page.screenshot({ path: screenshotPath('no-webgpu.png') });
   await page.close();
 });
 

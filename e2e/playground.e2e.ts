@@ -3,18 +3,17 @@
 // chart, steps the fixed-point explorer (and checks it against the float64 reference), rejects
 // a corrupt dataset file without losing the run, runs the collapse lab, resumes from the
 // IndexedDB checkpoint after a reload, and offers to resume after a lost device — with no
-// console errors. Screenshots go to docs/screenshots/.
+// console errors. Screenshots go to .cache/screenshots/ (docs/screenshots/ with `npm run screenshots`).
 //
 // SwiftShader is slow (building the trainer ≈ 40 s, a step ≈ 5–10 s on 2 busy cores), so the
 // URL shrinks the kNN sets, evaluates kNN every 3 steps, writes a checkpoint every 2, and each
 // test does as little training as it can.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium, ROOT } from './chromium.ts';
+import { launchChromium, screenshotPath } from './chromium.ts';
 
 const QUERY = '?p=tiny&kb=40&kq=40&ke=3&c=2';
-const SHOTS = `${ROOT}docs/screenshots`;
 const DASHBOARD_CHARTS = ['loss', 'schedules', 'knn-accuracy', 'entropy', 'marginal-entropy', 'mutual-information', 'kl-terms', 'clusters', 'cluster-marginal'];
 
 let browser: Browser;
@@ -47,7 +46,6 @@ async function drawn(testid: string): Promise<boolean> {
 }
 
 beforeAll(async () => {
-  mkdirSync(SHOTS, { recursive: true });
   browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1440, height: 1180 }, colorScheme: 'dark', acceptDownloads: true });
   page.on('console', (m) => {
@@ -86,7 +84,7 @@ test('plays the tiny preset for a few steps, and every chart has data', { timeou
     await page.waitForTimeout(500);
   }
   await page.evaluate(() => window.scrollTo(0, 0));
-  await page.screenshot({ path: `${SHOTS}/dashboard.png` });
+  await page.screenshot({ path: screenshotPath('dashboard.png') });
   log(`dashboard screenshot at step ${await stepNow()}, playing`);
   await page.getByRole('button', { name: 'Pause', exact: true }).click();
   await waitPhase('paused', 60_000);
@@ -136,7 +134,7 @@ test('the cluster gallery shows the largest clusters with purity and NMI against
     return lit;
   });
   expect(inked, 'the first cluster draws no pixels').toBeGreaterThan(0);
-  await page.screenshot({ path: `${SHOTS}/gallery.png` });
+  await page.screenshot({ path: screenshotPath('gallery.png') });
   log(`gallery: ${await cards.count()} clusters drawn, purity ${purity} %, NMI ${nmi}`);
 });
 
@@ -174,7 +172,7 @@ test('"Step iteration" changes the residual chart, and the GPU agrees with the f
   expect(mira).toBeLessThan(1e-5);
   expect(sinkhorn).toBeLessThan(1e-5);
   await page.evaluate(() => window.scrollTo(0, 0));
-  await page.screenshot({ path: `${SHOTS}/explorer.png` });
+  await page.screenshot({ path: screenshotPath('explorer.png') });
 });
 
 test('a corrupt dataset file shows which file and what was expected, and loses nothing', { timeout: 60_000 }, async () => {
@@ -207,7 +205,7 @@ test('the collapse lab trains naive, Sinkhorn-Knopp and MIRA from one seed side 
   expect(await points('chart-marginal-entropy-of-the-targets')).toBe(2);
   expect(await points('chart-mutual-information-of-the-targets')).toBe(2);
   await page.evaluate(() => window.scrollTo(0, 0));
-  await page.screenshot({ path: `${SHOTS}/collapse-lab.png` });
+  await page.screenshot({ path: screenshotPath('collapse-lab.png') });
   log('collapse lab: 2 steps each');
 });
 

@@ -1,9 +1,8 @@
 // The shell in headless Chromium: it loads and names its adapter, the GEMM self-test runs in
 // the page's engine worker and passes, and nothing is logged as an error meanwhile.
-import { mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium, ROOT } from './chromium.ts';
+import { launchChromium, screenshotPath } from './chromium.ts';
 
 let browser: Browser;
 let page: Page;
@@ -56,8 +55,7 @@ test('"Run GEMM check" runs in the page\'s worker and passes', async () => {
   expect(maxError).toBeLessThan(1e-5);
   expect(await page.locator('table.results caption').textContent()).toContain('engine worker');
   expect(page.workers().map((w) => w.url()).some((u) => /engine\.worker/.test(u))).toBe(true);
-  mkdirSync(`${ROOT}docs/screenshots`, { recursive: true });
-  await page.screenshot({ path: `${ROOT}docs/screenshots/shell.png` });
+  await page.screenshot({ path: screenshotPath('shell.png') });
   releaseDataset();
 });
 
