@@ -4,6 +4,7 @@
 import { describe, expect, test } from 'vitest';
 import { CrossEntropyKernels, multiCropLossCrops, swappedLossCrops } from '../src/mira/loss.ts';
 import { Softmax } from '../src/mira/softmax.ts';
+import { AssignmentMetrics } from '../src/mira/metrics.ts';
 import { submitChecked } from '../src/gpu/kernel.ts';
 import { createTensor, readF32, uploadTensor } from '../src/gpu/tensor.ts';
 import { ShapeError } from '../src/gpu/errors.ts';
@@ -117,6 +118,11 @@ describe('swapped-prediction loss', () => {
     expect(() => plan.record(ctx.device.createCommandEncoder())).toThrow(ParamError);
     expect(() => plan.setTemperature(0)).toThrow(/τ_s must be a finite number > 0/);
     await expect(CrossEntropyKernels.create(ctx, { B: 0, K: 3 })).rejects.toThrow(/B must be/);
+    // More rows than the adapter's workgroups can cover, refused by the shared row-block check.
+    const tooMany = 8 * (ctx.limits.maxComputeWorkgroupsPerDimension + 1);
+    await expect(CrossEntropyKernels.create(ctx, { B: tooMany, K: 3 })).rejects.toThrow(/^swapped loss: B = \d+ needs \d+ row blocks, over the adapter's limit/);
+    await expect(AssignmentMetrics.create(ctx, { B: tooMany, K: 3 })).rejects.toThrow(/^assignment metrics: B = \d+ needs \d+ row blocks/);
+    await expect(Softmax.create(ctx, { B: tooMany, K: 3 })).rejects.toThrow(/^softmax: B = \d+ needs \d+ row blocks/);
   });
 });
 

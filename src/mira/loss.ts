@@ -13,7 +13,7 @@ import type { GpuContext } from '../gpu/context.ts';
 import { ShapeError } from '../gpu/errors.ts';
 import { createKernel, type BoundKernel, type Kernel, type PassTimer } from '../gpu/kernel.ts';
 import { createBuffer, createTensor, readF32, type Tensor } from '../gpu/tensor.ts';
-import { checkAssignShape, checkPositive, ParamError } from './validate.ts';
+import { checkAssignShape, checkRowBlocks, checkPositive, ParamError } from './validate.ts';
 
 const ROWS_PER_BLOCK = 8;
 
@@ -39,8 +39,7 @@ export class CrossEntropyKernels {
 
   static async create(ctx: GpuContext, shape: { B: number; K: number }): Promise<CrossEntropyKernels> {
     checkAssignShape(shape.B, shape.K, 'swapped loss');
-    const nb = Math.ceil(shape.B / ROWS_PER_BLOCK);
-    if (nb > ctx.limits.maxComputeWorkgroupsPerDimension) throw new ShapeError(`swapped loss: B = ${shape.B} needs ${nb} row blocks, over the adapter's limit`);
+    checkRowBlocks(ctx, shape.B, ROWS_PER_BLOCK, 'swapped loss');
     const [rows, reduce] = await Promise.all([
       createKernel(ctx, { label: 'loss.ce_rows', code, entryPoint: 'ce_rows' }),
       createKernel(ctx, { label: 'loss.reduce', code, entryPoint: 'loss_reduce' }),

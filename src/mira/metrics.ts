@@ -10,7 +10,7 @@ import type { GpuContext } from '../gpu/context.ts';
 import { ShapeError } from '../gpu/errors.ts';
 import { createKernel, type BoundKernel, type Kernel, type PassTimer } from '../gpu/kernel.ts';
 import { createBuffer, createTensor, readTensor, type Tensor } from '../gpu/tensor.ts';
-import { checkAssignShape } from './validate.ts';
+import { checkAssignShape, checkRowBlocks } from './validate.ts';
 
 const ROWS_PER_BLOCK = 8;
 
@@ -40,8 +40,7 @@ export class AssignmentMetrics {
 
   static async create(ctx: GpuContext, shape: { B: number; K: number }): Promise<AssignmentMetrics> {
     checkAssignShape(shape.B, shape.K, 'assignment metrics');
-    const nb = Math.ceil(shape.B / ROWS_PER_BLOCK);
-    if (nb > ctx.limits.maxComputeWorkgroupsPerDimension) throw new ShapeError(`assignment metrics: B = ${shape.B} needs ${nb} row blocks, over the adapter's limit`);
+    checkRowBlocks(ctx, shape.B, ROWS_PER_BLOCK, 'assignment metrics');
     const [rows, reduce] = await Promise.all([
       createKernel(ctx, { label: 'metrics.rows', code, entryPoint: 'metric_rows' }),
       createKernel(ctx, { label: 'metrics.reduce', code, entryPoint: 'metric_reduce' }),

@@ -8,7 +8,7 @@ import type { GpuContext } from '../gpu/context.ts';
 import { ShapeError } from '../gpu/errors.ts';
 import { createKernel, type Kernel, type PassTimer, type BoundKernel } from '../gpu/kernel.ts';
 import { createBuffer, type Tensor } from '../gpu/tensor.ts';
-import { checkAssignShape, checkPositive, ParamError } from './validate.ts';
+import { checkAssignShape, checkRowBlocks, checkPositive, ParamError } from './validate.ts';
 
 const ROWS_PER_BLOCK = 8;
 
@@ -26,8 +26,7 @@ export class Softmax {
     const { B, K } = shape;
     if (!Number.isInteger(K) || K < 1) throw new ShapeError(`softmax: K must be an integer ≥ 1, got ${K}`);
     checkAssignShape(B, Math.max(K, 2), 'softmax');
-    const nb = Math.ceil(B / ROWS_PER_BLOCK);
-    if (nb > ctx.limits.maxComputeWorkgroupsPerDimension) throw new ShapeError(`softmax: B = ${B} needs ${nb} row blocks, over the adapter's limit`);
+    checkRowBlocks(ctx, B, ROWS_PER_BLOCK, 'softmax');
     const kernel = await createKernel(ctx, { label: shape.log ? 'softmax.log' : 'softmax', code, constants: { LOG: !!shape.log } });
     return new Softmax(ctx, B, K, !!shape.log, kernel);
   }

@@ -1,6 +1,7 @@
 // Checks on assignment inputs, run on the host before anything is recorded or dispatched:
 // shapes (B ≥ 1, K ≥ 2), finite logits (naming the first bad row and column), and the scalar
 // parameters (β ∈ (0, 1), τ > 0, ε > 0, λ > 0, iterations).
+import type { GpuContext } from '../gpu/context.ts';
 import { ShapeError } from '../gpu/errors.ts';
 
 /** A parameter outside its range (β, τ, ε, λ, iterations). */
@@ -12,6 +13,13 @@ export class ParamError extends RangeError {
 export function checkAssignShape(B: number, K: number, what: string): void {
   if (!Number.isInteger(B) || B < 1) throw new ShapeError(`${what}: the batch B must be an integer ≥ 1, got ${B}`);
   if (!Number.isInteger(K) || K < 2) throw new ShapeError(`${what}: the number of clusters K must be an integer ≥ 2, got ${K}`);
+}
+
+/** The number of row blocks (workgroups along x) for B rows, refused past the adapter's limit. */
+export function checkRowBlocks(ctx: GpuContext, B: number, rowsPerBlock: number, what: string): number {
+  const nb = Math.ceil(B / rowsPerBlock);
+  if (nb > ctx.limits.maxComputeWorkgroupsPerDimension) throw new ShapeError(`${what}: B = ${B} needs ${nb} row blocks, over the adapter's limit`);
+  return nb;
 }
 
 /** A host matrix's shape: exactly two dimensions, B ≥ 1, K ≥ 2, and data of B·K values. */

@@ -44,18 +44,9 @@ import { defaultGemmVariant, gemmEntry, gemmGrid, splitChunk, type GemmVariant }
 import { createKernel, type BoundKernel, type Kernel, type PassTimer } from '../gpu/kernel.ts';
 import { createTensor, type Tensor } from '../gpu/tensor.ts';
 
-export interface Conv2dShape {
-  batch: number;
-  /** Input height and width. */
-  height: number;
-  width: number;
-  inChannels: number;
-  outChannels: number;
-  /** Square kernel side (1, 3, …). */
-  kernel: number;
-  stride: number;
-  padding: number;
-}
+/** The layer's shape (batch, input size, channels, square kernel, stride, padding); as the float64 reference's. */
+export type { Conv2dShape } from '../ref/conv2d.ts';
+import type { Conv2dShape } from '../ref/conv2d.ts';
 
 export type Conv2dPass = 'forward' | 'inputGrad' | 'weightGrad';
 

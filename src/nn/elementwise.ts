@@ -132,94 +132,69 @@ async function elementwiseKernels(ctx: GpuContext, family: string, n: number, en
   return { width, kernels };
 }
 
-export class Relu {
-  private constructor(
+/** A layer of two element-wise kernels (forward, backward) over tensors of one shape. */
+abstract class ElementwiseLayer {
+  protected constructor(
     readonly ctx: GpuContext,
     readonly shape: readonly number[],
     readonly label: string,
-    private readonly fwd: Kernel,
-    private readonly bwd: Kernel,
+    protected readonly fwd: Kernel,
+    protected readonly bwd: Kernel,
     readonly laneWidth: 1 | 4,
   ) {}
 
-  /** ReLU over a tensor of this shape (any rank). */
-  static async create(ctx: GpuContext, shape: readonly number[], label = 'relu'): Promise<Relu> {
+  protected static async kernels(ctx: GpuContext, shape: readonly number[], label: string, entries: [string, string]) {
     assertShape(shape.length > 0 && shape.every(isPositiveInt), () => `${label}: shape [${shape.join(', ')}] must be positive integers`);
-    const n = numel(shape);
-    const { width, kernels } = await elementwiseKernels(ctx, label, n, ['relu_fwd', 'relu_bwd']);
-    return new Relu(ctx, shape, label, kernels[0]!, kernels[1]!, width);
+    return elementwiseKernels(ctx, label, numel(shape), entries);
   }
 
   get numel(): number {
     return numel(this.shape);
+  }
+
+  /** Checks every tensor against the layer's shape and that each pair in `disjoint` is, then binds `kernel` to the tensors in order. */
+  protected pass(kernel: Kernel, which: 'forward' | 'backward', tensors: [string, Tensor][], disjoint: [string, string][], flops: number, bytesPerElement: number): LayerPass {
+    const n = this.numel;
+    const dims = this.shape.join('×');
+    for (const [name, t] of tensors) checkTensor(this.label, name, t, n, dims);
+    const byName = new Map(tensors);
+    checkDisjoint(this.label, disjoint.map(([a, b]) => [a, byName.get(a)!, b, byName.get(b)!] as [string, Tensor, string, Tensor]));
+    const k = kernel.bind(tensors.map(([, t]) => t), `${this.label}.${which}`);
+    return new KernelPass([{ kernel: k, grid: grid1d(this.ctx, n / this.laneWidth) }], flops, bytesPerElement * n);
+  }
+}
+
+export class Relu extends ElementwiseLayer {
+  /** ReLU over a tensor of this shape (any rank). */
+  static async create(ctx: GpuContext, shape: readonly number[], label = 'relu'): Promise<Relu> {
+    const { width, kernels } = await ElementwiseLayer.kernels(ctx, shape, label, ['relu_fwd', 'relu_bwd']);
+    return new Relu(ctx, shape, label, kernels[0]!, kernels[1]!, width);
   }
 
   /** y = max(x, 0). */
   bindForward(x: Tensor, y: Tensor): LayerPass {
-    const n = this.numel;
-    const dims = this.shape.join('×');
-    checkTensor(this.label, 'x', x, n, dims);
-    checkTensor(this.label, 'y', y, n, dims);
-    checkDisjoint(this.label, [['x', x, 'y', y]]);
-    const k = this.fwd.bind([x, y], `${this.label}.forward`);
-    return new KernelPass([{ kernel: k, grid: grid1d(this.ctx, n / this.laneWidth) }], n, 8 * n);
+    return this.pass(this.fwd, 'forward', [['x', x], ['y', y]], [['x', 'y']], this.numel, 8);
   }
 
   /** dx = dy·[y > 0], y the forward's output (the same mask as [x > 0]). */
   bindBackward(y: Tensor, dy: Tensor, dx: Tensor): LayerPass {
-    const n = this.numel;
-    const dims = this.shape.join('×');
-    checkTensor(this.label, 'y', y, n, dims);
-    checkTensor(this.label, 'dy', dy, n, dims);
-    checkTensor(this.label, 'dx', dx, n, dims);
-    checkDisjoint(this.label, [['dx', dx, 'y', y], ['dx', dx, 'dy', dy]]);
-    const k = this.bwd.bind([y, dy, dx], `${this.label}.backward`);
-    return new KernelPass([{ kernel: k, grid: grid1d(this.ctx, n / this.laneWidth) }], n, 12 * n);
+    return this.pass(this.bwd, 'backward', [['y', y], ['dy', dy], ['dx', dx]], [['dx', 'y'], ['dx', 'dy']], this.numel, 12);
   }
 }
 
-export class Add {
-  private constructor(
-    readonly ctx: GpuContext,
-    readonly shape: readonly number[],
-    readonly label: string,
-    private readonly fwd: Kernel,
-    private readonly bwd: Kernel,
-    readonly laneWidth: 1 | 4,
-  ) {}
-
+export class Add extends ElementwiseLayer {
   /** The residual add y = a + b over tensors of this shape. */
   static async create(ctx: GpuContext, shape: readonly number[], label = 'add'): Promise<Add> {
-    assertShape(shape.length > 0 && shape.every(isPositiveInt), () => `${label}: shape [${shape.join(', ')}] must be positive integers`);
-    const n = numel(shape);
-    const { width, kernels } = await elementwiseKernels(ctx, label, n, ['add_fwd', 'add_bwd']);
+    const { width, kernels } = await ElementwiseLayer.kernels(ctx, shape, label, ['add_fwd', 'add_bwd']);
     return new Add(ctx, shape, label, kernels[0]!, kernels[1]!, width);
   }
 
-  get numel(): number {
-    return numel(this.shape);
-  }
-
   bindForward(a: Tensor, b: Tensor, y: Tensor): LayerPass {
-    const n = this.numel;
-    const dims = this.shape.join('×');
-    checkTensor(this.label, 'a', a, n, dims);
-    checkTensor(this.label, 'b', b, n, dims);
-    checkTensor(this.label, 'y', y, n, dims);
-    checkDisjoint(this.label, [['y', y, 'a', a], ['y', y, 'b', b]]);
-    const k = this.fwd.bind([a, b, y], `${this.label}.forward`);
-    return new KernelPass([{ kernel: k, grid: grid1d(this.ctx, n / this.laneWidth) }], n, 12 * n);
+    return this.pass(this.fwd, 'forward', [['a', a], ['b', b], ['y', y]], [['y', 'a'], ['y', 'b']], this.numel, 12);
   }
 
   /** da = dy and db = dy (assigned). Where a planner can alias both to dy, it needs no pass. */
   bindBackward(dy: Tensor, da: Tensor, db: Tensor): LayerPass {
-    const n = this.numel;
-    const dims = this.shape.join('×');
-    checkTensor(this.label, 'dy', dy, n, dims);
-    checkTensor(this.label, 'da', da, n, dims);
-    checkTensor(this.label, 'db', db, n, dims);
-    checkDisjoint(this.label, [['da', da, 'dy', dy], ['db', db, 'dy', dy], ['da', da, 'db', db]]);
-    const k = this.bwd.bind([dy, da, db], `${this.label}.backward`);
-    return new KernelPass([{ kernel: k, grid: grid1d(this.ctx, n / this.laneWidth) }], 0, 12 * n);
+    return this.pass(this.bwd, 'backward', [['dy', dy], ['da', da], ['db', db]], [['da', 'dy'], ['db', 'dy'], ['da', 'db']], 0, 12);
   }
 }

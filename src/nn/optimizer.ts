@@ -21,6 +21,7 @@ import { GpuKernelError, ShapeError, assertShape } from '../gpu/errors.ts';
 import { createKernel, type Kernel } from '../gpu/kernel.ts';
 import { createBuffer, createTensor, readF32, type Tensor } from '../gpu/tensor.ts';
 import { checkTensor, grid1d, KernelPass, laneHeader, laneWidth, type LayerPass } from './elementwise.ts';
+import type { RefOptimizerParams } from '../ref/optimizer.ts';
 
 /** One parameter tensor inside the flat buffers. */
 export interface ParamTensor {
@@ -56,19 +57,8 @@ export interface OptimizerConfig {
   label?: string;
 }
 
-export interface OptimizerStepParams {
-  lr: number;
-  momentum: number;
-  weightDecay: number;
-  /** LARS trust coefficient η, default 0.001. */
-  eta?: number;
-  /** Gradient multiplier (default 1). */
-  gradScale?: number;
-  /** solo-learn: eps in the trust-ratio denominator, default 1e-8. */
-  eps?: number;
-  /** solo-learn: clip the trust ratio to min(q/lr, 1), default false. */
-  clip?: boolean;
-}
+/** lr, momentum, weight decay and the LARS options (η, gradient scale, eps, clip), as the float64 reference takes them. */
+export type OptimizerStepParams = RefOptimizerParams;
 
 export interface TensorTrust {
   name: string;

@@ -1,6 +1,7 @@
 // The Node GPU shared by every test file, and the tolerance check every kernel test uses.
 import { nodeGpu } from '../../src/gpu/node.ts';
 import type { GpuContext } from '../../src/gpu/context.ts';
+import { mulberry32 } from '../../src/ref/synthetic.ts';
 
 let announced = false;
 
@@ -14,17 +15,8 @@ export async function testGpu(): Promise<GpuContext> {
   return ctx;
 }
 
-/** Deterministic uniform values in [lo, hi) (mulberry32), so failures reproduce. */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic uniform values in [0, 1) (mulberry32), so failures reproduce. */
+export const seededRandom = mulberry32;
 
 export function randomArray(n: number, seed: number, lo = -1, hi = 1): Float32Array {
   const r = seededRandom(seed);
