@@ -107,7 +107,8 @@ describe.each(['tiled', 'direct'] as const)('conv2d.%s against the float64 refer
   });
 
   test('forced split-K in every pass matches, and runs the same bits twice', async () => {
-    // The forward's partial products are still in the scratch when dgrad runs: its clear is tested.
+    // The forward's partial products are still in the scratch when dgrad runs: that dgrad writes
+    // every element of every slab (zeros for the classes no tap reaches) is tested.
     for (const t of [SHAPES[0]!, SHAPES[1]!, SHAPES[2]!, SHAPES[4]!, SHAPES[6]!]) {
       const options = { splits: { forward: 3, inputGrad: 2, weightGrad: 5 } };
       const c = await runCase(t, variant, options);
@@ -121,6 +122,24 @@ describe.each(['tiled', 'direct'] as const)('conv2d.%s against the float64 refer
       expect(Array.from(again.got.dx)).toEqual(Array.from(c.got.dx));
     }
   });
+});
+
+describe('thread layouts other than the chosen one', () => {
+  // Narrow and wide tiles (gemmTileLayouts) through every pass, with and without split-K; the
+  // shapes cover the stride-2 phase classes, Cin/Cout not multiples of 4 and the 1×1 downsample.
+  const forced = {
+    tiled: [{ tx: 1, ty: 32 }, { tx: 32, ty: 2 }, { tx: 4, ty: 8 }],
+    direct: [{ tx: 1, ty: 64 }, { tx: 64, ty: 1 }, { tx: 4, ty: 2 }],
+  } as const;
+  for (const variant of ['tiled', 'direct'] as const) {
+    test.each(forced[variant].map((t) => [t.tx, t.ty, t] as const))(`conv2d.${variant} with %i×%i threads`, async (_x, _y, tile) => {
+      const tiles = { forward: tile, inputGrad: tile, weightGrad: tile };
+      for (const t of [SHAPES[1]!, SHAPES[5]!, SHAPES[7]!]) {
+        checkCase(await runCase(t, variant, { tiles }), `conv2d.${variant} ${name(t)} tiles ${tile.tx}×${tile.ty}`);
+        checkCase(await runCase(t, variant, { tiles, splits: { forward: 2, inputGrad: 2, weightGrad: 3 } }), `conv2d.${variant} ${name(t)} tiles ${tile.tx}×${tile.ty} split-K`);
+      }
+    });
+  }
 });
 
 test('a ResNet-18 layer at width 1/8 (layer2.0.conv1: 8→16 channels, 3×3 stride 2 on 16×16) with the chosen splits', async () => {
@@ -142,11 +161,18 @@ describe('dgrad at stride 2 runs only the taps that reach each input pixel', () 
     expect(macs).toBeLessThan(81 * 9 * 0.3);
   });
 
-  test('1×1 stride 2: one class carries the taps, one dispatch (+ reduce) after clearing the other three', async () => {
+  test('1×1 stride 2: one class carries the taps; all four run in one dispatch (+ reduce), the other three storing zeros', async () => {
     const cls = dgradClasses(toShape([3, 8, 8, 16, 32, 1, 2, 0]));
     expect(cls.map((c) => c.K)).toEqual([32, 0, 0, 0]);
     const ctx = await testGpu();
     const conv = await Conv2d.create(ctx, toShape([3, 8, 8, 16, 32, 1, 2, 0]), 'direct');
+    const bound = conv.bindInputGrad(createTensor(ctx, [conv.yElements], 'f32', 'dy'), createTensor(ctx, [conv.wElements], 'f32', 'w'), createTensor(ctx, [conv.xElements], 'f32', 'dx'));
+    expect(bound.dispatches).toBe(1 + (conv.splits.inputGrad > 1 ? 1 : 0));
+  });
+
+  test('3×3 stride 2: the four classes in one dispatch (+ reduce)', async () => {
+    const ctx = await testGpu();
+    const conv = await Conv2d.create(ctx, toShape([1, 9, 9, 4, 8, 3, 2, 1]), 'direct');
     const bound = conv.bindInputGrad(createTensor(ctx, [conv.yElements], 'f32', 'dy'), createTensor(ctx, [conv.wElements], 'f32', 'w'), createTensor(ctx, [conv.xElements], 'f32', 'dx'));
     expect(bound.dispatches).toBe(1 + (conv.splits.inputGrad > 1 ? 1 : 0));
   });
@@ -210,6 +236,7 @@ describe('bad input', () => {
 
   test('impossible shapes are refused at creation', async () => {
     const ctx = await testGpu();
+    await expect(Conv2d.create(ctx, s, 'direct', { tiles: { inputGrad: { tx: 128, ty: 1 } } })).rejects.toThrow(/tiles.inputGrad 128×1 is not a thread layout the direct core runs/);
     await expect(Conv2d.create(ctx, { ...s, inChannels: 0 })).rejects.toThrow(/inChannels must be a positive integer, got 0/);
     await expect(Conv2d.create(ctx, { ...s, padding: -1 })).rejects.toThrow(ShapeError);
     await expect(Conv2d.create(ctx, { ...s, height: 2, padding: 0 })).rejects.toThrow(/3×3 kernel does not fit the 2×7 input padded by 0/);

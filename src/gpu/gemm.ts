@@ -4,6 +4,7 @@ import coreWgsl from '../shaders/gemm_core.wgsl?raw';
 import plainWgsl from '../shaders/gemm_plain.wgsl?raw';
 import reduceWgsl from '../shaders/gemm_reduce.wgsl?raw';
 import naiveWgsl from '../shaders/gemm_naive.wgsl?raw';
+import ioDefaults from '../shaders/gemm_io_defaults.wgsl?raw';
 import type { GpuContext } from './context.ts';
 import { assertShape, isPositiveInt } from './errors.ts';
 import { createKernel, type BoundKernel, type PassTimer } from './kernel.ts';
@@ -23,9 +24,9 @@ export interface GemmShape {
   bias?: boolean;
   /** Split the K reduction into this many chunks, summed by a deterministic reduce. */
   splitK?: number;
+  /** Force the core's thread layout (tests); by default gemmTile picks it. */
+  tile?: GemmTile;
 }
-
-export const TILE = { tiled: 64, direct: 32, naive: 16 } as const;
 
 /** Picks the variant that suits the adapter: workgroup tiling on GPUs, direct on emulators. */
 export function defaultGemmVariant(ctx: GpuContext): GemmVariant {
@@ -36,10 +37,84 @@ export function gemmFlops(s: Pick<GemmShape, 'M' | 'N' | 'K'>): number {
   return 2 * s.M * s.N * s.K;
 }
 
+/** Threads of one core workgroup along N (tx) and M (ty); each thread owns a 4×4 block of C,
+ *  so the workgroup's tile is 4·ty rows × 4·tx columns. */
+export interface GemmTile {
+  tx: number;
+  ty: number;
+}
+
+// Thread layouts the core runs with: powers of two, at most 256 threads for 'tiled' (whose staged
+// tiles take 256·(tx + ty) bytes, kept ≤ 16 KiB, WebGPU's guaranteed workgroup storage) and 64 for
+// 'direct'.
+const MAX_THREADS = { tiled: 256, direct: 64 } as const;
+// Lanes a workgroup occupies at least: a GPU runs threads in warps of 32, so a smaller workgroup
+// idles lanes just as padding does; CPU emulators run 4–8 lanes of SIMD.
+const MIN_LANES = { tiled: 32, direct: 8 } as const;
+
+/** Every thread layout the variant's core runs with. */
+export function gemmTileLayouts(variant: 'tiled' | 'direct'): GemmTile[] {
+  const out: GemmTile[] = [];
+  for (let tx = 1; tx <= 64; tx *= 2) {
+    for (let ty = 1; ty <= 64; ty *= 2) {
+      if (tx * ty > MAX_THREADS[variant]) continue;
+      if (variant === 'tiled' && tx + ty > 64) continue;
+      out.push({ tx, ty });
+    }
+  }
+  return out;
+}
+
+/**
+ * The thread layout for an M×N product: the one that pads M and N least to whole tiles (a
+ * workgroup under MIN_LANES threads counted as that many), then the one with most threads, then
+ * the squarest. Wide products get 16×16 ('tiled') or 8×8 ('direct')
+ * threads; a few channels (the stem's dgrad: N = 4; width-1/8 layers: N = 8) get a tall narrow
+ * tile such as 128×8, and a tiny output (a 1×1 projection's 8×16 weight gradient) a workgroup
+ * of its size, instead of tiles that are mostly padding.
+ */
+export function gemmTile(variant: 'tiled' | 'direct', M: number, N: number): GemmTile {
+  let best: GemmTile | null = null;
+  let bestKey: [number, number, number] = [Infinity, 0, 0];
+  for (const t of gemmTileLayouts(variant)) {
+    const padded = Math.ceil(M / (4 * t.ty)) * 4 * t.ty * Math.ceil(N / (4 * t.tx)) * 4 * t.tx;
+    const area = padded * Math.max(1, MIN_LANES[variant] / (t.tx * t.ty));
+    const key: [number, number, number] = [area, -t.tx * t.ty, Math.abs(Math.log2(t.tx / t.ty))];
+    if (key[0] < bestKey[0] || (key[0] === bestKey[0] && (key[1] < bestKey[1] || (key[1] === bestKey[1] && key[2] < bestKey[2])))) {
+      best = t;
+      bestKey = key;
+    }
+  }
+  return best!;
+}
+
+/** Whether a thread layout is one the core supports for this variant (forced layouts in tests). */
+export function isGemmTile(variant: 'tiled' | 'direct', t: GemmTile): boolean {
+  return gemmTileLayouts(variant).some((l) => l.tx === t.tx && l.ty === t.ty);
+}
+
 /** Workgroup counts for a core GEMM of this size (shared by the implicit-GEMM convolutions). */
-export function gemmGrid(variant: Exclude<GemmVariant, 'naive'>, M: number, N: number, splits = 1): [number, number, number] {
-  const t = TILE[variant];
-  return [Math.ceil(N / t), Math.ceil(M / t), splits];
+export function gemmGrid(variant: Exclude<GemmVariant, 'naive'>, M: number, N: number, splits = 1, tile = gemmTile(variant, M, N)): [number, number, number] {
+  return [Math.ceil(N / (4 * tile.tx)), Math.ceil(M / (4 * tile.ty)), splits];
+}
+
+/** The core's thread-layout pipeline constants. */
+export function tileConstants(tile: GemmTile): { TX: number; TY: number } {
+  return { TX: tile.tx, TY: tile.ty };
+}
+
+/**
+ * The WGSL of one core GEMM: the io file (operand access), the generic operand functions it
+ * does not define itself (gemm_io_defaults.wgsl), then the core loops.
+ */
+export function gemmSource(io: string): string {
+  const defaults = ioDefaults.split(/^\/\/ @default /m).slice(1);
+  let code = io + '\n';
+  for (const section of defaults) {
+    const name = section.slice(0, section.indexOf('\n')).trim();
+    if (!new RegExp(`\\bfn\\s+${name}\\s*\\(`).test(io)) code += section.slice(section.indexOf('\n') + 1) + '\n';
+  }
+  return code + coreWgsl;
 }
 
 /** Entry point name in gemm_core.wgsl for a variant. */
@@ -58,37 +133,43 @@ export class Gemm {
 
   private constructor(
     readonly ctx: GpuContext,
-    readonly shape: Required<GemmShape>,
+    readonly shape: Required<Omit<GemmShape, 'tile'>>,
     readonly variant: GemmVariant,
     private readonly main: import('./kernel.ts').Kernel,
     private readonly reduce: import('./kernel.ts').Kernel | null,
     readonly splits: number,
+    /** The core's thread layout ('tiled' and 'direct'). */
+    readonly tile: GemmTile | null,
   ) {}
 
   static async create(ctx: GpuContext, shape: GemmShape, variant: GemmVariant = defaultGemmVariant(ctx)): Promise<Gemm> {
-    const s: Required<GemmShape> = {
+    const { tile: forcedTile, ...rest } = shape;
+    const s: Required<Omit<GemmShape, 'tile'>> = {
       transA: false,
       transB: false,
       alpha: 1,
       beta: 0,
       bias: false,
       splitK: 1,
-      ...shape,
+      ...rest,
     };
     assertShape(isPositiveInt(s.M) && isPositiveInt(s.N) && isPositiveInt(s.K), () => `gemm: M, N, K must be positive integers, got ${s.M}, ${s.N}, ${s.K}`);
     assertShape(isPositiveInt(s.splitK), () => `gemm: splitK must be a positive integer, got ${s.splitK}`);
     if (variant === 'naive') {
       assertShape(!s.transA && !s.transB && s.alpha === 1 && s.beta === 0 && !s.bias && s.splitK === 1, () => 'gemm: the naive variant supports plain C = A·B only');
       const k = await createKernel(ctx, { label: 'gemm.naive', code: naiveWgsl, constants: { M: s.M, N: s.N, K: s.K } });
-      return new Gemm(ctx, s, variant, k, null, 1);
+      return new Gemm(ctx, s, variant, k, null, 1, null);
     }
+    const tile = forcedTile ?? gemmTile(variant, s.M, s.N);
+    assertShape(isGemmTile(variant, tile), () => `gemm: thread layout ${tile.tx}×${tile.ty} is not one the ${variant} core runs`);
     const chunk = splitChunk(s.K, s.splitK);
     const splits = Math.ceil(s.K / chunk);
     const main = await createKernel(ctx, {
       label: `gemm.${variant}`,
-      code: plainWgsl + '\n' + coreWgsl,
+      code: gemmSource(plainWgsl),
       entryPoint: gemmEntry(variant),
       constants: {
+        ...tileConstants(tile),
         M: s.M,
         N: s.N,
         K: s.K,
@@ -98,6 +179,8 @@ export class Gemm {
         LDC: s.N,
         TRANS_A: s.transA,
         TRANS_B: s.transB,
+        A_COLS: s.transA,
+        B_COLS: s.transB,
         ALPHA: s.alpha,
         BETA: s.beta,
         HAS_BIAS: s.bias,
@@ -109,7 +192,7 @@ export class Gemm {
         ? await createKernel(ctx, { label: 'gemm.splitk_reduce', code: reduceWgsl, constants: { SIZE: s.M * s.N, SPLITS: splits, ALPHA: s.alpha, BETA: s.beta } })
         : null;
     assertShape(!(splits > 1 && s.bias), () => 'gemm: bias with split-K is not supported; add the bias separately');
-    return new Gemm(ctx, s, variant, main, reduce, splits);
+    return new Gemm(ctx, s, variant, main, reduce, splits, tile);
   }
 
   get flops(): number {
@@ -135,11 +218,11 @@ export class Gemm {
       const v = this.variant as 'tiled' | 'direct';
       return new GemmBound(
         [this.main.bind([a, b, this.partial, this.dummyBias]), this.reduce!.bind([this.partial, c])],
-        [gemmGrid(v, M, N, this.splits), [Math.min(Math.ceil((M * N) / 256), 65535), Math.ceil(Math.ceil((M * N) / 256) / 65535), 1]],
+        [gemmGrid(v, M, N, this.splits, this.tile!), [Math.min(Math.ceil((M * N) / 256), 65535), Math.ceil(Math.ceil((M * N) / 256) / 65535), 1]],
       );
     }
     this.dummyBias ??= createBuffer(this.ctx, 4, STORAGE(), 'gemm.no_bias');
-    return new GemmBound([this.main.bind([a, b, c, bias ?? this.dummyBias])], [gemmGrid(this.variant as 'tiled' | 'direct', M, N)]);
+    return new GemmBound([this.main.bind([a, b, c, bias ?? this.dummyBias])], [gemmGrid(this.variant as 'tiled' | 'direct', M, N, 1, this.tile!)]);
   }
 }
 

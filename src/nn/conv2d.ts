@@ -9,6 +9,10 @@
 //   weightGrad dw = or += ∂L/∂w from x and dy    the `accumulate` flag at bind time chooses
 // Every shape is a pipeline `override`, so the index math folds to constants.
 //
+// Thread layout: each pass's GEMM gets the core's thread layout that pads its M×N least
+// (gemmTile): 16×16 threads on wide layers, tall narrow tiles for a few channels (the stem's
+// dgrad has N = Cin = 4), small workgroups for tiny outputs (a width-1/8 projection's 8×16 wgrad).
+//
 // Split-K rule (chooseSplits): a GEMM whose output tiles are too few to fill the device gets its
 // reduction split into `s` chunks (workgroup_id.z), summed afterwards by gemm_reduce.wgsl in a
 // fixed order (deterministic; WGSL has no float atomics):
@@ -25,14 +29,15 @@
 // costs more than doubling the workgroups saves), so a split must be at least 3-way there.
 //
 // dgrad at stride S > 1 wastes no taps: the input pixels split into S×S phase classes, each a
-// GEMM over exactly the taps that reach it (see conv2d_input_grad.wgsl); at stride 2 that is 4
-// dispatches for a 3×3 kernel, and for a 1×1 kernel one dispatch after a clearBuffer of dx (the
-// three classes no tap reaches are zeros), plus one reduce when split. dx (or the planner's
-// tensor holding it) therefore needs COPY_DST usage, which every runtime tensor has.
+// GEMM over exactly the taps that reach it, and all classes run in ONE dispatch (the class is
+// workgroup_id.z / splits; see conv2d_input_grad.wgsl); the classes no tap reaches (a 1×1
+// kernel's odd pixels) store their zeros in it. Four dispatches one after another (the previous
+// design) left a GPU draining between them: the stride-2 dgrads ran at 0.28–0.44 of the
+// forward's GFLOP/s on an H100, and at 0.76–1.0 in one dispatch with vec4 weight reads
+// (docs/results-h100.md).
 //
 // FLOPs: all three passes count the convolution's 2·B·Ho·Wo·Cout·kh·kw·Cin (padding taps
 // included), so their GFLOP/s compare directly.
-import coreWgsl from '../shaders/gemm_core.wgsl?raw';
 import reduceWgsl from '../shaders/gemm_reduce.wgsl?raw';
 import forwardWgsl from '../shaders/conv2d_forward.wgsl?raw';
 import inputGradWgsl from '../shaders/conv2d_input_grad.wgsl?raw';
@@ -40,7 +45,7 @@ import weightGradWgsl from '../shaders/conv2d_weight_grad.wgsl?raw';
 import naiveWgsl from '../shaders/conv2d_naive.wgsl?raw';
 import type { GpuContext } from '../gpu/context.ts';
 import { assertShape, isPositiveInt } from '../gpu/errors.ts';
-import { defaultGemmVariant, gemmEntry, gemmGrid, splitChunk, type GemmVariant } from '../gpu/gemm.ts';
+import { defaultGemmVariant, gemmEntry, gemmGrid, gemmSource, gemmTile, isGemmTile, splitChunk, tileConstants, type GemmTile, type GemmVariant } from '../gpu/gemm.ts';
 import { createKernel, type BoundKernel, type Kernel, type PassTimer } from '../gpu/kernel.ts';
 import { createTensor, type Tensor } from '../gpu/tensor.ts';
 
@@ -58,6 +63,8 @@ export interface Conv2dOptions {
   label?: string;
   /** Force split-K counts per pass instead of chooseSplits (tests, tuning). */
   splits?: Partial<Record<Conv2dPass, number>>;
+  /** Force the GEMM core's thread layout per pass instead of gemmTile (tests, tuning). */
+  tiles?: Partial<Record<Conv2dPass, GemmTile>>;
   /** A planner-owned scratch tensor (≥ scratchElements f32) for split-K partial products;
    *  by default the layer allocates its own on the first bind that needs one. */
   scratch?: Tensor;
@@ -188,16 +195,11 @@ function naiveGrid(size: number): [number, number, number] {
 }
 
 class Bound implements Conv2dBound {
-  constructor(
-    private readonly steps: { k: BoundKernel; grid: [number, number, number] }[],
-    /** A range zeroed with clearBuffer before the dispatches (dgrad's tap-less phase classes). */
-    private readonly clear: GPUBufferBinding | null = null,
-  ) {}
+  constructor(private readonly steps: { k: BoundKernel; grid: [number, number, number] }[]) {}
   get dispatches(): number {
     return this.steps.length;
   }
   record(encoder: GPUCommandEncoder, timer?: PassTimer): void {
-    if (this.clear) encoder.clearBuffer(this.clear.buffer, this.clear.offset, this.clear.size);
     for (const s of this.steps) s.k.record(encoder, s.grid, timer);
   }
 }
@@ -211,8 +213,8 @@ interface PassPlan {
   splits: number;
   /** Elements of the output tensor. */
   outElements: number;
-  /** Zero the output (or, when split, the partial slabs) first: pixels no dispatch writes. */
-  clear?: boolean;
+  /** The GEMM core's thread layout (null for the naive kernels). */
+  tile: GemmTile | null;
 }
 
 export class Conv2d {
@@ -263,7 +265,13 @@ export class Conv2d {
       const v = want[p];
       assertShape(v === undefined || isPositiveInt(v), () => `${label}: splits.${p} must be a positive integer, got ${v}`);
     }
-    const plans = variant === 'naive' ? await naivePlans(ctx, s, Ho, Wo) : await gemmPlans(ctx, s, Ho, Wo, variant, want);
+    const tiles = options.tiles ?? {};
+    if (variant !== 'naive') {
+      for (const [p, t] of Object.entries(tiles)) {
+        assertShape(isGemmTile(variant, t), () => `${label}: tiles.${p} ${t.tx}×${t.ty} is not a thread layout the ${variant} core runs`);
+      }
+    }
+    const plans = variant === 'naive' ? await naivePlans(ctx, s, Ho, Wo) : await gemmPlans(ctx, s, Ho, Wo, variant, want, tiles);
     for (const p of Object.values(plans)) {
       assertShape(p.splits * p.outElements < LIMIT, () => `${label}: split-K partial products over 2^31 elements; use fewer splits`);
     }
@@ -289,6 +297,11 @@ export class Conv2d {
   /** Split-K counts chosen per pass (1 = not split). */
   get splits(): { forward: number; inputGrad: number; weightGrad: number } {
     return { forward: this.plans.forward.splits, inputGrad: this.plans.inputGrad.splits, weightGrad: this.plans.weightGrad.splits };
+  }
+
+  /** The GEMM core's thread layout per pass (null for the naive kernels). */
+  get tiles(): Record<Conv2dPass, GemmTile | null> {
+    return { forward: this.plans.forward.tile, inputGrad: this.plans.inputGrad.tile, weightGrad: this.plans.weightGrad.tile };
   }
 
   /** f32 elements of scratch the split-K passes need (0 when nothing is split). */
@@ -375,12 +388,9 @@ export class Conv2d {
       const partial = this.scratchFor(plan);
       const steps = main.map((st) => ({ k: st.kernel.bind([a, b, partial], tag(st.kernel)), grid: st.grid }));
       steps.push({ k: reduce!.kernel.bind([partial, out], tag(reduce!.kernel)), grid: reduce!.grid });
-      return new Bound(steps, plan.clear ? partial : null);
+      return new Bound(steps);
     }
-    return new Bound(
-      main.map((st) => ({ k: st.kernel.bind([a, b, out], tag(st.kernel)), grid: st.grid })),
-      plan.clear ? out.binding() : null,
-    );
+    return new Bound(main.map((st) => ({ k: st.kernel.bind([a, b, out], tag(st.kernel)), grid: st.grid })));
   }
 }
 
@@ -412,14 +422,15 @@ async function naivePlans(ctx: GpuContext, s: Conv2dShape, Ho: number, Wo: numbe
   const yN = s.batch * Ho * Wo * s.outChannels;
   const wN = s.kernel * s.kernel * s.inChannels * s.outChannels;
   return {
-    forward: { main: [{ kernel: fwd, grid: naiveGrid(yN) }], reduce: null, splits: 1, outElements: yN },
-    inputGrad: { main: [{ kernel: dgrad, grid: naiveGrid(xN) }], reduce: null, splits: 1, outElements: xN },
+    forward: { main: [{ kernel: fwd, grid: naiveGrid(yN) }], reduce: null, splits: 1, outElements: yN, tile: null },
+    inputGrad: { main: [{ kernel: dgrad, grid: naiveGrid(xN) }], reduce: null, splits: 1, outElements: xN, tile: null },
     weightGrad: {
       main: [{ kernel: wgrad, grid: naiveGrid(wN) }],
       mainAccumulate: [{ kernel: wgradAcc, grid: naiveGrid(wN) }],
       reduce: null,
       splits: 1,
       outElements: wN,
+      tile: null,
     },
   };
 }
@@ -431,6 +442,7 @@ async function gemmPlans(
   Wo: number,
   variant: 'tiled' | 'direct',
   want: Partial<Record<Conv2dPass, number>>,
+  wantTiles: Partial<Record<Conv2dPass, GemmTile>>,
 ): Promise<Record<Conv2dPass, PassPlan>> {
   const base = shapeConstants(s, Ho, Wo);
   const entryPoint = gemmEntry(variant);
@@ -443,108 +455,109 @@ async function gemmPlans(
   const reduceKernel = (size: number, splits: number, beta: number) =>
     createKernel(ctx, { label: 'conv2d.splitk_reduce', code: reduceWgsl, constants: { SIZE: size, SPLITS: splits, ALPHA: 1, BETA: beta } });
   const kChunk = (K: number, splits: number) => (splits > 1 ? splitChunk(K, splits) : 1 << 30);
+  const tileFor = (pass: Conv2dPass, M: number, N: number) => wantTiles[pass] ?? gemmTile(variant, M, N);
 
   // Forward: M = B·Ho·Wo, N = Cout, K = kh·kw·Cin.
   const fwdM = s.batch * Ho * Wo;
   const fwdK = kk * Cin;
+  const fwdTile = tileFor('forward', fwdM, Cout);
   const fwdSplits = want.forward ? exactSplits(fwdK, want.forward) : chooseSplits(variant, fwdM, Cout, fwdK);
-  const fwdCode =
-    storageView(0, 'x', 'read', Cin % 4 === 0) + storageView(1, 'w', 'read', Cout % 4 === 0) + storageView(2, 'y', 'read_write', Cout % 4 === 0) + forwardWgsl + '\n' + coreWgsl;
+  const fwdIo = storageView(0, 'x', 'read', Cin % 4 === 0) + storageView(1, 'w', 'read', Cout % 4 === 0) + storageView(2, 'y', 'read_write', Cout % 4 === 0) + forwardWgsl;
   const fwdMain = createKernel(ctx, {
     label: `conv2d.forward.${variant}`,
-    code: fwdCode,
+    code: gemmSource(fwdIo),
     entryPoint,
-    constants: { ...base, PAD: s.padding, M: fwdM, N: Cout, K: fwdK, K_CHUNK: kChunk(fwdK, fwdSplits), SPLIT_K: fwdSplits > 1 },
+    constants: { ...base, ...tileConstants(fwdTile), PAD: s.padding, M: fwdM, N: Cout, K: fwdK, K_CHUNK: kChunk(fwdK, fwdSplits), SPLIT_K: fwdSplits > 1 },
   });
   const fwdReduce = fwdSplits > 1 ? reduceKernel(yN, fwdSplits, 0) : null;
 
-  // Input grad: one GEMM per phase class; M = B·CH·CW, N = Cin, K = TH·TW·Cout. Classes that no
-  // tap reaches (kernel < stride: the 1×1 stride-2 downsample's odd pixels) get no dispatch:
-  // the pass clears dx (or the partial slabs) with clearBuffer first.
-  const allClasses = dgradClasses(s);
-  const classes = allClasses.filter((c) => c.K > 0);
-  const dgClear = classes.length < allClasses.length;
-  const big = classes.reduce((a, c) => (c.K > a.K || (c.K === a.K && c.M > a.M) ? c : a), classes[0]!);
-  const dgSplits = want.inputGrad ? exactSplits(big.K, want.inputGrad) : chooseSplits(variant, big.M, Cin, big.K, xN);
-  const dgCode =
-    storageView(0, 'dy', 'read', Cout % 4 === 0) + storageView(1, 'w', 'read', false) + storageView(2, 'dx', 'read_write', Cin % 4 === 0) + inputGradWgsl + '\n' + coreWgsl;
-  const dgMain = classes.map((c) =>
-    createKernel(ctx, {
-      label: allClasses.length > 1 ? `conv2d.input_grad.${variant}.phase${c.rh}${c.rw}` : `conv2d.input_grad.${variant}`,
-      code: dgCode,
-      entryPoint,
-      constants: {
-        ...base,
-        RH: c.rh,
-        RW: c.rw,
-        H0: c.h0,
-        W0: c.w0,
-        CH: c.ch,
-        CW: c.cw,
-        U0H: c.u0h,
-        U0W: c.u0w,
-        TW_D: Math.max(1, c.tw),
-        M: c.M,
-        N: Cin,
-        K: c.K,
-        // Every class dispatches dgSplits z-slices; a class with less K leaves trailing ones empty.
-        K_CHUNK: dgSplits > 1 ? splitChunk(c.K, dgSplits) : 1 << 30,
-        SPLIT_K: dgSplits > 1,
-      },
-    }),
-  );
+  // Input grad: the S·S phase classes in one dispatch (z = class · splits + split), each a GEMM
+  // with M = B·CH·CW, N = Cin, K = TH·TW·Cout (conv2d_input_grad.wgsl). The grid covers the
+  // largest class; classes without taps store their zeros.
+  const classes = dgradClasses(s);
+  const nClasses = s.stride * s.stride;
+  const dgM = Math.max(...classes.map((c) => c.M));
+  const dgK = Math.max(...classes.map((c) => c.K));
+  const withTaps = classes.filter((c) => c.K > 0).length;
+  const sameGrid = classes.length === nClasses && classes.every((c) => c.ch === classes[0]!.ch && c.cw === classes[0]!.cw);
+  const dgTile = tileFor('inputGrad', dgM, Cin);
+  // Every class with taps runs at once, so the device sees all their tiles.
+  const dgSplits = want.inputGrad ? exactSplits(dgK, want.inputGrad) : chooseSplits(variant, dgM * withTaps, Cin, dgK, xN);
+  const dgIo = storageView(0, 'dy', 'read', Cout % 4 === 0) + storageView(1, 'w', 'read', Cout % 4 === 0) + storageView(2, 'dx', 'read_write', Cin % 4 === 0) + inputGradWgsl;
+  const dgMain = createKernel(ctx, {
+    label: `conv2d.input_grad.${variant}`,
+    code: gemmSource(dgIo),
+    entryPoint,
+    constants: {
+      ...base,
+      ...tileConstants(dgTile),
+      PAD: s.padding,
+      M: dgM,
+      N: Cin,
+      K: dgK,
+      SPLITS: dgSplits,
+      SPLIT_K: dgSplits > 1,
+      CH_ALL: sameGrid ? classes[0]!.ch : 0,
+      CW_ALL: sameGrid ? classes[0]!.cw : 0,
+      B_COLS: Cout % 4 === 0,
+    },
+  });
   const dgReduce = dgSplits > 1 ? reduceKernel(xN, dgSplits, 0) : null;
 
   // Weight grad: M = kh·kw·Cin, N = Cout, K = B·Ho·Wo.
   const wgM = kk * Cin;
   const wgK = s.batch * Ho * Wo;
+  const wgTile = tileFor('weightGrad', wgM, Cout);
   const wgSplits = want.weightGrad ? exactSplits(wgK, want.weightGrad) : chooseSplits(variant, wgM, Cout, wgK);
-  const wgCode =
-    storageView(0, 'x', 'read', false) + storageView(1, 'dy', 'read', Cout % 4 === 0) + storageView(2, 'dw', 'read_write', Cout % 4 === 0) + weightGradWgsl + '\n' + coreWgsl;
+  const wgIo = storageView(0, 'x', 'read', Cin % 4 === 0) + storageView(1, 'dy', 'read', Cout % 4 === 0) + storageView(2, 'dw', 'read_write', Cout % 4 === 0) + weightGradWgsl;
   const wgKernel = (accumulate: boolean) =>
     createKernel(ctx, {
       label: `conv2d.weight_grad.${variant}`,
-      code: wgCode,
+      code: gemmSource(wgIo),
       entryPoint,
-      constants: { ...base, PAD: s.padding, M: wgM, N: Cout, K: wgK, K_CHUNK: kChunk(wgK, wgSplits), SPLIT_K: wgSplits > 1, ACCUMULATE: accumulate },
+      constants: {
+        ...base,
+        ...tileConstants(wgTile),
+        PAD: s.padding,
+        M: wgM,
+        N: Cout,
+        K: wgK,
+        K_CHUNK: kChunk(wgK, wgSplits),
+        SPLIT_K: wgSplits > 1,
+        ACCUMULATE: accumulate,
+        A_COLS: Cin % 4 === 0,
+      },
     });
   const wgMain = wgKernel(false);
   const wgMainAcc = wgSplits > 1 ? null : wgKernel(true);
   const wgReduce = wgSplits > 1 ? reduceKernel(wN, wgSplits, 0) : null;
   const wgReduceAcc = wgSplits > 1 ? reduceKernel(wN, wgSplits, 1) : null;
 
-  const [fm, fr, dm, dr, wm, wma, wr, wra] = await Promise.all([
-    fwdMain,
-    fwdReduce,
-    Promise.all(dgMain),
-    dgReduce,
-    wgMain,
-    wgMainAcc,
-    wgReduce,
-    wgReduceAcc,
-  ]);
+  const [fm, fr, dm, dr, wm, wma, wr, wra] = await Promise.all([fwdMain, fwdReduce, dgMain, dgReduce, wgMain, wgMainAcc, wgReduce, wgReduceAcc]);
   const step = (kernel: Kernel, grid: [number, number, number]): Step => ({ kernel, grid });
   return {
     forward: {
-      main: [step(fm, gemmGrid(variant, fwdM, Cout, fwdSplits))],
+      main: [step(fm, gemmGrid(variant, fwdM, Cout, fwdSplits, fwdTile))],
       reduce: fr ? step(fr, reduceGrid(yN)) : null,
       splits: fwdSplits,
       outElements: yN,
+      tile: fwdTile,
     },
     inputGrad: {
-      main: dm.map((k, i) => step(k, gemmGrid(variant, classes[i]!.M, Cin, dgSplits))),
+      main: [step(dm, gemmGrid(variant, dgM, Cin, nClasses * dgSplits, dgTile))],
       reduce: dr ? step(dr, reduceGrid(xN)) : null,
       splits: dgSplits,
       outElements: xN,
-      clear: dgClear,
+      tile: dgTile,
     },
     weightGrad: {
-      main: [step(wm, gemmGrid(variant, wgM, Cout, wgSplits))],
-      mainAccumulate: wma ? [step(wma, gemmGrid(variant, wgM, Cout, wgSplits))] : undefined,
+      main: [step(wm, gemmGrid(variant, wgM, Cout, wgSplits, wgTile))],
+      mainAccumulate: wma ? [step(wma, gemmGrid(variant, wgM, Cout, wgSplits, wgTile))] : undefined,
       reduce: wr ? step(wr, reduceGrid(wN)) : null,
       reduceAccumulate: wra ? step(wra, reduceGrid(wN)) : undefined,
       splits: wgSplits,
       outElements: wN,
+      tile: wgTile,
     },
   };
 }

@@ -9,7 +9,8 @@
 // Layouts: x NHWC (BATCH×IN_H×IN_W×CIN), dy NHWC (BATCH×OUT_H×OUT_W×COUT), dw HWIO (KH×KW×CIN×COUT).
 // GEMM view: M = KH·KW·CIN (rows of dw, ci fastest), N = COUT, K = BATCH·OUT_H·OUT_W (the output
 // pixels: the long reduction).
-//   A[r, p] = x_patch[p, r] (a gather: 4 consecutive pixels p at one (tap, ci))
+//   A[r, p] = x_patch[p, r]: read by columns (4 channels of one pixel, load_a4_col) when
+//             CIN % 4 == 0, else by rows (4 consecutive pixels p at one (tap, ci), load_a4)
 //   B[p, n] = dy viewed as (BATCH·OUT_H·OUT_W)×COUT — vec4 along the channels when COUT % 4 == 0
 //   C[r, n] = dw viewed as M×N (HWIO is that matrix, row-major)
 // The reduction over K is never one thread's serial loop over BATCH·H·W: the host splits it
@@ -72,6 +73,37 @@ fn load_a4(r: u32, p: u32) -> vec4<f32> {
       let oh = rem / OUT_W;
       let ow = rem - oh * OUT_W;
       v[q] = x_at(b, oh * STRIDE + i - PAD, ow * STRIDE + j - PAD, ci);
+    }
+  }
+  return v;
+}
+
+// A[r..r+3, p]: one pixel at 4 consecutive (tap, ci) rows. With CIN % 4 == 0 (every layer but
+// an unpadded stem) that is one tap and 4 channels: a single vec4 load of x along the channels,
+// so the host stages A by columns (A_COLS) then.
+fn load_a4_col(r: u32, p: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  if (p >= K || r >= M) { return v; }
+  let b = p / (OUT_H * OUT_W);
+  let rem = p - b * (OUT_H * OUT_W);
+  let oh = rem / OUT_W;
+  let ow = rem - oh * OUT_W;
+  if (CIN % 4u == 0u) {
+    let tap = r / CIN;
+    let i = tap / KW;
+    let j = tap - i * KW;
+    let ih = oh * STRIDE + i - PAD;
+    let iw = ow * STRIDE + j - PAD;
+    if (ih < IN_H && iw < IN_W) { v = x_ld4(((b * IN_H + ih) * IN_W + iw) * CIN + r - tap * CIN); }
+    return v;
+  }
+  for (var q = 0u; q < 4u; q++) {
+    let rq = r + q;
+    if (rq < M) {
+      let tap = rq / CIN;
+      let i = tap / KW;
+      let j = tap - i * KW;
+      v[q] = x_at(b, oh * STRIDE + i - PAD, ow * STRIDE + j - PAD, rq - tap * CIN);
     }
   }
   return v;

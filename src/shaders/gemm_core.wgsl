@@ -1,69 +1,122 @@
 // GEMM core: C[M×N] = A[M×K] · B[K×N], one 4×4 register tile of C per thread.
 //
-// This file holds only the loops. The operands are reached through three functions that an
-// "io" file prepended to it provides (gemm_plain.wgsl for matrices; the conv kernels for
-// implicit GEMM over images):
-//   fn load_a4(m: u32, k: u32) -> vec4<f32>   // A[m, k..k+3], zeros outside M×K
-//   fn load_b4(k: u32, n: u32) -> vec4<f32>   // B[k, n..n+3], zeros outside K×N
-//   fn store_c4(m: u32, n: u32, acc: vec4<f32>, split: u32)  // C[m, n..n+3], split-K index
+// This file holds only the loops. The operands are reached through functions that an "io" file
+// placed before it provides (gemm_plain.wgsl for matrices; the conv kernels for implicit GEMM
+// over images); src/gpu/gemm.ts (gemmSource) adds generic versions of any the io leaves out
+// (gemm_io_defaults.wgsl):
+//   fn load_a4(m: u32, k: u32) -> vec4<f32>      // A[m, k..k+3]   zeros outside M×K
+//   fn load_a4_col(m: u32, k: u32) -> vec4<f32>  // A[m..m+3, k]   (used when A_COLS)
+//   fn load_b4(k: u32, n: u32) -> vec4<f32>      // B[k, n..n+3]   zeros outside K×N
+//   fn load_b4_col(k: u32, n: u32) -> vec4<f32>  // B[k..k+3, n]   (used when B_COLS)
+//   fn store_c4(m: u32, n: u32, acc: vec4<f32>, z: u32)  // C[m, n..n+3]; z = workgroup_id.z
+//   fn k_range(z: u32) -> vec2<u32>              // this workgroup's [k_begin, k_end); called
+//                                                // first, before any load (default: split_k_range)
+// An operand is read four at a time along whichever axis is contiguous in its memory: the
+// weight gradient's A (image patches) is contiguous along M (the channels), dgrad's B (the
+// weights) along K, so those io files set A_COLS / B_COLS.
 //
 // Two variants, chosen per adapter when the pipeline is created:
-//   gemm_tiled  — real GPUs: 16×16 threads, 64×64 block tile staged through workgroup memory
-//                 in K-steps of 16, vec4 reads of the staged tiles, fma into 4 vec4 registers.
+//   gemm_tiled  — real GPUs: TX×TY threads (256 for square tiles), a 4·TY × 4·TX block tile
+//                 staged through workgroup memory in K-steps of 16, vec4 reads of the staged
+//                 tiles, fma into 4 vec4 registers.
 //   gemm_direct — CPU emulators (SwiftShader, lavapipe), where workgroup barriers are costly:
-//                 8×8 threads, 32×32 block tile, each thread streams its own rows of A and
-//                 columns of B from global memory (caches do the reuse).
-// Split-K: workgroup_id.z selects the K-range [z·K_CHUNK, (z+1)·K_CHUNK) and store_c4 gets z,
-// so a deterministic reduce can sum the partial products in a fixed order afterwards.
+//                 TX×TY = 64 threads, each streams its own rows of A and columns of B from global
+//                 memory (caches do the reuse).
+// TX and TY (threads along N and M) are chosen per shape by the host (gemmTile): 16×16 / 8×8 for
+// wide operands, narrow tiles such as 128×8 when N or M is only a few channels, so that no
+// thread computes padding.
+// Split-K: by default workgroup_id.z selects the K-range [z·K_CHUNK, (z+1)·K_CHUNK) and store_c4
+// gets z (the split), so a deterministic reduce can sum the partial products in a fixed order
+// afterwards. An io may read more into z (dgrad: the phase class and the split).
 
 override M: u32;
 override N: u32;
 override K: u32;
 // K-range per split; a multiple of 16 (the tiled K-step). K_CHUNK >= K means no split.
 override K_CHUNK: u32 = 1u << 30u;
+override TX: u32 = 16u;
+override TY: u32 = 16u;
+override A_COLS: bool = false;
+override B_COLS: bool = false;
 
-const TILE_M: u32 = 64u;
-const TILE_N: u32 = 64u;
+override THREADS: u32 = TX * TY;
 const TILE_K: u32 = 16u;
+override TILE_A_VEC4S: u32 = TILE_K * TY;
+override TILE_B_VEC4S: u32 = TILE_K * TX;
 
-// Staged tiles, K-major: tileA[k * 16 + i] holds A rows 4i..4i+3 at column k of the tile.
-var<workgroup> tileA: array<vec4<f32>, 256>;
-var<workgroup> tileB: array<vec4<f32>, 256>;
+/** The default k_range: split z of K in chunks of K_CHUNK. */
+fn split_k_range(z: u32) -> vec2<u32> {
+  let begin = z * K_CHUNK;
+  return vec2<u32>(begin, min(K, begin + K_CHUNK));
+}
 
-@compute @workgroup_size(16, 16, 1)
+// Staged tiles, K-major: tileA[k * TY + i] holds A rows 4i..4i+3 at column k of the tile,
+// tileB[k * TX + j] holds B columns 4j..4j+3 at row k.
+var<workgroup> tileA: array<vec4<f32>, TILE_A_VEC4S>;
+var<workgroup> tileB: array<vec4<f32>, TILE_B_VEC4S>;
+
+fn stage_a(m0: u32, k0: u32, li: u32) {
+  for (var i = li; i < TILE_A_VEC4S; i += THREADS) {
+    if (A_COLS) {
+      let kk = i / TY;
+      let slot = i - kk * TY;
+      tileA[i] = load_a4_col(m0 + 4u * slot, k0 + kk);
+    } else {
+      // One row of A at 4 consecutive k, scattered into the K-major tile.
+      let row = i >> 2u;
+      let kc = (i & 3u) << 2u;
+      let a = load_a4(m0 + row, k0 + kc);
+      let slot = row >> 2u;
+      let lane = row & 3u;
+      tileA[(kc + 0u) * TY + slot][lane] = a.x;
+      tileA[(kc + 1u) * TY + slot][lane] = a.y;
+      tileA[(kc + 2u) * TY + slot][lane] = a.z;
+      tileA[(kc + 3u) * TY + slot][lane] = a.w;
+    }
+  }
+}
+
+fn stage_b(n0: u32, k0: u32, li: u32) {
+  for (var i = li; i < TILE_B_VEC4S; i += THREADS) {
+    if (B_COLS) {
+      // One column of B at 4 consecutive k, scattered into the K-major tile.
+      let col = i >> 2u;
+      let kc = (i & 3u) << 2u;
+      let b = load_b4_col(k0 + kc, n0 + col);
+      let slot = col >> 2u;
+      let lane = col & 3u;
+      tileB[(kc + 0u) * TX + slot][lane] = b.x;
+      tileB[(kc + 1u) * TX + slot][lane] = b.y;
+      tileB[(kc + 2u) * TX + slot][lane] = b.z;
+      tileB[(kc + 3u) * TX + slot][lane] = b.w;
+    } else {
+      let kk = i / TX;
+      let slot = i - kk * TX;
+      tileB[i] = load_b4(k0 + kk, n0 + 4u * slot);
+    }
+  }
+}
+
+@compute @workgroup_size(TX, TY, 1)
 fn gemm_tiled(@builtin(workgroup_id) wg: vec3<u32>,
               @builtin(local_invocation_id) lid: vec3<u32>,
               @builtin(local_invocation_index) li: u32) {
-  let m0 = wg.y * TILE_M;
-  let n0 = wg.x * TILE_N;
-  let k_begin = wg.z * K_CHUNK;
-  let k_end = min(K, k_begin + K_CHUNK);
-
-  // Which vec4 of each operand this thread stages: A rows 0..63 × K cols 0,4,8,12;
-  // B rows 0..15 × N cols 0,4,…,60. Exactly one vec4 each (256 threads).
-  let a_row = li >> 2u;
-  let a_col = (li & 3u) << 2u;
-  let b_row = li >> 4u;
-  let b_col = (li & 15u) << 2u;
+  let m0 = wg.y * 4u * TY;
+  let n0 = wg.x * 4u * TX;
+  let kr = k_range(wg.z);
 
   var acc0 = vec4<f32>(0.0);
   var acc1 = vec4<f32>(0.0);
   var acc2 = vec4<f32>(0.0);
   var acc3 = vec4<f32>(0.0);
 
-  for (var k0 = k_begin; k0 < k_end; k0 += TILE_K) {
-    let a = load_a4(m0 + a_row, k0 + a_col);
-    let a_slot = a_row >> 2u;
-    let a_lane = a_row & 3u;
-    tileA[(a_col + 0u) * 16u + a_slot][a_lane] = a.x;
-    tileA[(a_col + 1u) * 16u + a_slot][a_lane] = a.y;
-    tileA[(a_col + 2u) * 16u + a_slot][a_lane] = a.z;
-    tileA[(a_col + 3u) * 16u + a_slot][a_lane] = a.w;
-    tileB[b_row * 16u + (b_col >> 2u)] = load_b4(k0 + b_row, n0 + b_col);
+  for (var k0 = kr.x; k0 < kr.y; k0 += TILE_K) {
+    stage_a(m0, k0, li);
+    stage_b(n0, k0, li);
     workgroupBarrier();
     for (var kk = 0u; kk < TILE_K; kk++) {
-      let av = tileA[kk * 16u + lid.y];
-      let bv = tileB[kk * 16u + lid.x];
+      let av = tileA[kk * TY + lid.y];
+      let bv = tileB[kk * TX + lid.x];
       acc0 = fma(vec4<f32>(av.x), bv, acc0);
       acc1 = fma(vec4<f32>(av.y), bv, acc1);
       acc2 = fma(vec4<f32>(av.z), bv, acc2);
@@ -79,31 +132,40 @@ fn gemm_tiled(@builtin(workgroup_id) wg: vec3<u32>,
   store_c4(m + 3u, n, acc3, wg.z);
 }
 
-const DIRECT_TILE: u32 = 32u;
+/** Rows m..m+3 of A at k..k+3, as the columns of a matrix (column r = A[m + r, k..k+3]). */
+fn a_rows(m: u32, k: u32) -> mat4x4<f32> {
+  if (A_COLS) {
+    return transpose(mat4x4<f32>(load_a4_col(m, k), load_a4_col(m, k + 1u), load_a4_col(m, k + 2u), load_a4_col(m, k + 3u)));
+  }
+  return mat4x4<f32>(load_a4(m, k), load_a4(m + 1u, k), load_a4(m + 2u, k), load_a4(m + 3u, k));
+}
 
-@compute @workgroup_size(8, 8, 1)
+@compute @workgroup_size(TX, TY, 1)
 fn gemm_direct(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let m = wg.y * DIRECT_TILE + lid.y * 4u;
-  let n = wg.x * DIRECT_TILE + lid.x * 4u;
-  let k_begin = wg.z * K_CHUNK;
-  let k_end = min(K, k_begin + K_CHUNK);
+  let m = (wg.y * TY + lid.y) * 4u;
+  let n = (wg.x * TX + lid.x) * 4u;
+  let kr = k_range(wg.z);
   var acc0 = vec4<f32>(0.0);
   var acc1 = vec4<f32>(0.0);
   var acc2 = vec4<f32>(0.0);
   var acc3 = vec4<f32>(0.0);
-  for (var k = k_begin; k < k_end; k += 4u) {
-    let a0 = load_a4(m + 0u, k);
-    let a1 = load_a4(m + 1u, k);
-    let a2 = load_a4(m + 2u, k);
-    let a3 = load_a4(m + 3u, k);
-    let b0 = load_b4(k + 0u, n);
-    let b1 = load_b4(k + 1u, n);
-    let b2 = load_b4(k + 2u, n);
-    let b3 = load_b4(k + 3u, n);
-    acc0 = fma(vec4<f32>(a0.x), b0, fma(vec4<f32>(a0.y), b1, fma(vec4<f32>(a0.z), b2, fma(vec4<f32>(a0.w), b3, acc0))));
-    acc1 = fma(vec4<f32>(a1.x), b0, fma(vec4<f32>(a1.y), b1, fma(vec4<f32>(a1.z), b2, fma(vec4<f32>(a1.w), b3, acc1))));
-    acc2 = fma(vec4<f32>(a2.x), b0, fma(vec4<f32>(a2.y), b1, fma(vec4<f32>(a2.z), b2, fma(vec4<f32>(a2.w), b3, acc2))));
-    acc3 = fma(vec4<f32>(a3.x), b0, fma(vec4<f32>(a3.y), b1, fma(vec4<f32>(a3.z), b2, fma(vec4<f32>(a3.w), b3, acc3))));
+  for (var k = kr.x; k < kr.y; k += 4u) {
+    let a = a_rows(m, k);
+    if (B_COLS) {
+      // Columns of B: acc_r[c] += dot(A[m + r, k..k+3], B[k..k+3, n + c]).
+      let bc = mat4x4<f32>(load_b4_col(k, n), load_b4_col(k, n + 1u), load_b4_col(k, n + 2u), load_b4_col(k, n + 3u));
+      acc0 += a[0] * bc;
+      acc1 += a[1] * bc;
+      acc2 += a[2] * bc;
+      acc3 += a[3] * bc;
+    } else {
+      // Rows of B as the columns of a matrix: acc_r += Σ_j A[m + r, k + j] · B[k + j, n..n+3].
+      let br = mat4x4<f32>(load_b4(k, n), load_b4(k + 1u, n), load_b4(k + 2u, n), load_b4(k + 3u, n));
+      acc0 += br * a[0];
+      acc1 += br * a[1];
+      acc2 += br * a[2];
+      acc3 += br * a[3];
+    }
   }
   store_c4(m + 0u, n, acc0, wg.z);
   store_c4(m + 1u, n, acc1, wg.z);

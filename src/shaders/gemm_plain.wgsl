@@ -46,6 +46,24 @@ fn load_b4(k: u32, n: u32) -> vec4<f32> {
   return v;
 }
 
+// Four along the other axis: contiguous in memory when the operand is stored transposed, so the
+// host sets A_COLS = TRANS_A and B_COLS = TRANS_B.
+fn load_a4_col(m: u32, k: u32) -> vec4<f32> {
+  if (k >= K) { return vec4<f32>(0.0); }
+  if (m + 3u < M) { return vec4<f32>(a_at(m, k), a_at(m + 1u, k), a_at(m + 2u, k), a_at(m + 3u, k)); }
+  var v = vec4<f32>(0.0);
+  for (var j = 0u; j < 4u; j++) { if (m + j < M) { v[j] = a_at(m + j, k); } }
+  return v;
+}
+
+fn load_b4_col(k: u32, n: u32) -> vec4<f32> {
+  if (n >= N) { return vec4<f32>(0.0); }
+  if (k + 3u < K) { return vec4<f32>(b_at(k, n), b_at(k + 1u, n), b_at(k + 2u, n), b_at(k + 3u, n)); }
+  var v = vec4<f32>(0.0);
+  for (var j = 0u; j < 4u; j++) { if (k + j < K) { v[j] = b_at(k + j, n); } }
+  return v;
+}
+
 fn store_c4(m: u32, n: u32, acc: vec4<f32>, split: u32) {
   if (m >= M) { return; }
   for (var j = 0u; j < 4u; j++) {
