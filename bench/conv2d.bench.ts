@@ -15,6 +15,9 @@ import { Conv2d, type Conv2dPass, type Conv2dVariant } from '../src/nn/conv2d.ts
 import { timeGpu } from './timing.ts';
 
 const PASSES: Conv2dPass[] = ['forward', 'inputGrad', 'weightGrad'];
+// Layers run back to back in a training step, so each pass is timed repeated in one submit
+// (about 2 ms of GPU time; once on emulators, where one pass takes longer than that).
+export const BACK_TO_BACK = { minMs: 2, max: 64 };
 
 function fill(n: number): Float32Array {
   const a = new Float32Array(n);
@@ -81,7 +84,12 @@ async function benchLayer(
   try {
     for (const pass of wanted) {
       const b = bound[pass];
-      const timing = await timeGpu(ctx, (enc, timer) => b.record(enc, timer), { iters: quick ? 5 : 10, budgetMs: quick ? 2000 : 5000, warmup: quick ? 1 : 2 });
+      const timing = await timeGpu(ctx, (enc, timer) => b.record(enc, timer), {
+        iters: quick ? 5 : 10,
+        budgetMs: quick ? 2000 : 5000,
+        warmup: quick ? 1 : 2,
+        backToBack: BACK_TO_BACK,
+      });
       out.push({
         suite: 'conv2d',
         name: nameOf(pass),
@@ -96,8 +104,10 @@ async function benchLayer(
           width: widthLabel(width),
           variant,
           splits: conv.splits[pass],
+          ...(conv.tiles[pass] ? { threads: `${conv.tiles[pass]!.tx}x${conv.tiles[pass]!.ty}` } : {}),
           dispatches: b.dispatches,
           clock: timing.clock,
+          repeat: timing.repeat,
           wall_ms: +timing.wallMs.toFixed(4),
         },
       });

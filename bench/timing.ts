@@ -4,6 +4,12 @@
 // passes included (clock 'gpu'). Otherwise, or when nothing was timed, it is wall-clock time
 // from submit to onSubmittedWorkDone, which adds the submit round trip (tens of microseconds,
 // which dominates the smallest layers) (clock 'wall'). Both are returned when both exist.
+//
+// `backToBack` records the work several times in each submit (enough for about `minMs` of GPU
+// time, at most `max`) and reports the time per repetition: the throughput of kernels that run
+// one after another, as a training step's layers do. A lone dispatch of a few microseconds is
+// otherwise timed with the GPU's launch latency and at idle clocks, which says little about the
+// kernel. Only for idempotent work (or accumulation whose values do not matter).
 import type { GpuContext } from '../src/gpu/context.ts';
 import type { PassTimer } from '../src/gpu/kernel.ts';
 import { Profiler } from '../src/gpu/profiler.ts';
@@ -13,6 +19,8 @@ export interface TimingOptions {
   iters?: number;
   /** Stop repeating after this many milliseconds (emulators are slow). */
   budgetMs?: number;
+  /** Record the work back to back in each submit for about minMs of GPU time (≤ max times). */
+  backToBack?: { minMs: number; max: number };
 }
 
 export interface Timing {
@@ -20,28 +28,41 @@ export interface Timing {
   ms: number;
   samples: number[];
   clock: 'gpu' | 'wall';
-  /** Median wall-clock time (submit to onSubmittedWorkDone). */
+  /** Median wall-clock time (submit to onSubmittedWorkDone), per repetition. */
   wallMs: number;
+  /** Repetitions of the work in each timed submit (1 unless backToBack). */
+  repeat: number;
 }
 
 export async function timeGpu(ctx: GpuContext, record: (enc: GPUCommandEncoder, timer?: PassTimer) => void, opts: TimingOptions = {}): Promise<Timing> {
   const { warmup = 2, iters = 10, budgetMs = 5000 } = opts;
   const { device } = ctx;
-  const profiler = Profiler.available(ctx) ? new Profiler(ctx, 1024) : null;
+  const PROFILER_PASSES = 1024;
+  const profiler = Profiler.available(ctx) ? new Profiler(ctx, PROFILER_PASSES) : null;
+  let repeat = 1;
+  let passesPerRecord = 0;
   const once = async (): Promise<{ wall: number; gpu: number | null }> => {
     const enc = device.createCommandEncoder({ label: 'bench' });
-    record(enc, profiler ?? undefined);
+    for (let r = 0; r < repeat; r++) record(enc, profiler ?? undefined);
     profiler?.resolve(enc);
     const t0 = performance.now();
     device.queue.submit([enc.finish()]);
     await device.queue.onSubmittedWorkDone();
     const wall = performance.now() - t0;
     const passes = profiler ? await profiler.read() : [];
+    passesPerRecord = passes.length / repeat;
     const gpu = passes.length ? Math.max(...passes.map((p) => p.end)) - Math.min(...passes.map((p) => p.start)) : null;
-    return { wall, gpu };
+    return { wall: wall / repeat, gpu: gpu === null ? null : gpu / repeat };
   };
   try {
-    for (let i = 0; i < warmup; i++) await once();
+    let last = { wall: 0, gpu: null as number | null };
+    for (let i = 0; i < warmup; i++) last = await once();
+    if (opts.backToBack) {
+      const single = last.gpu && last.gpu > 0 ? last.gpu : last.wall;
+      const fit = passesPerRecord > 0 ? Math.floor(PROFILER_PASSES / passesPerRecord) : opts.backToBack.max;
+      repeat = Math.max(1, Math.min(opts.backToBack.max, fit, Math.floor(opts.backToBack.minMs / Math.max(single, 1e-6))));
+      if (repeat > 1) await once(); // warm the repeated submit too
+    }
     const runs: { wall: number; gpu: number | null }[] = [];
     const start = performance.now();
     for (let i = 0; i < iters; i++) {
@@ -52,8 +73,8 @@ export async function timeGpu(ctx: GpuContext, record: (enc: GPUCommandEncoder, 
     const wallMs = median(runs.map((r) => r.wall));
     // A timestamp of 0 duration (quantised clocks) or a missing one falls back to the wall clock.
     const gpuSamples = runs.map((r) => r.gpu);
-    if (gpuSamples.every((g): g is number => g !== null && g > 0)) return { ms: median(gpuSamples), samples: gpuSamples, clock: 'gpu', wallMs };
-    return { ms: wallMs, samples: runs.map((r) => r.wall), clock: 'wall', wallMs };
+    if (gpuSamples.every((g): g is number => g !== null && g > 0)) return { ms: median(gpuSamples), samples: gpuSamples, clock: 'gpu', wallMs, repeat };
+    return { ms: wallMs, samples: runs.map((r) => r.wall), clock: 'wall', wallMs, repeat };
   } finally {
     profiler?.destroy();
   }
