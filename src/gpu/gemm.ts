@@ -74,18 +74,13 @@ export function gemmTileLayouts(variant: 'tiled' | 'direct'): GemmTile[] {
  * of its size, instead of tiles that are mostly padding.
  */
 export function gemmTile(variant: 'tiled' | 'direct', M: number, N: number): GemmTile {
-  let best: GemmTile | null = null;
-  let bestKey: [number, number, number] = [Infinity, 0, 0];
-  for (const t of gemmTileLayouts(variant)) {
+  const cost = (t: GemmTile): number[] => {
     const padded = Math.ceil(M / (4 * t.ty)) * 4 * t.ty * Math.ceil(N / (4 * t.tx)) * 4 * t.tx;
-    const area = padded * Math.max(1, MIN_LANES[variant] / (t.tx * t.ty));
-    const key: [number, number, number] = [area, -t.tx * t.ty, Math.abs(Math.log2(t.tx / t.ty))];
-    if (key[0] < bestKey[0] || (key[0] === bestKey[0] && (key[1] < bestKey[1] || (key[1] === bestKey[1] && key[2] < bestKey[2])))) {
-      best = t;
-      bestKey = key;
-    }
-  }
-  return best!;
+    return [padded * Math.max(1, MIN_LANES[variant] / (t.tx * t.ty)), -t.tx * t.ty, Math.abs(Math.log2(t.tx / t.ty))];
+  };
+  // Lexicographic: the first differing entry decides; on a full tie the earlier layout stays.
+  const lower = (a: number[], b: number[]) => a[0]! - b[0]! || a[1]! - b[1]! || a[2]! - b[2]!;
+  return gemmTileLayouts(variant).reduce((best, t) => (lower(cost(t), cost(best)) < 0 ? t : best));
 }
 
 /** Whether a thread layout is one the core supports for this variant (forced layouts in tests). */
