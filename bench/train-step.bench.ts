@@ -3,8 +3,8 @@
 // of CIFAR-shaped images. FLOPs count the convolutions: 3 passes (forward, input and weight
 // gradient) for the two student views and 1 for the two teacher views.
 import type { BenchResult, BenchSuite } from './types.ts';
-import { Trainer } from '../src/mira/trainer.ts';
-import { defaultTrainConfig } from '../src/mira/train-config.ts';
+import { Trainer } from '../src/train/trainer.ts';
+import { defaultTrainConfig } from '../src/train/config.ts';
 import { encoderSpec, encoderMacsPerImage } from '../src/nn/architecture.ts';
 import type { Dataset, DatasetSplits } from '../src/data/dataset.ts';
 

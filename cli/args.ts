@@ -16,16 +16,23 @@ export interface FlagSpec {
   min?: number;
   max?: number;
   required?: boolean;
+  /** The default as help shows it, when it is not a fixed value ("0.6 × batch / 256"). */
+  defaultText?: string;
 }
 
 export type FlagValues = Record<string, string | number | boolean | undefined>;
 
-export function usage(command: string, synopsis: string, flags: Record<string, FlagSpec>): string {
+export function usage(command: string, synopsis: string, flags: Record<string, FlagSpec>, groups?: { title: string; names: string[] }[]): string {
   const lines = [`usage: npm run cli -- ${command} ${synopsis}`, ''];
-  for (const [name, f] of Object.entries(flags)) {
-    const def = f.default !== undefined ? ` (default ${f.default})` : f.required ? ' (required)' : '';
-    const choices = f.choices ? ` [${f.choices.join('|')}]` : '';
-    lines.push(`  --${name}${f.kind === 'boolean' ? '' : ' <' + f.kind + '>'}${choices}  ${f.help}${def}`);
+  const order = groups ?? [{ title: '', names: Object.keys(flags) }];
+  for (const g of order) {
+    if (g.title) lines.push(g.title);
+    for (const name of g.names) {
+      const f = flags[name]!;
+      const def = f.default !== undefined ? ` (default ${f.default})` : f.defaultText !== undefined ? ` (default ${f.defaultText})` : f.required ? ' (required)' : '';
+      const choices = f.choices ? ` [${f.choices.join('|')}]` : '';
+      lines.push(`  --${name}${f.kind === 'boolean' ? '' : ' <' + f.kind + '>'}${choices}  ${f.help}${def}`);
+    }
   }
   return lines.join('\n');
 }
@@ -69,3 +76,4 @@ export function parseFlags(argv: string[], flags: Record<string, FlagSpec>, comm
   }
   return out;
 }
+

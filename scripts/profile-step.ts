@@ -2,8 +2,8 @@
 //   npx vite-node scripts/profile-step.ts -- [--width 0.0625] [--batch 32]
 import { nodeGpu } from '../src/gpu/node.ts';
 import { Profiler } from '../src/gpu/profiler.ts';
-import { Trainer } from '../src/mira/trainer.ts';
-import { defaultTrainConfig } from '../src/mira/train-config.ts';
+import { Trainer } from '../src/train/trainer.ts';
+import { defaultTrainConfig } from '../src/train/config.ts';
 import { loadDataset } from '../src/data/node-fs.ts';
 
 const arg = (name: string, def: number) => {

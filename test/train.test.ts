@@ -8,9 +8,10 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, test, vi } from 'vitest';
 import { loadDataset } from '../src/data/node-fs.ts';
 import type { DatasetSplits } from '../src/data/dataset.ts';
-import { Trainer } from '../src/mira/trainer.ts';
+import { Trainer } from '../src/train/trainer.ts';
 import { parseNpy } from '../src/io/npy.ts';
-import { defaultTrainConfig, type StepMetrics, type TrainConfig } from '../src/mira/train-config.ts';
+import { defaultTrainConfig, type TrainConfig } from '../src/train/config.ts';
+import type { StepMetrics } from '../src/train/metric-layout.ts';
 import { run as trainCli } from '../cli/commands/train.ts';
 import { testGpu } from './helpers/gpu.ts';
 
@@ -34,7 +35,7 @@ async function train(over: Partial<TrainConfig>, knn: boolean) {
   return { logs, init, final, last: logs[logs.length - 1]! };
 }
 
-const volatile = new Set(['wall_s', 'images_per_s']);
+const volatile = new Set(['wall_s', 'images_per_s', 'views_per_s']);
 const stable = (m: Record<string, unknown>) => Object.fromEntries(Object.entries(m).filter(([k]) => !volatile.has(k)));
 
 describe('learning and collapse on the bundled sample (width 1/16, batch 32, K 64)', () => {
@@ -48,7 +49,7 @@ describe('learning and collapse on the bundled sample (width 1/16, batch 32, K 6
 
   test('MIRA beats the same network at initialisation on kNN, with no collapse and no NaN', async () => {
     mira = await train({ steps, method: 'mira' }, true);
-    console.log(`[train] mira: kNN ${mira.init.toFixed(1)}% → ${mira.final.toFixed(1)}%, used clusters ${mira.last.used_clusters}, largest ${mira.last.largest_cluster_fraction.toFixed(2)}, H(mean w) ${mira.last.target_marginal_entropy.toFixed(3)}`);
+    console.log(`[train] mira: kNN ${mira.init.toFixed(1)}% → ${mira.final.toFixed(1)}%, used clusters ${mira.last.used_clusters}, largest ${mira.last.largest_cluster_fraction!.toFixed(2)}, H(mean w) ${mira.last.target_marginal_entropy!.toFixed(3)}`);
     for (const m of mira.logs) for (const [k, v] of Object.entries(m)) expect(Number.isFinite(v), `${k} at step ${m.step}`).toBe(true);
     expect(mira.final).toBeGreaterThan(mira.init + 8);
     // Half the batch's rows in distinct clusters (the issue's bar) on average over the late steps, less a margin for 24 steps.
@@ -60,7 +61,7 @@ describe('learning and collapse on the bundled sample (width 1/16, batch 32, K 6
   // this short run, crowd into fewer clusters than MIRA's.
   test('naive self-labelling concentrates on far fewer clusters than MIRA (the collapse lab is real)', async () => {
     naive = await train({ steps, method: 'naive' }, false);
-    const show = (r: typeof naive) => r.logs.map((m) => `${m.used_clusters}/${(100 * m.largest_cluster_fraction).toFixed(0)}%/MI ${m.target_mi.toFixed(2)}`).join(' ');
+    const show = (r: typeof naive) => r.logs.map((m) => `${m.used_clusters}/${(100 * m.largest_cluster_fraction!).toFixed(0)}%/MI ${m.target_mi!.toFixed(2)}`).join(' ');
     console.log(`[train] used clusters / largest cluster / targets' MI per log — naive: ${show(naive)}; mira: ${show(mira)}`);
     expect(lateMean(naive.logs, 'largest_cluster_fraction')).toBeGreaterThan(1.5 * lateMean(mira.logs, 'largest_cluster_fraction'));
     expect(lateMean(naive.logs, 'used_clusters')).toBeLessThan(0.75 * lateMean(mira.logs, 'used_clusters'));
@@ -71,7 +72,7 @@ describe('learning and collapse on the bundled sample (width 1/16, batch 32, K 6
     const sharp = { steps, tauT: 0.05 };
     const naiveSharp = await train({ ...sharp, method: 'naive' }, false);
     const miraSharp = await train({ ...sharp, method: 'mira' }, false);
-    const show = (r: typeof naiveSharp) => r.logs.map((m) => `${m.used_clusters}/${(100 * m.largest_cluster_fraction).toFixed(0)}%`).join(' ');
+    const show = (r: typeof naiveSharp) => r.logs.map((m) => `${m.used_clusters}/${(100 * m.largest_cluster_fraction!).toFixed(0)}%`).join(' ');
     console.log(`[train] tau_t 0.05, used clusters / largest cluster per log — naive: ${show(naiveSharp)}; mira: ${show(miraSharp)}`);
     expect(naiveSharp.last.used_clusters).toBeLessThanOrEqual(2);
     expect(naiveSharp.last.largest_cluster_fraction).toBeGreaterThanOrEqual(0.9);
@@ -107,6 +108,16 @@ test('a run stopped at its checkpoint and resumed continues exactly (train --sto
   expect(b).toEqual(a);
   const summary = JSON.parse(readFileSync(join(parts, 'summary.json'), 'utf8'));
   expect(summary.steps).toBe(4);
+  // One definition of throughput in both files: images_per_s counts training images (a pair of
+  // views once), views_per_s the augmented views (two per image for this method).
+  const wholeSummary = JSON.parse(readFileSync(join(whole, 'summary.json'), 'utf8'));
+  expect(wholeSummary.images_per_s).toBeCloseTo((4 * 32) / wholeSummary.wall_s, 6);
+  expect(wholeSummary.views_per_s).toBeCloseTo(2 * wholeSummary.images_per_s, 9);
+  const logged = readFileSync(join(whole, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((m) => 'loss' in m);
+  for (const m of logged) {
+    expect(m.images_per_s).toBeGreaterThan(0);
+    expect(m.views_per_s).toBeCloseTo(2 * m.images_per_s, 9);
+  }
   expect(summary.knn_top1_init).toBe(JSON.parse(readFileSync(join(whole, 'summary.json'), 'utf8')).knn_top1_init);
   // --save-logits: the last batch's teacher logits, cosine similarities, B×K.
   const logits = parseNpy(new Uint8Array(readFileSync(join(whole, 'logits.npy'))), 'logits.npy');

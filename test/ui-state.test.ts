@@ -3,11 +3,13 @@
 // CSV and the NaN check that pauses training.
 import { describe, expect, test } from 'vitest';
 import { appendHistory, emptyHistory, historyPoints, mergePoints, type Point } from '../src/worker/history.ts';
-import { firstNonFinite, MetricsLog } from '../src/worker/metrics-log.ts';
+import { MetricsLog } from '../src/worker/metrics-log.ts';
+import { firstNonFinite } from '../src/train/run-driver.ts';
 import { decodeUrlState, encodeUrlState } from '../src/ui/url-state.ts';
 import { collapseWarnings } from '../src/ui/collapse.ts';
 import { PARAM_SPECS, PRESETS, parseParam } from '../src/ui/presets.ts';
-import { defaultTrainConfig, validateTrainConfig, type StepMetrics } from '../src/mira/train-config.ts';
+import { defaultTrainConfig, validateTrainConfig } from '../src/train/config.ts';
+import type { StepMetrics } from '../src/train/metric-layout.ts';
 
 const rec = (step: number, loss = step): Point => ({ step, loss });
 
@@ -65,12 +67,15 @@ describe('configuration in the URL', () => {
   });
 
   test('garbage is ignored or clamped, never trusted', () => {
-    const s = decodeUrlState('?p=nope&m=evil&b=3&s=-5&k=1e9&tt=abc&d=../../etc', 'tiny');
+    // One set of ranges for the URL, the CLI and the trainer (src/train/config.ts): batch ≥ 2, K ≤ 65536, τ > 0.
+    const s = decodeUrlState('?p=nope&m=evil&b=1&s=-5&k=1e9&tt=abc&ts=0&d=../../etc', 'tiny');
     expect(s.preset).toBe('tiny');
     expect(s.config.method).toBe('mira');
-    expect(s.config.batch).toBe(PRESETS.tiny.config.batch);
+    expect(s.config.batch).toBe(2);
     expect(s.config.seed).toBe(0);
-    expect(s.config.prototypes).toBe(10000);
+    expect(s.config.prototypes).toBe(65536);
+    expect(s.config.tauS).toBeGreaterThan(0);
+    validateTrainConfig(s.config);
     expect(s.config.tauT).toBe(PRESETS.tiny.config.tauT);
     expect(s.config.dataset).toBe('bundled');
   });

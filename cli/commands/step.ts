@@ -1,5 +1,5 @@
 // `npm run cli -- step --checkpoint model.safetensors --view1 a.npy --view2 b.npy
-//   [--method mira|swav|naive] [--beta 0.7] [--tau-s 0.1] [--tau-t 0.225] [--iters 30] [--eps 0.05]
+//   [--method mira|swav|naive|…any registered method] [--beta 0.7] [--tau-s 0.1] [--tau-t 0.225] [--iters 30] [--eps 0.05]
 //   --grads grads.safetensors [--json]`
 //
 // The parity harness: one MIRA forward and backward on exactly these two uint8 batches (no
@@ -16,9 +16,10 @@ import { checkImageBatch, normalizeImages } from '../../src/data/image-batch.ts'
 import { decodeCheckpoint, encodeGradients, type TensorMap } from '../../src/nn/checkpoint.ts';
 import { ParamLayout, ParamStore } from '../../src/nn/param-store.ts';
 import { AssignmentMetrics } from '../../src/mira/metrics.ts';
-import { StepGraph, StepLayers } from '../../src/mira/step-graph.ts';
+import { StepGraph, StepLayers } from '../../src/train/step-graph.ts';
+import { defaultTrainConfig } from '../../src/train/config.ts';
+import { METHOD_IDS, methodById } from '../../src/methods/registry.ts';
 import { checkBeta, checkPositive } from '../../src/mira/validate.ts';
-import type { Method } from '../../src/mira/train-config.ts';
 import { CliError, parseFlags, usage, type FlagSpec } from '../args.ts';
 
 export const summary = 'one MIRA forward/backward on two given batches; writes every parameter gradient (parity harness)';
@@ -27,7 +28,7 @@ const FLAGS: Record<string, FlagSpec> = {
   checkpoint: { kind: 'string', required: true, help: 'model.safetensors (student, ema.* teacher, mira.config)' },
   view1: { kind: 'string', required: true, help: 'first view, uint8 N×H×W×C .npy' },
   view2: { kind: 'string', required: true, help: 'second view, uint8 N×H×W×C .npy' },
-  method: { kind: 'string', choices: ['mira', 'swav', 'naive'], default: 'mira', help: 'how targets are made from the teacher logits' },
+  method: { kind: 'string', choices: METHOD_IDS, default: 'mira', help: 'the method whose loss and gradients are computed' },
   beta: { kind: 'number', default: 0.7, help: 'MIRA β ∈ (0, 1)' },
   'tau-s': { kind: 'number', default: 0.1, help: 'student temperature τ_s' },
   'tau-t': { kind: 'number', default: 0.225, help: 'teacher temperature τ_t' },
@@ -51,7 +52,7 @@ export async function run(argv: string[]): Promise<number> {
     console.log(usage('step', '--checkpoint model.safetensors --view1 a.npy --view2 b.npy --grads grads.safetensors [flags]', FLAGS));
     return 0;
   }
-  const method = f.method as Method;
+  const method = methodById(f.method as string);
   const hyper = { beta: f.beta as number, tauS: f['tau-s'] as number, tauT: f['tau-t'] as number, iters: f.iters as number, eps: f.eps as number };
   checkBeta(hyper.beta, 'step');
   checkPositive(hyper.tauS, 'τ_s', 'step');
@@ -77,9 +78,11 @@ export async function run(argv: string[]): Promise<number> {
   const x: [Tensor, Tensor] = [uploadTensor(ctx, views[0]!.x, [B, S, S, config.inChannels], 'view1'), uploadTensor(ctx, views[1]!.x, [B, S, S, config.inChannels], 'view2')];
   const [layers, metrics] = await Promise.all([StepLayers.create(ctx, config, B, method), AssignmentMetrics.create(ctx, { B, K: config.prototypes })]);
   const graph = await StepGraph.build(layers, store, x);
-  graph.setHyper(hyper);
+  graph.setStep({ config: { ...defaultTrainConfig(), tauS: hyper.tauS, tauT: hyper.tauT, iters: hyper.iters, eps: hyper.eps }, lr: 0, beta: hyper.beta, ema: 1 });
   const t0 = performance.now();
-  const targetStats = metrics.bind(graph.targets[0], undefined, 'target_metrics');
+  const w = graph.targets;
+  if (!w) throw new CliError(`step: ${method.id} makes no targets`);
+  const targetStats = metrics.bind(w, undefined, 'target_metrics');
   await submitChecked(ctx, 'step', (enc) => {
     graph.record(enc);
     targetStats.record(enc);
@@ -88,12 +91,12 @@ export async function run(argv: string[]): Promise<number> {
   const ms = performance.now() - t0;
   const grads: TensorMap = new Map();
   for (const name of store.layout.trainable.keys()) grads.set(name, await readF32(ctx, store.grads.get(name)));
-  writeFileSync(f.grads as string, encodeGradients(config, grads, { 'mira.step': JSON.stringify({ method, ...hyper, batch: B, loss }) }));
+  writeFileSync(f.grads as string, encodeGradients(config, grads, { 'mira.step': JSON.stringify({ method: method.id, ...hyper, batch: B, loss }) }));
   const m = await targetStats.read();
   console.log(
     JSON.stringify({
       loss,
-      method,
+      method: method.id,
       batch: B,
       prototypes: config.prototypes,
       teacher: teacherNote,

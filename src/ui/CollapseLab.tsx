@@ -1,24 +1,25 @@
-// The collapse lab: naive self-labelling, Sinkhorn-Knopp and MIRA from the same seed, a few
-// steps each, interleaved; their used clusters, marginal entropies and mutual information side
+// The collapse lab: every registered method (MIRA, Sinkhorn-Knopp, naive self-labelling, …) from
+// the same seed, a few steps each, interleaved; their used clusters, marginal entropies and mutual information side
 // by side. Naive collapses one of two ways: to one cluster when the teacher is sharper than the
 // student (τₜ < τₛ), or, at the default temperatures, to the same near-uniform target for every
 // image, which only the mutual information shows.
 import { useId, useState } from 'react';
 import { CartesianGrid, Line, LineChart, ReferenceLine, Tooltip, XAxis, YAxis } from 'recharts';
-import type { Method } from '../mira/train-config.ts';
+import { METHOD_IDS, type MethodId } from '../methods/registry.ts';
 import { AXIS, CHART_MARGIN, ChartCard, GRID, TOOLTIP, tickFmt } from './ChartCard.tsx';
 import { fmt, fmtWidth, METHOD_COLORS, METHOD_LABELS } from './format.ts';
 import { PRESETS } from './presets.ts';
 import { useApp } from './store.ts';
 import type { LabPoint } from '../worker/protocol.ts';
 
-const METHODS: Method[] = ['naive', 'swav', 'mira'];
+/** The lab trains every registered method (src/worker/lab.ts), in the registry's order. */
+const METHODS = METHOD_IDS;
 const chartStyle = { width: '100%', height: 230 };
 
-function merged(series: Record<Method, LabPoint[]>, key: keyof LabPoint) {
+function merged(series: Partial<Record<MethodId, LabPoint[]>>, key: keyof LabPoint) {
   const byStep = new Map<number, Record<string, number>>();
   for (const m of METHODS) {
-    for (const p of series[m]) {
+    for (const p of series[m] ?? []) {
       const row = byStep.get(p.step) ?? { step: p.step };
       row[m] = p[key];
       byStep.set(p.step, row);
@@ -33,7 +34,7 @@ const legend = METHODS.map((m) => ({ label: METHOD_LABELS[m], color: METHOD_COLO
 function MethodsChart({ title, subtitle, series, field, integer, reference }: {
   title: string;
   subtitle: string;
-  series: Record<Method, LabPoint[]>;
+  series: Partial<Record<MethodId, LabPoint[]>>;
   field: keyof LabPoint;
   integer?: boolean;
   reference?: { y: number; label: string; position: 'insideTopRight' | 'insideBottomRight' };
@@ -68,7 +69,7 @@ export function CollapseLab() {
   const id = useId();
   const base = soft ? PRESETS.tiny.config : config;
   const K = base.prototypes;
-  const latest = (m: Method) => lab.series[m].at(-1);
+  const latest = (m: MethodId) => lab.series[m].at(-1);
   return (
     <div className="lab" data-testid="collapse-lab">
       <section className="card lab-head">

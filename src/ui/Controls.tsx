@@ -1,9 +1,12 @@
 // The control panel: dataset (bundled sample, CIFAR-10 by drop or picker, or served), preset,
 // and every hyperparameter of TrainConfig with its range and a one-line explanation.
 import { useId, useRef, useState, type DragEvent } from 'react';
-import type { TrainConfig } from '../mira/train-config.ts';
+import type { TrainConfig } from '../train/config.ts';
 import { fmtBytes, fmtWidth } from './format.ts';
 import { GROUP_LABELS, PARAM_SPECS, PRESET_ORDER, PRESETS, coerceNumber, type ParamGroup, type ParamSpec } from './presets.ts';
+import { methodsUsing } from '../train/config.ts';
+import { checkRowValue, describeRange } from '../methods/param-rows.ts';
+import { methodById } from '../methods/registry.ts';
 import { useApp, usePendingChanges } from './store.ts';
 
 export function Controls() {
@@ -131,12 +134,13 @@ function PresetPanel() {
   );
 }
 
-const GROUPS: ParamGroup[] = ['run', 'model', 'optimizer', 'assignment', 'logging'];
+const GROUPS: ParamGroup[] = ['run', 'model', 'optimizer', 'method', 'logging'];
 
 function ParamGroups() {
   const pending = usePendingChanges();
   const step = useApp((s) => s.train.step);
   const reset = useApp((s) => s.reset);
+  const method = useApp((s) => s.config.method);
   return (
     <section className="panel-block" aria-label="Hyperparameters">
       {pending && (
@@ -150,9 +154,10 @@ function ParamGroups() {
         </div>
       )}
       {GROUPS.map((g) => (
-        <details key={g} className="param-group" open={g === 'run' || g === 'assignment'}>
+        <details key={g} className="param-group" open={g === 'run' || g === 'method'}>
           <summary>{GROUP_LABELS[g]}</summary>
-          {PARAM_SPECS.filter((p) => p.group === g).map((spec) => (
+          {g === 'method' && <p className="help method-explanation" data-testid="method-explanation">{methodById(method).explanation}</p>}
+          {PARAM_SPECS.filter((p) => p.group === g && methodsUsing(p.key).includes(method)).map((spec) => (
             <ParamField key={spec.key} spec={spec} />
           ))}
         </details>
@@ -168,25 +173,28 @@ function ParamField({ spec }: { spec: ParamSpec }) {
   const [draft, setDraft] = useState<string | null>(null);
   const set = (v: unknown) => setParam(spec.key, v as TrainConfig[typeof spec.key]);
   let control;
-  if (spec.kind === 'choice') {
+  const options = spec.options as readonly { value: string | number; label: string }[] | undefined;
+  if (options) {
+    // A choice, or a number the page offers a few values of (a value set elsewhere, e.g. by the URL, is kept).
+    const shown = options.some((o) => o.value === value) ? options : [...options, { value: value as string | number, label: String(value) }];
     control = (
       <select
         id={id}
         className="select"
         value={String(value)}
         onChange={(e) => {
-          const opt = spec.options.find((o) => String(o.value) === e.target.value);
+          const opt = shown.find((o) => String(o.value) === e.target.value);
           if (opt) set(opt.value);
         }}
       >
-        {spec.options.map((o) => (
+        {shown.map((o) => (
           <option key={String(o.value)} value={String(o.value)}>
             {o.label}
           </option>
         ))}
       </select>
     );
-  } else {
+  } else if (spec.kind !== 'choice') {
     const commit = (text: string) => {
       const v = coerceNumber(spec, Number(text));
       if (v !== null) set(v);
@@ -204,7 +212,7 @@ function ParamField({ spec }: { spec: ParamSpec }) {
         onChange={(e) => {
           setDraft(e.target.value);
           const v = Number(e.target.value);
-          if (e.target.value !== '' && Number.isFinite(v) && v >= spec.min && v <= spec.max) set(spec.kind === 'int' ? Math.round(v) : v);
+          if (e.target.value !== '' && checkRowValue(spec, spec.kind === 'int' ? Math.round(v) : v) === null) set(spec.kind === 'int' ? Math.round(v) : v);
         }}
         onBlur={(e) => commit(e.target.value)}
         onKeyDown={(e) => {
@@ -213,7 +221,7 @@ function ParamField({ spec }: { spec: ParamSpec }) {
       />
     );
   }
-  const range = spec.kind === 'choice' ? null : `${spec.kind === 'int' ? 'integer ' : ''}${spec.min}–${spec.max.toLocaleString('en-US')}`;
+  const range = spec.kind === 'choice' || options ? null : describeRange(spec);
   return (
     <div className="field" data-param={spec.key}>
       <label htmlFor={id}>

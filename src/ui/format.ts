@@ -1,4 +1,5 @@
 // Number and time formatting for the dashboard, and the colours every chart shares.
+import { METHODS, type MethodId } from '../methods/registry.ts';
 
 /** Roles keep their colour on every chart: student, teacher, targets. */
 export const ROLE_COLORS = {
@@ -7,18 +8,10 @@ export const ROLE_COLORS = {
   targets: '#2fcf8f',
 } as const;
 
-/** Methods keep theirs: MIRA, Sinkhorn-Knopp (SwAV), naive. */
-export const METHOD_COLORS = {
-  mira: '#c084fc',
-  swav: '#fb7185',
-  naive: '#94a3b8',
-} as const;
+/** Methods keep theirs (declared by each method module). */
+export const METHOD_COLORS = Object.fromEntries(METHODS.map((m) => [m.id, m.color])) as Record<MethodId, string>;
 
-export const METHOD_LABELS = {
-  mira: 'MIRA',
-  swav: 'Sinkhorn-Knopp',
-  naive: 'naive',
-} as const;
+export const METHOD_LABELS = Object.fromEntries(METHODS.map((m) => [m.id, m.label])) as Record<MethodId, string>;
 
 export const SERIES_COLORS = {
   loss: '#7aa2ff',

@@ -4,7 +4,9 @@
 // frame, so the page stays responsive however fast the worker streams.
 import { create } from 'zustand';
 import { BROWSER_HINT } from '../gpu/context.ts';
-import type { Method, StepMetrics, TrainConfig } from '../mira/train-config.ts';
+import type { TrainConfig } from '../train/config.ts';
+import type { StepMetrics } from '../train/metric-layout.ts';
+import type { MethodId as Method } from '../methods/registry.ts';
 import { startEngine, type EngineClient } from '../worker/client.ts';
 import { appendHistory, emptyHistory, historyPoints, type History, type Point } from '../worker/history.ts';
 import type {
@@ -244,9 +246,9 @@ export const useApp = create<AppState>()((set, get) => {
       let peak = s.peak ?? { used: 0, targetH: -Infinity, teacherH: -Infinity };
       for (const r of pendingRecords) {
         peak = {
-          used: Math.max(peak.used, Number.isFinite(r.used_clusters) ? r.used_clusters : 0),
-          targetH: Math.max(peak.targetH, Number.isFinite(r.target_marginal_entropy) ? r.target_marginal_entropy : -Infinity),
-          teacherH: Math.max(peak.teacherH, Number.isFinite(r.teacher_marginal_entropy) ? r.teacher_marginal_entropy : -Infinity),
+          used: Math.max(peak.used, Number.isFinite(r.used_clusters) ? r.used_clusters! : 0),
+          targetH: Math.max(peak.targetH, Number.isFinite(r.target_marginal_entropy) ? r.target_marginal_entropy! : -Infinity),
+          teacherH: Math.max(peak.teacherH, Number.isFinite(r.teacher_marginal_entropy) ? r.teacher_marginal_entropy! : -Infinity),
         };
       }
       patch.series = historyPoints(metricHistory);

@@ -1,7 +1,7 @@
 // The whole configuration in the URL, so a link reproduces a run: `?p=tiny&m=naive&s=7` is the
 // tiny preset with naive self-labelling and seed 7. Only values that differ from the preset are
 // written; every value is parsed and clamped by its spec (presets.ts), unknown keys are ignored.
-import type { TrainConfig } from '../mira/train-config.ts';
+import type { TrainConfig } from '../train/config.ts';
 import { PARAM_SPECS, PRESETS, formatParam, isPresetName, parseParam, type PresetName } from './presets.ts';
 
 export interface UrlState {

@@ -2,7 +2,8 @@
 // model as safetensors bytes (encodeCheckpoint), the training configuration, the dataset's
 // name, and the (downsampled) metric history so a resumed page redraws its charts. One slot,
 // "latest": a reload offers to resume from it. Works in the page and in workers.
-import type { StepMetrics, TrainConfig } from '../mira/train-config.ts';
+import type { TrainConfig } from '../train/config.ts';
+import type { StepMetrics } from '../train/metric-layout.ts';
 import type { CheckpointInfo, KnnPoint } from './protocol.ts';
 
 const DB_NAME = 'mira-playground';

@@ -1,33 +1,9 @@
 // The worker's log of every metrics record of the current run (for the CSV / JSON exports and
 // the checkpoint's history), and the checks run on each record as it arrives.
-import type { StepMetrics } from '../mira/train-config.ts';
+import { allMetricKeys, type StepMetrics } from '../train/metric-layout.ts';
 
-/** The columns in the order of StepMetrics, then any extra keys in order of appearance. */
-const ORDER: string[] = [
-  'step',
-  'epoch',
-  'loss',
-  'lr',
-  'beta',
-  'ema_momentum',
-  'student_entropy',
-  'student_marginal_entropy',
-  'student_mi',
-  'teacher_entropy',
-  'teacher_marginal_entropy',
-  'teacher_mi',
-  'target_entropy',
-  'target_marginal_entropy',
-  'target_mi',
-  'kl_teacher_targets',
-  'kl_student_targets',
-  'used_clusters',
-  'largest_cluster_fraction',
-  'images_per_s',
-  'wall_s',
-  'knn_top1',
-  'knn_top1_init',
-];
+/** The columns: every declared metric in layout order (src/train/metric-layout.ts), then any other keys in order of appearance. */
+const ORDER: string[] = allMetricKeys();
 
 /** Most records kept; beyond it the oldest half is thinned (every other record dropped). */
 export const LOG_CAPACITY = 50_000;
@@ -74,12 +50,4 @@ function formatNumber(x: number): string {
   if (Number.isNaN(x)) return 'NaN';
   if (!Number.isFinite(x)) return x > 0 ? 'Infinity' : '-Infinity';
   return String(x);
-}
-
-/** The first metric that is NaN or infinite (step and epoch excluded), or null. */
-export function firstNonFinite(m: StepMetrics): string | null {
-  for (const [k, v] of Object.entries(m)) {
-    if (typeof v === 'number' && !Number.isFinite(v)) return k;
-  }
-  return null;
 }

@@ -3,7 +3,9 @@
 // Everything here must survive structured cloning (plain data, typed arrays, no classes).
 // Extend by adding variants; never change the shape of an existing `type`.
 import type { GemmVariant } from '../gpu/gemm.ts';
-import type { Method, StepMetrics, TrainConfig } from '../mira/train-config.ts';
+import type { TrainConfig } from '../train/config.ts';
+import type { StepMetrics } from '../train/metric-layout.ts';
+import type { MethodId } from '../methods/registry.ts';
 import type { IterationRecord } from '../ref/mira.ts';
 
 /** What the status bar shows about the adapter. */
@@ -151,7 +153,7 @@ export interface ExplorerState {
 
 // ───────────────────────────── collapse lab, gallery, exports ─────────────────────────────
 
-export type LabMethod = Method;
+export type LabMethod = MethodId;
 
 export interface LabPoint {
   step: number;

@@ -8,12 +8,14 @@ import type { GpuContext } from '../gpu/context.ts';
 import type { DatasetSplits } from '../data/dataset.ts';
 import { encodeNpy } from '../io/npy.ts';
 import { decodeCheckpoint, encodeCheckpoint } from '../nn/checkpoint.ts';
-import { Trainer } from '../mira/trainer.ts';
-import type { StepMetrics, TrainConfig } from '../mira/train-config.ts';
+import { Trainer } from '../train/trainer.ts';
+import type { TrainConfig } from '../train/config.ts';
+import type { StepMetrics } from '../train/metric-layout.ts';
+import { TrainingRun, type HaltInfo, type LatestBatch } from '../train/run-driver.ts';
 import { clusterQuality } from './gallery.ts';
 import { checkpointInfo, loadCheckpoint, saveCheckpoint, type StoredCheckpoint } from './checkpoints.ts';
 import { appendHistory, emptyHistory, historyPoints, type History, type Point } from './history.ts';
-import { firstNonFinite, MetricsLog } from './metrics-log.ts';
+import { MetricsLog } from './metrics-log.ts';
 import type { EngineEvent, ExportKind, GalleryResult, KnnPoint, TrainPhase, TrainStatus } from './protocol.ts';
 import { datasetKey } from './datasets.ts';
 
@@ -36,6 +38,8 @@ export function describe(e: unknown): string {
 export class Session {
   data: DatasetSplits | null = null;
   trainer: Trainer | null = null;
+  /** The training-run driver around the trainer: kNN, checkpoints, batches, halting. */
+  private run: TrainingRun | null = null;
   private config: TrainConfig | null = null;
   private phase: TrainPhase = 'idle';
   private detail: string | undefined;
@@ -50,7 +54,6 @@ export class Session {
   private pending: StepMetrics[] = [];
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
   private lastStatusAt = 0;
-  private lastBatchAt = 0;
   private secPerStep = 0;
   private lastStepAt = 0;
   private halted = false;
@@ -111,23 +114,25 @@ export class Session {
 
   // ───────────────────────────── metrics ─────────────────────────────
 
-  private onLog(gen: number, m: StepMetrics): void {
+  private onMetrics(gen: number, m: StepMetrics): void {
     if (gen !== this.generation) return;
     this.log.push(m);
     this.pending.push(m);
     this.flushTimer ??= setTimeout(() => this.flushMetrics(), METRICS_FLUSH_MS);
-    const bad = firstNonFinite(m);
-    if (bad && !this.halted) {
-      this.halted = true;
-      this.playing = false;
-      this.post({
-        type: 'train-error',
-        kind: 'nan',
-        metric: bad,
-        step: m.step,
-        message: `Training paused: ${bad} became ${m[bad]} at step ${m.step}. Lower the learning rate or τ, or reset.`,
-      });
-    }
+  }
+
+  private onHalt(gen: number, h: HaltInfo): void {
+    if (gen !== this.generation || this.halted) return;
+    this.halted = true;
+    this.playing = false;
+    this.flushMetrics();
+    this.post({
+      type: 'train-error',
+      kind: 'nan',
+      metric: h.metric,
+      step: h.step,
+      message: `Training paused: ${h.metric} became ${h.value} at step ${h.step}. Lower the learning rate or τ, or reset.`,
+    });
   }
 
   private flushMetrics(): void {
@@ -176,15 +181,34 @@ export class Session {
           cfg = stored.config;
         }
         this.config = cfg;
+        let run: TrainingRun | null = null;
         const trainer = await Trainer.create(this.ctx, this.data, cfg, {
           resume: stored ? decodeCheckpoint(stored.model, 'the checkpoint in IndexedDB') : undefined,
-          onLog: (m) => this.onLog(gen, m),
+          onLog: (m) => run?.onLog(m),
         });
         if (gen !== this.generation) {
           trainer.destroy();
           return;
         }
+        run = new TrainingRun(
+          trainer,
+          {
+            metrics: (m) => this.onMetrics(gen, m),
+            halted: (h) => this.onHalt(gen, h),
+            knn: (p) => {
+              if (gen !== this.generation || p.init) return;
+              this.knn.push({ step: p.step, top1: p.top1 });
+              this.post({ type: 'knn', init: trainer.knnInit, point: { step: p.step, top1: p.top1 } });
+            },
+            batch: (b) => this.onBatch(b, trainer.currentStep),
+            checkpoint: async (t, why) => {
+              if (why === 'interval' || t.config.checkpointEvery > 0) await this.checkpoint(t);
+            },
+          },
+          { batchEveryMs: BATCH_EVERY_MS },
+        );
         this.trainer = trainer;
+        this.run = run;
         if (stored) {
           for (const r of stored.records) this.log.push(r);
           this.knn = stored.knn.filter((p) => p.step <= trainer.currentStep);
@@ -192,10 +216,8 @@ export class Session {
           this.post({ type: 'history', records: stored.records, knn: this.knn, knnInit: trainer.knnInit });
         } else {
           this.post({ type: 'history', records: [], knn: [], knnInit: null });
-          if (trainer.knnInit === null && trainer.currentStep === 0) {
-            this.setPhase('building', 'measuring the random-init kNN baseline');
-            await trainer.evaluateKnn();
-          }
+          if (trainer.knnInit === null && trainer.currentStep === 0) this.setPhase('building', 'measuring the random-init kNN baseline');
+          await run.begin();
           this.post({ type: 'knn', init: trainer.knnInit, point: null });
         }
         this.setPhase(trainer.done ? 'done' : 'paused');
@@ -221,6 +243,7 @@ export class Session {
       }
     }
     this.trainer = null;
+    this.run = null;
   }
 
   // ───────────────────────────── transport ─────────────────────────────
@@ -272,16 +295,19 @@ export class Session {
     }
   }
 
-  /** One step plus what follows it on schedule: kNN, the latest batch, a checkpoint. */
+  /** One step plus what follows it on schedule (the driver's): kNN, the latest batch, a checkpoint. */
   private async stepOnce(manual: boolean): Promise<void> {
     const t = this.trainer;
-    if (!t || t.done || this.ctx.lost) {
+    const run = this.run;
+    if (!t || !run || t.done || this.ctx.lost) {
       this.playing = false;
       return;
     }
     const gen = this.generation;
+    if (!this.halted) run.halt = null;
+    let report;
     try {
-      await t.step();
+      report = await run.step(manual);
     } catch (e) {
       this.playing = false;
       this.halted = true;
@@ -294,29 +320,13 @@ export class Session {
       const dt = (now - this.lastStepAt) / 1000;
       this.secPerStep = this.secPerStep > 0 ? 0.8 * this.secPerStep + 0.2 * dt : dt;
     }
-    this.lastStepAt = manual ? 0 : now;
-    const step = t.currentStep;
-    const c = t.config;
-    if ((c.knnEvery > 0 && step % c.knnEvery === 0) || step === c.steps) {
-      const r = await t.evaluateKnn();
-      this.knn.push({ step, top1: r.top1 });
-      this.post({ type: 'knn', init: t.knnInit, point: { step, top1: r.top1 } });
-      this.lastStepAt = 0;
-    }
-    if (manual || now - this.lastBatchAt > BATCH_EVERY_MS || t.done) {
-      this.lastBatchAt = now;
-      await this.readLatestBatch(t);
-    }
-    if ((c.checkpointEvery > 0 && step % c.checkpointEvery === 0) || (t.done && c.checkpointEvery > 0)) {
-      await this.checkpoint(t);
-      this.lastStepAt = 0;
-    }
+    // Slow work after the step (kNN, a checkpoint) does not count towards the step time.
+    this.lastStepAt = manual || report.extra ? 0 : now;
     this.sendStatus(manual || t.done);
   }
 
-  private async readLatestBatch(t: Trainer): Promise<void> {
-    const b = await t.latestBatch();
-    const step = t.currentStep;
+  /** The latest batch: the marginal chart and the gallery's memory of each image's cluster. */
+  private onBatch(b: LatestBatch, step: number): void {
     this.post({ type: 'marginal', step, marginal: b.marginal }, [b.marginal.buffer]);
     for (let i = 0; i < b.B; i++) {
       let best = 0;
@@ -414,7 +424,7 @@ export class Session {
         this.post({ type: 'gallery', id, result: null, error: 'No run yet: load a dataset and train a few steps.' });
         return;
       }
-      if (t.currentStep > 0 && this.assignments.size === 0) await this.readLatestBatch(t);
+      if (t.currentStep > 0 && this.assignments.size === 0) this.onBatch(await t.latestBatch(), t.currentStep);
       if (this.assignments.size === 0) {
         this.post({ type: 'gallery', id, result: null, error: 'No assignments yet: train a few steps, then refresh.' });
         return;

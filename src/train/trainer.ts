@@ -1,7 +1,8 @@
-// Self-supervised training by MIRA (or SwAV's Sinkhorn, or naive self-labelling), one whole
-// step per GPU submit: augment two views → student and teacher forward → targets → swapped loss
-// → backward → SGD/LARS → EMA teacher → (every logEvery steps) collapse metrics copied into a
-// readback ring and read asynchronously, so the queue never waits for the host.
+// Self-supervised training by any registered method, one whole step per GPU submit: augment two
+// views → the step graph (teacher and student forward, the method's objective, backward) →
+// SGD/LARS → EMA teacher → (every logEvery steps) the run's declared metrics copied into a
+// readback ring and read asynchronously, so the queue never waits for the host. See
+// docs/ARCHITECTURE.md, "The life of a training step".
 // At most two steps are in flight; `step()` resolves once the previous step's work is done.
 // Deterministic: one seed drives weight init, data order and augmentation.
 import type { GpuContext } from '../gpu/context.ts';
@@ -18,14 +19,15 @@ import { initialState, type ModelState } from '../nn/checkpoint.ts';
 import { validateModelConfig, type ModelConfig } from '../nn/config.ts';
 import { Embedder } from '../nn/embedder.ts';
 import { Ema, Optimizer } from '../nn/optimizer.ts';
+import { methodById } from '../methods/registry.ts';
+import type { MethodDef } from '../methods/types.ts';
 import type { LayerPass } from '../nn/elementwise.ts';
 import { ParamLayout, ParamStore } from '../nn/param-store.ts';
-import { AssignmentMetrics, type MetricsPlan } from './metrics.ts';
-import { KnnEvaluator, chooseEvalIndices } from './knn.ts';
+import { KnnEvaluator, chooseEvalIndices } from '../mira/knn.ts';
 import { betaAt, emaMomentumAt, learningRate } from './schedule.ts';
-import { Softmax, type SoftmaxBound } from './softmax.ts';
 import { StepGraph, StepLayers } from './step-graph.ts';
-import { validateTrainConfig, type StepMetrics, type TrainConfig } from './train-config.ts';
+import { validateTrainConfig, type TrainConfig } from './config.ts';
+import { MetricLayout, throughput, type StepMetrics } from './metric-layout.ts';
 
 export interface TrainerOptions {
   /** Continue from this state (its model configuration must match). */
@@ -79,8 +81,6 @@ interface EvalSet {
   count: number;
 }
 
-const SLOT_FLOATS = 32;
-
 export class Trainer {
   /** kNN top-1 (k = 20, percent) of the network at initialisation, once per run. */
   knnInit: number | null = null;
@@ -112,8 +112,8 @@ export class Trainer {
     private readonly optimizerPass: LayerPass,
     private readonly ema: Ema,
     private readonly emaPass: LayerPass,
-    private readonly probs: { student: SoftmaxBound; teacher: SoftmaxBound },
-    private readonly metrics: { student: MetricsPlan; teacher: MetricsPlan; targets: MetricsPlan },
+    readonly method: MethodDef,
+    readonly layout: MetricLayout,
     private readonly ring: ReadbackRing,
     private readonly onLog: ((m: StepMetrics) => void) | undefined,
     start: number,
@@ -144,14 +144,12 @@ export class Trainer {
     const S = model.imageSize;
     const C = model.inChannels;
     const preset = config.augment === 'none' ? 'none' : C === 3 ? 'cifar' : 'fashion-mnist';
-    const [augmenter, layers, optimizer, ema, studentSm, teacherSm, metrics] = await Promise.all([
+    const method = methodById(config.method);
+    const [augmenter, layers, optimizer, ema] = await Promise.all([
       Augmenter.create(ctx, { batch: B, height: ds.height, width: ds.width, channels: C, outSize: S, outChannels: C, preset, views: 2, seed: config.seed, label: 'augment' }),
-      StepLayers.create(ctx, model, B, config.method, opts.variant),
+      StepLayers.create(ctx, model, B, method, opts.variant),
       Optimizer.create(ctx, { kind: config.optimizer, size: store.layout.size, tensors: store.layout.optimizerTable() }),
       Ema.create(ctx, store.layout.teacherSize),
-      Softmax.create(ctx, { B, K: model.prototypes }),
-      Softmax.create(ctx, { B, K: model.prototypes }),
-      AssignmentMetrics.create(ctx, { B, K: model.prototypes }),
     ]);
     const images = uploadImages(ctx, ds);
     const indices = createTensor(ctx, [B], 'u32', 'batch_indices');
@@ -162,21 +160,11 @@ export class Trainer {
     const graph = await StepGraph.build(layers, store, views);
     const optimizerPass = optimizer.bind({ params: store.params.flat(store.layout.size), grads: store.grads.flat(store.layout.size), momentum: store.momentum.flat(store.layout.size) });
     const emaPass = ema.bind(store.teacher.flat(store.layout.teacherSize), store.params.flat(store.layout.teacherSize));
-    const K = model.prototypes;
-    const pStudent = createTensor(ctx, [B, K], 'f32', 'p_student');
-    const pTeacher = createTensor(ctx, [B, K], 'f32', 'p_teacher');
-    const probs = { student: studentSm.bind(graph.studentLogits, pStudent, 'softmax_student'), teacher: teacherSm.bind(graph.teacherLogits, pTeacher, 'softmax_teacher') };
-    probs.student.setTemperature(config.tauS);
-    probs.teacher.setTemperature(config.tauT);
-    const mplans = {
-      student: metrics.bind(pStudent, graph.targets[0], 'metrics_student'),
-      teacher: metrics.bind(pTeacher, graph.targets[0], 'metrics_teacher'),
-      targets: metrics.bind(graph.targets[0], undefined, 'metrics_targets'),
-    };
-    const ring = new ReadbackRing(ctx, SLOT_FLOATS * 4, 4, 'metrics_ring');
+    const layout = new MetricLayout(method);
+    const ring = new ReadbackRing(ctx, layout.slotBytes, 4, 'metrics_ring');
     const nbt = state.student.get('encoder.bn1.num_batches_tracked')?.[0] ?? 0;
     const nbtT = state.teacher?.get('encoder.bn1.num_batches_tracked')?.[0] ?? nbt;
-    const trainer = new Trainer(ctx, data, config, model, store, augmenter, indices, graph, optimizer, optimizerPass, ema, emaPass, probs, mplans, ring, opts.onLog, state.step, { student: nbt, teacher: nbtT });
+    const trainer = new Trainer(ctx, data, config, model, store, augmenter, indices, graph, optimizer, optimizerPass, ema, emaPass, method, layout, ring, opts.onLog, state.step, { student: nbt, teacher: nbtT });
     return trainer;
   }
 
@@ -223,7 +211,7 @@ export class Trainer {
     const c = this.config;
     const s = this.stepIndex;
     const sch = this.schedule(s);
-    this.graph.setHyper({ beta: sch.beta, tauT: c.tauT, tauS: c.tauS, iters: c.iters, eps: c.eps });
+    this.graph.setStep({ config: c, lr: sch.lr, beta: sch.beta, ema: sch.ema });
     this.optimizer.setParams({ lr: sch.lr, momentum: c.momentum, weightDecay: c.weightDecay, eta: c.larsEta });
     this.ema.setMomentum(sch.ema);
     const freeze = s < c.freezeHeadSteps;
@@ -243,12 +231,8 @@ export class Trainer {
     this.emaPass.record(enc, timer);
     const slot = log ? this.ring.acquire() : null;
     if (slot) {
-      this.probs.student.record(enc);
-      this.probs.teacher.record(enc);
-      const plans = [this.metrics.student, this.metrics.teacher, this.metrics.targets];
-      for (const p of plans) p.record(enc);
-      this.ring.copy(enc, slot, this.graph.loss.buffer, this.graph.loss.byteOffset, 0, 4);
-      plans.forEach((p, i) => this.ring.copy(enc, slot, p.out.buffer, p.out.byteOffset, 32 * (i + 1), 32));
+      this.graph.recordMetrics(enc);
+      this.layout.recordCopies(enc, this.ring, slot, this.graph.metricSources);
     }
     await this.inflight;
     this.ctx.device.queue.submit([enc.finish()]);
@@ -258,42 +242,13 @@ export class Trainer {
     this.stepIndex = s + 1;
     if (slot) {
       const now = performance.now();
-      const images = (this.stepIndex - this.lastLogStep) * c.batch;
-      const ips = (images * 1000) / Math.max(1e-3, now - this.lastLogTime);
+      const rate = throughput((this.stepIndex - this.lastLogStep) * c.batch, this.method.viewsPerImage, (now - this.lastLogTime) / 1000);
       this.lastLogTime = now;
       this.lastLogStep = this.stepIndex;
-      const wall = (now - this.startTime) / 1000;
-      const p = this.ring.read(slot).then((bytes) => this.onLog?.(this.parseMetrics(new Float32Array(bytes), s, sch, ips, wall)));
+      const host = { step: s + 1, epoch: (s + 1) / this.stepsPerEpoch, lr: sch.lr, beta: sch.beta, ema_momentum: sch.ema, ...rate, wall_s: (now - this.startTime) / 1000 };
+      const p = this.ring.read(slot).then((bytes) => this.onLog?.(this.layout.parse(new Float32Array(bytes), host)));
       this.pendingLogs.push(p);
     }
-  }
-
-  private parseMetrics(f: Float32Array, step: number, sch: { lr: number; beta: number; ema: number }, ips: number, wall: number): StepMetrics {
-    const at = (plan: number, i: number) => f[8 * (plan + 1) + i]!;
-    // MetricsPlan.out: mean_entropy, marginal_entropy, mi, kl, used_clusters, largest_cluster_fraction
-    return {
-      step: step + 1,
-      epoch: (step + 1) / this.stepsPerEpoch,
-      loss: f[0]!,
-      lr: sch.lr,
-      beta: sch.beta,
-      ema_momentum: sch.ema,
-      student_entropy: at(0, 0),
-      student_marginal_entropy: at(0, 1),
-      student_mi: at(0, 2),
-      teacher_entropy: at(1, 0),
-      teacher_marginal_entropy: at(1, 1),
-      teacher_mi: at(1, 2),
-      target_entropy: at(2, 0),
-      target_marginal_entropy: at(2, 1),
-      target_mi: at(2, 2),
-      kl_student_targets: at(0, 3),
-      kl_teacher_targets: at(1, 3),
-      used_clusters: at(2, 4),
-      largest_cluster_fraction: at(2, 5),
-      images_per_s: ips,
-      wall_s: wall,
-    };
   }
 
   /** Waits for the GPU and every pending metrics readback. */
@@ -353,7 +308,9 @@ export class Trainer {
     await this.flush();
     const B = this.config.batch;
     const K = this.model.prototypes;
-    const [teacherLogits, targets] = await Promise.all([readF32(this.ctx, this.graph.teacherLogits), readF32(this.ctx, this.graph.targets[0])]);
+    const w = this.graph.targets;
+    if (!w) throw new Error(`${this.method.label} makes no targets over prototypes: there is no latest batch of targets to show`);
+    const [teacherLogits, targets] = await Promise.all([readF32(this.ctx, this.graph.teacherLogits), readF32(this.ctx, w)]);
     const marginal = new Float32Array(K);
     for (let i = 0; i < B; i++) for (let j = 0; j < K; j++) marginal[j]! += targets[i * K + j]! / B;
     return { teacherLogits, targets, B, K, indices: this.lastIndices.slice(), marginal };

@@ -1,0 +1,44 @@
+// SwAV's Sinkhorn-Knopp (Caron et al., NeurIPS 2020): the targets are the teacher's logits
+// scaled to equal cluster sizes over the batch, Q = exp(ℓ/ε) alternately normalised over
+// prototypes and samples `iters` times (3 in SwAV), in the log domain (src/mira/sinkhorn.ts,
+// kernel src/shaders/mira.wgsl with a = 1, reference src/ref/mira.ts, test
+// test/mira-sinkhorn.test.ts). `assign --method sinkhorn` is the CLI's spelling of this solver.
+import { ITERS, PSEUDO_LABEL_METRICS, PSEUDO_LABEL_PANELS, PSEUDO_LABEL_PARAMS } from './pseudo-label.ts';
+import { defineMethod } from './types.ts';
+
+export const EPS = { key: 'eps', short: 'e', label: 'Sinkhorn ε', group: 'method', kind: 'number', min: 0, max: 1, exclusiveMin: true, default: 0.05, step: 0.005, help: 'Entropic regularisation of Sinkhorn-Knopp (SwAV: 0.05).' } as const;
+
+export const swav = defineMethod({
+  id: 'swav',
+  label: 'Sinkhorn-Knopp (SwAV)',
+  color: '#fb7185',
+  kind: 'pseudo-label',
+  summary: 'SwAV: targets scaled by Sinkhorn-Knopp to equal cluster sizes over the batch',
+  explanation:
+    'Sinkhorn-Knopp rescales the teacher’s predictions until every cluster receives the same share of the batch (equipartition), which rules out collapse by construction but also forces equal sizes on data whose classes are not equal. Watch the used clusters stay at K and the marginal stay flat.',
+  params: [...PSEUDO_LABEL_PARAMS, EPS, ITERS],
+  viewsPerImage: 2,
+  usesTeacher: true,
+  reference: 'src/ref/mira.ts',
+  metrics: PSEUDO_LABEL_METRICS,
+  recommended: { iters: 3 },
+  panels: PSEUDO_LABEL_PANELS,
+  async createObjective(ctx, shape) {
+    // Kernels load on demand: the page's main bundle imports this module for its metadata only.
+    const [{ SinkhornSolver }, { pseudoLabelObjective }] = await Promise.all([import('../mira/sinkhorn.ts'), import('./pseudo-label-objective.ts')]);
+    const solver = await SinkhornSolver.create(ctx, { B: shape.B, K: shape.K });
+    return pseudoLabelObjective(ctx, shape, {
+      bind(logits, targets, label) {
+        const plan = solver.bind(logits, targets, label);
+        let iters = 0;
+        return {
+          setStep(v) {
+            plan.setParams({ eps: v.config.eps as number });
+            iters = v.config.iters as number;
+          },
+          record: (encoder, timer) => plan.record(encoder, { iters }, timer),
+        };
+      },
+    });
+  },
+});

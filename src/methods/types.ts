@@ -1,0 +1,140 @@
+// What a training method is (docs/ARCHITECTURE.md, "Methods are plug-ins"). A method module
+// declares one `MethodDef`: its id and label, its parameter rows, how it turns a batch into a
+// loss and gradients on the GPU (its objective), where its float64 reference lives, the metrics
+// it reports and the dashboard panels that show them, its colour and its explanation. Two kinds
+// share this interface:
+//   pseudo-label  the head's logits over K prototypes (student) and the EMA teacher's logits →
+//                 targets → a cross-entropy; gradients into the student's logits
+//                 (MIRA, SwAV's Sinkhorn-Knopp, naive self-labelling)
+//   embedding     the projector outputs of both views (and optionally the EMA teacher's) → a
+//                 loss; gradients into the student's projector outputs; no prototypes
+// The step graph (src/train/step-graph.ts) composes encoder, projector, the head when the kind
+// has one, and the method's objective; it never asks which method it runs.
+import type { GpuContext } from '../gpu/context.ts';
+import type { PassTimer } from '../gpu/kernel.ts';
+import type { Tensor } from '../gpu/tensor.ts';
+import type { ParamRow } from './param-rows.ts';
+
+export type MethodKind = 'pseudo-label' | 'embedding';
+
+/** Shapes an objective is specialised for. */
+export interface ObjectiveShape {
+  /** Images per view. */
+  B: number;
+  /** Prototypes (pseudo-label methods). */
+  K: number;
+  /** Projector output dimension. */
+  D: number;
+}
+
+/** The tensors an objective reads and writes; all f32 on the GPU. */
+export interface ObjectiveIO {
+  /** Student outputs of both views: logits B×K (pseudo-label) or projector outputs B×D (embedding). */
+  student: readonly [Tensor, Tensor];
+  /** The EMA teacher's outputs of both views (null when the method has no teacher). */
+  teacher: readonly [Tensor, Tensor] | null;
+  /** Out: ∂L/∂student of both views (assigned). */
+  grads: readonly [Tensor, Tensor];
+  /** Out: the loss, one f32. */
+  loss: Tensor;
+}
+
+/** Values of one step: the whole configuration and the schedules at this step. */
+export interface StepValues {
+  config: Readonly<Record<string, unknown>>;
+  lr: number;
+  beta: number;
+  ema: number;
+}
+
+/** An objective bound to one step graph's tensors. Everything records into the caller's encoder. */
+export interface ObjectivePlan {
+  /** This step's values (uniform writes, effective from the next submit; no recompilation). */
+  setStep(v: StepValues): void;
+  /** The teacher-side work that needs no student forward (targets), for the explorer too. */
+  recordTargets(encoder: GPUCommandEncoder, timer?: PassTimer): void;
+  /** Loss and ∂L/∂student, after the student forward. */
+  recordLoss(encoder: GPUCommandEncoder, timer?: PassTimer): void;
+  /** The method's metric sources (only on logged steps). */
+  recordMetrics(encoder: GPUCommandEncoder): void;
+  /** Named GPU sources of metric scalars (f32 vectors) that the method's metric rows index. */
+  readonly metricSources: Readonly<Record<string, Tensor>>;
+  /** View 1's targets B×K (marginal chart, gallery, pseudo-label export); null without prototypes. */
+  readonly targets: Tensor | null;
+}
+
+export interface MethodObjective {
+  bind(io: ObjectiveIO, label: string): ObjectivePlan;
+}
+
+/**
+ * A metric every record may carry (docs/ARCHITECTURE.md, "The metric layout"). Declared once;
+ * from the rows come the GPU copies into the readback ring, the parser, the metrics.jsonl keys
+ * and the CSV columns.
+ */
+export interface MetricRow {
+  /** The metrics.jsonl key and CSV column. */
+  readonly key: string;
+  readonly help: string;
+  /** Where it is computed: element `index` of a named GPU source, or on the host. */
+  readonly source: { readonly gpu: string; readonly index: number } | 'host';
+  /** How records merge when a long history is thinned: averaged, or the latest kept. */
+  readonly reduce: 'mean' | 'last';
+}
+
+export interface SeriesSpec {
+  readonly key: string;
+  readonly label: string;
+  readonly color: string;
+  readonly dashed?: boolean;
+  readonly axis?: 'left' | 'right';
+}
+
+/** A dashboard panel a method declares: lines over steps, or the latest targets' marginal. */
+export type PanelSpec =
+  | {
+      readonly kind: 'lines';
+      readonly id: string;
+      readonly title: string;
+      readonly subtitle: string;
+      readonly series: readonly SeriesSpec[];
+      /** Lower bound 0 on the left axis (else 'auto'). */
+      readonly zero?: boolean;
+      readonly integer?: boolean;
+      readonly rightDomain?: readonly [number, number];
+      /** A dashed reference line: log K or 1/K of the run. */
+      readonly reference?: 'logK';
+      /** The collapse warning that highlights this panel. */
+      readonly warnOn?: string;
+    }
+  | { readonly kind: 'marginal'; readonly id: string; readonly title: string; readonly warnOn?: string };
+
+export interface MethodDef<Id extends string = string, P extends readonly ParamRow[] = readonly ParamRow[]> {
+  readonly id: Id;
+  readonly label: string;
+  /** Its colour on every chart that compares methods. */
+  readonly color: string;
+  readonly kind: MethodKind;
+  /** One line: the CLI's help and the method picker. */
+  readonly summary: string;
+  /** A paragraph for the page: what the objective rewards and what to watch for. */
+  readonly explanation: string;
+  /** The parameter rows it uses (rows shared by a family are the same objects). */
+  readonly params: P;
+  /** Augmented views of each image per step. */
+  readonly viewsPerImage: number;
+  /** Whether it reads an EMA teacher's outputs. */
+  readonly usesTeacher: boolean;
+  /** Where its float64 reference lives (tests pair it with the GPU objective). */
+  readonly reference: string;
+  readonly metrics: readonly MetricRow[];
+  readonly panels: readonly PanelSpec[];
+  /** Values of shared rows this method is run with by the lab and side-by-side comparisons (SwAV: 3 iterations). */
+  readonly recommended?: Readonly<Record<string, number>>;
+  createObjective(ctx: GpuContext, shape: ObjectiveShape): Promise<MethodObjective>;
+}
+
+/** Declares a method, keeping its id and rows as literal types (the TrainConfig type is built from them). */
+export function defineMethod<const Id extends string, const P extends readonly ParamRow[]>(def: MethodDef<Id, P>): MethodDef<Id, P> {
+  return def;
+}

@@ -1,0 +1,144 @@
+// One training step's forward/backward on two views, recorded into the caller's encoder (no
+// readback), for any registered method (docs/ARCHITECTURE.md, "The life of a training step"):
+//   zero grads; W = v/‖v‖ (student head, shared with the teacher)
+//   teacher: ℓ⁽¹⁾, ℓ⁽²⁾ with the EMA encoder + projector (+ head)   BN in training mode
+//   objective: the method's targets from the teacher's outputs       (recordTargets)
+//   student: q⁽¹⁾, q⁽²⁾ = head(projector(encoder(view)))            BN in training mode
+//   objective: the method's loss and ∂L/∂q⁽ᵛ⁾                        (recordLoss)
+//   backward of both student views, accumulating into the flat gradient buffer.
+// The graph composes the layers and the method's objective; it never asks which method it runs.
+// Used by the trainer (with the optimizer and EMA after it) and by `cli step` (the parity
+// harness: exactly these gradients are written out).
+import type { GpuContext } from '../gpu/context.ts';
+import type { GemmVariant } from '../gpu/gemm.ts';
+import type { PassTimer } from '../gpu/kernel.ts';
+import { createTensor, type Tensor } from '../gpu/tensor.ts';
+import type { ModelConfig } from '../nn/config.ts';
+import type { ParamStore } from '../nn/param-store.ts';
+import { HeadLayers, HeadRun } from '../nn/projector.ts';
+import { EncoderLayers, EncoderRun, PassList, Scratch } from '../nn/resnet18.ts';
+import type { WeightNormNormalizePass } from '../nn/weightnorm.ts';
+import type { MethodDef, MethodObjective, ObjectivePlan, StepValues } from '../methods/types.ts';
+
+/** Pipelines for one configuration, batch size and method, shared by every graph built on them. */
+export class StepLayers {
+  private constructor(
+    readonly ctx: GpuContext,
+    readonly config: ModelConfig,
+    readonly batch: number,
+    readonly method: MethodDef,
+    readonly encoder: EncoderLayers,
+    readonly head: HeadLayers,
+    readonly objective: MethodObjective,
+  ) {}
+
+  static async create(ctx: GpuContext, config: ModelConfig, batch: number, method: MethodDef, variant?: GemmVariant): Promise<StepLayers> {
+    if (method.kind !== 'pseudo-label') throw new Error(`the step graph composes pseudo-label methods over the prototype head; ${method.id} is an ${method.kind} objective, which needs a projector-only run`);
+    const [encoder, head, objective] = await Promise.all([
+      EncoderLayers.create(ctx, config, batch, variant),
+      HeadLayers.create(ctx, config, batch, variant),
+      method.createObjective(ctx, { B: batch, K: config.prototypes, D: config.projOut }),
+    ]);
+    return new StepLayers(ctx, config, batch, method, encoder, head, objective);
+  }
+}
+
+interface NetworkRun {
+  encoder: EncoderRun;
+  head: HeadRun;
+}
+
+export class StepGraph {
+  readonly normalize: WeightNormNormalizePass;
+  readonly student: NetworkRun[];
+  readonly teacher: NetworkRun[];
+  readonly studentGrads: [Tensor, Tensor];
+  readonly loss: Tensor;
+  readonly objective: ObjectivePlan;
+  private readonly backward = new PassList();
+  private stepped = false;
+
+  constructor(
+    readonly layers: StepLayers,
+    readonly store: ParamStore,
+    readonly views: [Tensor, Tensor],
+    readonly scratch: Scratch,
+  ) {
+    const { ctx, batch: B, config, method } = layers;
+    const K = config.prototypes;
+    this.normalize = layers.head.bindNormalize(store.params);
+    const run = (weights: typeof store.student, x: Tensor, label: string): NetworkRun => {
+      const encoder = new EncoderRun(ctx, layers.encoder, weights, x, 'train', `${label}.encoder`);
+      const head = new HeadRun(ctx, layers.head, weights, encoder.features, this.normalize, 'train', `${label}.head`);
+      return { encoder, head };
+    };
+    this.student = views.map((v, i) => run(store.student, v, `student${i + 1}`));
+    this.teacher = method.usesTeacher ? views.map((v, i) => run(store.teacherWeights, v, `teacher${i + 1}`)) : [];
+    this.studentGrads = [createTensor(ctx, [B, K], 'f32', 'dlogits1'), createTensor(ctx, [B, K], 'f32', 'dlogits2')];
+    this.loss = createTensor(ctx, [1], 'f32', 'loss');
+    const outputs = (r: NetworkRun[]) => [r[0]!.head.logits, r[1]!.head.logits] as const;
+    this.objective = layers.objective.bind({ student: outputs(this.student), teacher: this.teacher.length ? outputs(this.teacher) : null, grads: this.studentGrads, loss: this.loss }, method.id);
+    // Both student views' backwards share activation-gradient scratch and accumulate into grads.
+    this.student.forEach((s, i) => {
+      const dFeat = scratch.get('d.features', [...s.encoder.features.shape]);
+      this.backward.push(s.head.bindBackward(this.studentGrads[i]!, dFeat, store.grads, scratch));
+      this.backward.push(s.encoder.bindBackward(dFeat, store.grads, scratch));
+    });
+  }
+
+  static async build(layers: StepLayers, store: ParamStore, views: [Tensor, Tensor]): Promise<StepGraph> {
+    return new StepGraph(layers, store, views, new Scratch(layers.ctx, 'grad_scratch'));
+  }
+
+  /** This step's configuration and schedule values (uniform writes, effective from the next submit). */
+  setStep(v: StepValues): void {
+    this.objective.setStep(v);
+    this.stepped = true;
+  }
+
+  /** Teacher forward and the method's targets only (no gradients). */
+  recordTargets(encoder: GPUCommandEncoder, timer?: PassTimer): void {
+    if (!this.stepped) throw new Error('StepGraph: call setStep before recording');
+    this.normalize.record(encoder, timer);
+    for (const t of this.teacher) {
+      t.encoder.forward.record(encoder, timer);
+      t.head.forward.record(encoder, timer);
+    }
+    this.objective.recordTargets(encoder, timer);
+  }
+
+  /** The whole forward/backward: after it, `store.grads` holds this step's gradients. */
+  record(encoder: GPUCommandEncoder, timer?: PassTimer): void {
+    encoder.clearBuffer(this.store.grads.buffer);
+    this.recordTargets(encoder, timer);
+    for (const s of this.student) {
+      s.encoder.forward.record(encoder, timer);
+      s.head.forward.record(encoder, timer);
+    }
+    this.objective.recordLoss(encoder, timer);
+    this.backward.record(encoder, timer);
+  }
+
+  /** The method's metric sources (on logged steps, after `record`). */
+  recordMetrics(encoder: GPUCommandEncoder): void {
+    this.objective.recordMetrics(encoder);
+  }
+
+  /** Every named GPU metric source: the loss and the method's. */
+  get metricSources(): Readonly<Record<string, Tensor>> {
+    return { loss: this.loss, ...this.objective.metricSources };
+  }
+
+  /** View 1's targets (null for methods without prototypes). */
+  get targets(): Tensor | null {
+    return this.objective.targets;
+  }
+
+  /** Teacher logits of view 1 (for the explorer, `--save-logits`); the student's without a teacher. */
+  get teacherLogits(): Tensor {
+    return (this.teacher[0] ?? this.student[0]!).head.logits;
+  }
+  get studentLogits(): Tensor {
+    return this.student[0]!.head.logits;
+  }
+}

@@ -1,0 +1,28 @@
+// Each registered method's float64 reference (src/ref), keyed by method id: the targets a
+// pseudo-label method makes from teacher logits at given step values. src/ref is a leaf that
+// production code never imports, so the pairing of a method with its reference lives here, on
+// the test side; test/method-registry.test.ts requires an entry for every registered method and
+// compares it with the method's GPU objective.
+import * as ref from '../../src/ref/mira.ts';
+
+export interface TargetStepValues {
+  tauT: number;
+  beta: number;
+  iters: number;
+  eps: number;
+}
+
+export type TargetReference = (logits: Float64Array, B: number, K: number, v: TargetStepValues) => Float64Array;
+
+export const TARGET_REFERENCES: Record<string, TargetReference> = {
+  mira: (logits, B, K, v) => ref.miraSolve(logits, B, K, { tau: v.tauT, beta: v.beta, iters: v.iters }).w,
+  swav: (logits, B, K, v) => ref.sinkhornSwav(logits, B, K, { eps: v.eps, iters: v.iters }).targets,
+  naive: (logits, B, K, v) => ref.naiveTargets(logits, B, K, v.tauT),
+};
+
+/** The swapped cross-entropy of the targets of both views (float64). */
+export function swappedLossReference(w: [Float64Array, Float64Array], q: [Float64Array, Float64Array], B: number, K: number, tauS: number): { loss: number; grads: [Float64Array, Float64Array] } {
+  const a = ref.crossEntropy(w[1], q[0], B, K, tauS);
+  const b = ref.crossEntropy(w[0], q[1], B, K, tauS);
+  return { loss: 0.5 * (a.loss + b.loss), grads: [a.grad.map((g) => 0.5 * g), b.grad.map((g) => 0.5 * g)] };
+}
