@@ -320,7 +320,7 @@ export class Trainer {
   async saveState(): Promise<ModelState> {
     await this.flush();
     const state = await this.store.download(this.model, this.stepIndex, this.batchesTracked);
-    state.extra = { train_config: this.config, knn_top1_init: this.knnInit };
+    state.extra = { method: this.method.id, train_config: this.config, knn_top1_init: this.knnInit };
     return state;
   }
 

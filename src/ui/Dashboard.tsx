@@ -1,20 +1,17 @@
-// The live charts of a training run: loss, schedules, entropies / marginal entropies / mutual
-// information of student, teacher and targets, the KL terms, cluster usage, kNN accuracy
-// against the random-init baseline, and the latest targets' sorted cluster marginal.
+// The live charts of a training run: loss, schedules and kNN accuracy against the random-init
+// baseline for every method, then the panels the run's method declares (src/methods/*: for the
+// pseudo-label family, entropies / marginal entropies / mutual information of student, teacher and
+// targets, the KL terms, cluster usage and the latest targets' sorted cluster marginal).
 import { Bar, BarChart, CartesianGrid, Line, LineChart, ReferenceLine, Tooltip, XAxis, YAxis } from 'recharts';
 import { AXIS, CHART_MARGIN, ChartCard, GRID, TOOLTIP, tickFmt } from './ChartCard.tsx';
 import { fmt, ROLE_COLORS, SERIES_COLORS } from './format.ts';
+import { methodById } from '../methods/registry.ts';
+import type { PanelSpec } from '../methods/types.ts';
 import { useApp } from './store.ts';
 import type { Point } from '../worker/history.ts';
 
 const H = 180;
 const chartStyle = { width: '100%', height: H };
-
-const ROLES = [
-  { key: 'student', label: 'student', color: ROLE_COLORS.student },
-  { key: 'teacher', label: 'teacher', color: ROLE_COLORS.teacher },
-  { key: 'target', label: 'targets', color: ROLE_COLORS.targets },
-] as const;
 
 function StepAxis() {
   return <XAxis dataKey="step" type="number" domain={['dataMin', 'dataMax']} allowDecimals={false} {...AXIS} tickFormatter={(v: number) => String(v)} />;
@@ -38,16 +35,25 @@ function lines(keys: { key: string; name: string; color: string; dashed?: boolea
   ));
 }
 
-function RoleChart({ title, suffix, data, sub, reference, zero = true, warn }: { title: string; suffix: string; data: Point[]; sub: string; reference?: { y: number; label: string }; zero?: boolean; warn?: boolean }) {
+/** A panel a method declares: its series against the step (src/methods/types.ts PanelSpec). */
+function PanelChart({ panel, data, K, warn }: { panel: Extract<PanelSpec, { kind: 'lines' }>; data: Point[]; K: number; warn: boolean }) {
+  const logK = Math.log(K);
+  const right = panel.series.some((x) => x.axis === 'right');
+  const subtitle = panel.id === 'clusters' ? panel.subtitle.replace('of K', `of K = ${K}`) : panel.subtitle;
   return (
-    <ChartCard title={title} subtitle={sub} points={data.length} warn={warn} legend={ROLES.map((r) => ({ label: r.label, color: r.color }))}>
+    <ChartCard title={panel.title} subtitle={subtitle} points={data.length} warn={warn} legend={panel.series.map((x) => ({ label: x.label, color: x.color, dashed: x.dashed }))}>
       <LineChart data={data} margin={CHART_MARGIN} style={chartStyle} responsive>
         <CartesianGrid {...GRID} />
         <StepAxis />
-        <YAxis yAxisId="left" {...AXIS} width={44} tickFormatter={tickFmt} domain={zero ? [0, 'auto'] : ['auto', 'auto']} />
+        {panel.integer ? (
+          <YAxis yAxisId="left" {...AXIS} width={44} allowDecimals={false} domain={[0, 'auto']} />
+        ) : (
+          <YAxis yAxisId="left" {...AXIS} width={44} tickFormatter={tickFmt} domain={panel.zero ? [0, 'auto'] : ['auto', 'auto']} />
+        )}
+        {right && <YAxis yAxisId="right" orientation="right" {...AXIS} width={36} tickFormatter={tickFmt} domain={panel.rightDomain ? [...panel.rightDomain] : ['auto', 'auto']} />}
         <Tooltip {...TOOLTIP} labelFormatter={(v) => `step ${v}`} />
-        {reference && <ReferenceLine yAxisId="left" y={reference.y} ifOverflow="extendDomain" stroke="var(--muted)" strokeDasharray="3 3" label={{ value: reference.label, fill: 'var(--muted)', fontSize: 11, position: 'insideBottomRight' }} />}
-        {lines(ROLES.map((r) => ({ key: `${r.key}_${suffix}`, name: r.label, color: r.color })))}
+        {panel.reference === 'logK' && <ReferenceLine yAxisId="left" y={logK} ifOverflow="extendDomain" stroke="var(--muted)" strokeDasharray="3 3" label={{ value: `log K = ${fmt(logK)}`, fill: 'var(--muted)', fontSize: 11, position: 'insideBottomRight' }} />}
+        {lines(panel.series.map((x) => ({ key: x.key, name: x.label, color: x.color, dashed: x.dashed, yAxisId: x.axis ?? 'left' })))}
       </LineChart>
     </ChartCard>
   );
@@ -71,15 +77,13 @@ export function Dashboard() {
   const marginal = useApp((s) => s.marginal);
   const warnings = useApp((s) => s.warnings);
   const K = useApp((s) => s.train.config?.prototypes ?? s.config.prototypes);
-  const logK = Math.log(K);
-  const usedWarn = warnings.some((w) => w.what === 'used_clusters');
-  const entWarn = warnings.some((w) => w.what === 'marginal_entropy');
+  const method = methodById(useApp((s) => s.train.config?.method ?? s.config.method));
+  const warned = (what: string | undefined) => !!what && warnings.some((w) => w.what === what);
   const knnData = knnInit !== null ? [{ step: 0, top1: knnInit }, ...knn] : knn;
-  const bars = marginal ? bucketBars(marginal.sorted) : [];
 
   return (
     <div className="chart-grid" data-testid="dashboard">
-      <ChartCard title="Loss" subtitle="swapped prediction ½[CE(w⁽¹⁾, q⁽²⁾) + CE(w⁽²⁾, q⁽¹⁾)]" points={data.length}>
+      <ChartCard title="Loss" subtitle={`${method.label}: ${method.kind === 'pseudo-label' ? 'swapped prediction ½[CE(w⁽¹⁾, q⁽²⁾) + CE(w⁽²⁾, q⁽¹⁾)]' : 'the objective'}`} points={data.length}>
         <LineChart data={data} margin={CHART_MARGIN} style={chartStyle} responsive>
           <CartesianGrid {...GRID} />
           <StepAxis />
@@ -124,59 +128,21 @@ export function Dashboard() {
         </LineChart>
       </ChartCard>
 
-      <RoleChart title="Entropy" suffix="entropy" data={data} sub="mean_i H(p_i), nats: how sure each assignment is" />
-      <RoleChart title="Marginal entropy" suffix="marginal_entropy" data={data} zero={false} warn={entWarn} sub="H(mean_i p_i), nats: how evenly clusters are used" reference={{ y: logK, label: `log K = ${fmt(logK)}` }} />
-      <RoleChart title="Mutual information" suffix="mi" data={data} sub="marginal entropy − entropy: what MIRA rewards (weight β)" />
+      {method.panels.map((p) =>
+        p.kind === 'lines' ? <PanelChart key={p.id} panel={p} data={data} K={K} warn={warned(p.warnOn)} /> : <MarginalChart key={p.id} title={p.title} marginal={marginal} K={K} warn={warned(p.warnOn)} />,
+      )}
+    </div>
+  );
+}
 
+function MarginalChart({ title, marginal, K, warn }: { title: string; marginal: { step: number; sorted: number[] } | null; K: number; warn: boolean }) {
+  const bars = marginal ? bucketBars(marginal.sorted) : [];
+  return (
       <ChartCard
-        title="KL terms"
-        subtitle="KL(p‖w) of teacher and student probabilities to the targets"
-        points={data.length}
-        legend={[
-          { label: 'teacher ‖ targets', color: ROLE_COLORS.teacher },
-          { label: 'student ‖ targets', color: ROLE_COLORS.student },
-        ]}
-      >
-        <LineChart data={data} margin={CHART_MARGIN} style={chartStyle} responsive>
-          <CartesianGrid {...GRID} />
-          <StepAxis />
-          <YAxis yAxisId="left" {...AXIS} width={44} tickFormatter={tickFmt} domain={[0, 'auto']} />
-          <Tooltip {...TOOLTIP} labelFormatter={(v) => `step ${v}`} />
-          {lines([
-            { key: 'kl_teacher_targets', name: 'teacher ‖ targets', color: ROLE_COLORS.teacher },
-            { key: 'kl_student_targets', name: 'student ‖ targets', color: ROLE_COLORS.student },
-          ])}
-        </LineChart>
-      </ChartCard>
-
-      <ChartCard
-        title="Clusters"
-        subtitle={`used by the targets' argmax (left, of K = ${K}); largest share (right)`}
-        points={data.length}
-        warn={usedWarn}
-        legend={[
-          { label: 'used clusters', color: ROLE_COLORS.targets },
-          { label: 'largest cluster', color: '#ff7a7a', dashed: true },
-        ]}
-      >
-        <LineChart data={data} margin={CHART_MARGIN} style={chartStyle} responsive>
-          <CartesianGrid {...GRID} />
-          <StepAxis />
-          <YAxis yAxisId="left" {...AXIS} width={44} allowDecimals={false} domain={[0, 'auto']} />
-          <YAxis yAxisId="right" orientation="right" {...AXIS} width={36} tickFormatter={tickFmt} domain={[0, 1]} />
-          <Tooltip {...TOOLTIP} labelFormatter={(v) => `step ${v}`} />
-          {lines([
-            { key: 'used_clusters', name: 'used clusters', color: ROLE_COLORS.targets },
-            { key: 'largest_cluster_fraction', name: 'largest cluster', color: '#ff7a7a', yAxisId: 'right', dashed: true },
-          ])}
-        </LineChart>
-      </ChartCard>
-
-      <ChartCard
-        title="Cluster marginal"
+        title={title}
         subtitle={marginal ? `mean targets of the batch at step ${marginal.step}, sorted; dashed: 1/K` : 'mean targets of the latest batch, sorted; dashed: 1/K'}
         points={bars.length}
-        warn={entWarn}
+        warn={warn}
         className="chart-wide"
       >
         <BarChart data={bars} margin={CHART_MARGIN} style={chartStyle} responsive barCategoryGap={bars.length > 64 ? 0 : 1}>
@@ -188,6 +154,5 @@ export function Dashboard() {
           <Bar dataKey="p" name="share" fill={ROLE_COLORS.targets} isAnimationActive={false} />
         </BarChart>
       </ChartCard>
-    </div>
   );
 }
