@@ -16,7 +16,7 @@ export interface ModelConfig {
   std: number[];
   projHidden: number;
   projOut: number;
-  /** K, the number of prototypes (clusters). */
+  /** K, the number of prototypes (clusters); 0: no prototype head (embedding objectives). */
   prototypes: number;
 }
 
@@ -62,7 +62,7 @@ export function validateModelConfig(c: ModelConfig): void {
   for (const [k, v] of [['proj_hidden', c.projHidden], ['proj_out', c.projOut]] as const) {
     if (!Number.isInteger(v) || v < 1) problems.push(`${k} must be a positive integer, got ${v}`);
   }
-  if (!Number.isInteger(c.prototypes) || c.prototypes < 2) problems.push(`prototypes (K) must be an integer ≥ 2, got ${c.prototypes}`);
+  if (!Number.isInteger(c.prototypes) || c.prototypes === 1 || c.prototypes < 0) problems.push(`prototypes (K) must be an integer ≥ 2 (or 0: no prototype head, for an embedding objective), got ${c.prototypes}`);
   if (problems.length) throw new ShapeError(`invalid model configuration: ${problems.join('; ')}`);
 }
 

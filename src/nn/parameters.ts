@@ -80,6 +80,8 @@ export function modelParams(config: ModelConfig): ParamSpec[] {
   list.push(...linearParams('projector.3', H, H, false), ...bnParams('projector', '4', H));
   list.push(...linearParams('projector.6', H, config.projOut, true));
   const K = config.prototypes;
+  // Embedding objectives train the projector's output directly: no prototype head.
+  if (K === 0) return list;
   list.push({ name: 'head.weight_g', kind: 'weight_g', shape: [K, 1], torchShape: [K, 1], trainable: false, decay: false, lars: false, inTeacher: false, head: true });
   list.push({ name: 'head.weight_v', kind: 'prototypes', shape: [K, config.projOut], torchShape: [K, config.projOut], trainable: true, decay: true, lars: true, inTeacher: false, head: true });
   return list;

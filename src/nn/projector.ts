@@ -5,6 +5,8 @@
 //   logits = zn · Wᵀ,  W = v / ‖v‖ row-wise            (head, weight-normalised, g = 1)
 // The head's W is normalised once per step (HeadLayers.bindNormalize) and shared by the
 // student's and the teacher's runs (MIRA's teacher uses the student's prototypes).
+// With K = 0 (embedding objectives) there is no head: the run stops at z, the projection, and
+// its backward starts from ∂L/∂z.
 // Backward assigns activation gradients and accumulates (+=) parameter gradients.
 import type { GpuContext } from '../gpu/context.ts';
 import type { GemmVariant } from '../gpu/gemm.ts';
@@ -26,44 +28,48 @@ export class HeadLayers {
     readonly lin3: Linear,
     readonly bn4: BatchNorm,
     readonly lin6: Linear,
-    readonly l2: L2Norm,
-    readonly head: WeightNormLinear,
+    /** The L2 normalisation and prototype head; null when K = 0. */
+    readonly prototypes: { l2: L2Norm; head: WeightNormLinear } | null,
   ) {}
 
   static async create(ctx: GpuContext, config: ModelConfig, batch: number, variant?: GemmVariant): Promise<HeadLayers> {
     const D = featureDim(config.width);
     const H = config.projHidden;
     const P = config.projOut;
+    const K = config.prototypes;
     const [lin0, bn1, lin3, bn4, lin6, l2, head] = await Promise.all([
       Linear.create(ctx, { batch, inFeatures: D, outFeatures: H, bias: false }, { label: 'projector.0', variant }),
       BatchNorm.create(ctx, { batch, channels: H }, { label: 'projector.1', relu: true }),
       Linear.create(ctx, { batch, inFeatures: H, outFeatures: H, bias: false }, { label: 'projector.3', variant }),
       BatchNorm.create(ctx, { batch, channels: H }, { label: 'projector.4', relu: true }),
       Linear.create(ctx, { batch, inFeatures: H, outFeatures: P, bias: true }, { label: 'projector.6', variant }),
-      L2Norm.create(ctx, { rows: batch, dim: P }, { label: 'projector.l2norm' }),
-      WeightNormLinear.create(ctx, { batch, dim: P, prototypes: config.prototypes }, { label: 'head', variant }),
+      K > 0 ? L2Norm.create(ctx, { rows: batch, dim: P }, { label: 'projector.l2norm' }) : null,
+      K > 0 ? WeightNormLinear.create(ctx, { batch, dim: P, prototypes: K }, { label: 'head', variant }) : null,
     ]);
-    return new HeadLayers(config, batch, lin0, bn1, lin3, bn4, lin6, l2, head);
+    return new HeadLayers(config, batch, lin0, bn1, lin3, bn4, lin6, l2 && head ? { l2, head } : null);
   }
 
-  /** W = v/‖v‖ for this step, from the student's v. */
-  bindNormalize(params: FlatTensors): WeightNormNormalizePass {
-    return this.head.bindNormalize(params.get('head.weight_v'));
+  /** W = v/‖v‖ for this step, from the student's v; null without a head. */
+  bindNormalize(params: FlatTensors): WeightNormNormalizePass | null {
+    return this.prototypes ? this.prototypes.head.bindNormalize(params.get('head.weight_v')) : null;
   }
 }
 
 export class HeadRun {
   readonly forward = new PassList();
-  readonly logits: Tensor;
-  readonly embedding: Tensor;
-  private readonly acts: { p0: Tensor; q0: Tensor; p1: Tensor; q1: Tensor; z: Tensor; bn1: BatchNormForwardPass; bn4: BatchNormForwardPass; l2: L2NormForwardPass };
+  /** z: the projector's output before normalisation (B×P). */
+  readonly projection: Tensor;
+  /** z/‖z‖ and the logits over the prototypes (null when K = 0). */
+  readonly embedding: Tensor | null;
+  readonly logits: Tensor | null;
+  private readonly acts: { p0: Tensor; q0: Tensor; p1: Tensor; q1: Tensor; bn1: BatchNormForwardPass; bn4: BatchNormForwardPass; l2: L2NormForwardPass | null };
 
   constructor(
     ctx: GpuContext,
     readonly layers: HeadLayers,
     readonly weights: NetworkWeights,
     readonly features: Tensor,
-    readonly normalized: WeightNormNormalizePass,
+    readonly normalized: WeightNormNormalizePass | null,
     readonly mode: BnMode,
     readonly label: string,
   ) {
@@ -84,8 +90,11 @@ export class HeadRun {
     const p1 = t('p1', H);
     const q1 = t('q1', H);
     const z = t('z', config.projOut);
-    this.embedding = t('zn', config.projOut);
-    this.logits = t('logits', config.prototypes);
+    this.projection = z;
+    const proto = layers.prototypes;
+    if (!!proto !== !!normalized) throw new Error(`${label}: the normalised prototypes are needed exactly when the head exists (K = ${config.prototypes})`);
+    this.embedding = proto ? t('zn', config.projOut) : null;
+    this.logits = proto ? t('logits', config.prototypes) : null;
     const f = this.forward;
     f.push(layers.lin0.bindForward(features, p('projector.0.weight'), p0));
     const bn1 = layers.bn1.bindForward(bn('1', p0, q0), mode);
@@ -94,24 +103,34 @@ export class HeadRun {
     const bn4 = layers.bn4.bindForward(bn('4', p1, q1), mode);
     f.push(bn4);
     f.push(layers.lin6.bindForward(q1, p('projector.6.weight'), z, p('projector.6.bias')));
-    const l2 = layers.l2.bindForward(z, this.embedding);
-    f.push(l2);
-    f.push(layers.head.bindForward(this.embedding, normalized.w, this.logits));
-    this.acts = { p0, q0, p1, q1, z, bn1, bn4, l2 };
+    let l2: L2NormForwardPass | null = null;
+    if (proto && normalized && this.embedding && this.logits) {
+      l2 = proto.l2.bindForward(z, this.embedding);
+      f.push(l2);
+      f.push(proto.head.bindForward(this.embedding, normalized.w, this.logits));
+    }
+    this.acts = { p0, q0, p1, q1, bn1, bn4, l2 };
   }
 
-  /** From dlogits into `grads` (+=, head included); writes d features into `dFeatures`. */
-  bindBackward(dLogits: Tensor, dFeatures: Tensor, grads: FlatTensors, scratch: Scratch): PassList {
+  /**
+   * From ∂L/∂logits (with a head) or ∂L/∂z (K = 0) into `grads` (+=, head included); writes
+   * d features into `dFeatures`.
+   */
+  bindBackward(dOut: Tensor, dFeatures: Tensor, grads: FlatTensors, scratch: Scratch): PassList {
     const { layers } = this;
     const { config } = layers;
     const a = this.acts;
     const b = new PassList();
     const p = (n: string) => this.weights.params.get(n);
     const like = (name: string, x: Tensor) => scratch.get(name, [...x.shape]);
-    const dzn = like('d.zn', this.embedding);
-    b.push(layers.head.bindBackward({ x: this.embedding, w: this.normalized.w, vnorm: this.normalized.vnorm, dlogits: dLogits, dx: dzn, dv: grads.get('head.weight_v'), dw: scratch.get('d.head.w', [config.prototypes, config.projOut]) }));
-    const dz = like('d.z', a.z);
-    b.push(layers.l2.bindBackward({ y: this.embedding, dy: dzn, norm: a.l2.norm, dx: dz }));
+    let dz = dOut;
+    const proto = layers.prototypes;
+    if (proto && this.embedding && this.normalized && a.l2) {
+      const dzn = like('d.zn', this.embedding);
+      b.push(proto.head.bindBackward({ x: this.embedding, w: this.normalized.w, vnorm: this.normalized.vnorm, dlogits: dOut, dx: dzn, dv: grads.get('head.weight_v'), dw: scratch.get('d.head.w', [config.prototypes, config.projOut]) }));
+      dz = like('d.z', this.projection);
+      b.push(proto.l2.bindBackward({ y: this.embedding, dy: dzn, norm: a.l2.norm, dx: dz }));
+    }
     const dq1 = like('d.q1', a.q1);
     b.push(layers.lin6.bindBackward({ x: a.q1, weight: p('projector.6.weight'), dy: dz, dx: dq1, dweight: grads.get('projector.6.weight'), dbias: grads.get('projector.6.bias') }));
     const dp1 = like('d.p1', a.p1);

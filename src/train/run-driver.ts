@@ -114,7 +114,7 @@ export class TrainingRun {
     }
     const every = this.opts.batchEveryMs ?? 0;
     const now = performance.now();
-    if (this.out.batch && (manual || t.done || (every > 0 && now - this.lastBatchAt > every))) {
+    if (this.out.batch && t.hasTargets && (manual || t.done || (every > 0 && now - this.lastBatchAt > every))) {
       this.lastBatchAt = now;
       this.out.batch(await t.latestBatch());
       extra = true;

@@ -1,10 +1,12 @@
 // One training step's forward/backward on two views, recorded into the caller's encoder (no
 // readback), for any registered method (docs/ARCHITECTURE.md, "The life of a training step"):
-//   zero grads; W = v/‖v‖ (student head, shared with the teacher)
-//   teacher: ℓ⁽¹⁾, ℓ⁽²⁾ with the EMA encoder + projector (+ head)   BN in training mode
+//   zero grads; W = v/‖v‖ (student head, shared with the teacher; pseudo-label methods)
+//   teacher: its outputs of both views with the EMA encoder + projector (+ head), if the
+//            method uses a teacher                                    BN in training mode
 //   objective: the method's targets from the teacher's outputs       (recordTargets)
-//   student: q⁽¹⁾, q⁽²⁾ = head(projector(encoder(view)))            BN in training mode
-//   objective: the method's loss and ∂L/∂q⁽ᵛ⁾                        (recordLoss)
+//   student: outputs of both views: logits q = head(projector(encoder(view))) for pseudo-label
+//            methods, the projection z = projector(encoder(view)) for embedding objectives
+//   objective: the method's loss and ∂L/∂outputs                     (recordLoss)
 //   backward of both student views, accumulating into the flat gradient buffer.
 // The graph composes the layers and the method's objective; it never asks which method it runs.
 // Used by the trainer (with the optimizer and EMA after it) and by `cli step` (the parity
@@ -33,7 +35,8 @@ export class StepLayers {
   ) {}
 
   static async create(ctx: GpuContext, config: ModelConfig, batch: number, method: MethodDef, variant?: GemmVariant): Promise<StepLayers> {
-    if (method.kind !== 'pseudo-label') throw new Error(`the step graph composes pseudo-label methods over the prototype head; ${method.id} is an ${method.kind} objective, which needs a projector-only run`);
+    const hasHead = config.prototypes > 0;
+    if ((method.kind === 'pseudo-label') !== hasHead) throw new Error(`${method.label} is ${method.kind === 'pseudo-label' ? 'a pseudo-label method: it needs prototypes (K ≥ 2)' : 'an embedding objective: its model has no prototype head (K = 0)'}; this model has K = ${config.prototypes}`);
     const [encoder, head, objective] = await Promise.all([
       EncoderLayers.create(ctx, config, batch, variant),
       HeadLayers.create(ctx, config, batch, variant),
@@ -49,7 +52,7 @@ interface NetworkRun {
 }
 
 export class StepGraph {
-  readonly normalize: WeightNormNormalizePass;
+  readonly normalize: WeightNormNormalizePass | null;
   readonly student: NetworkRun[];
   readonly teacher: NetworkRun[];
   readonly studentGrads: [Tensor, Tensor];
@@ -65,7 +68,7 @@ export class StepGraph {
     readonly scratch: Scratch,
   ) {
     const { ctx, batch: B, config, method } = layers;
-    const K = config.prototypes;
+    const width = method.kind === 'pseudo-label' ? config.prototypes : config.projOut;
     this.normalize = layers.head.bindNormalize(store.params);
     const run = (weights: typeof store.student, x: Tensor, label: string): NetworkRun => {
       const encoder = new EncoderRun(ctx, layers.encoder, weights, x, 'train', `${label}.encoder`);
@@ -74,9 +77,10 @@ export class StepGraph {
     };
     this.student = views.map((v, i) => run(store.student, v, `student${i + 1}`));
     this.teacher = method.usesTeacher ? views.map((v, i) => run(store.teacherWeights, v, `teacher${i + 1}`)) : [];
-    this.studentGrads = [createTensor(ctx, [B, K], 'f32', 'dlogits1'), createTensor(ctx, [B, K], 'f32', 'dlogits2')];
+    this.studentGrads = [createTensor(ctx, [B, width], 'f32', 'doutputs1'), createTensor(ctx, [B, width], 'f32', 'doutputs2')];
     this.loss = createTensor(ctx, [1], 'f32', 'loss');
-    const outputs = (r: NetworkRun[]) => [r[0]!.head.logits, r[1]!.head.logits] as const;
+    const output = (r: NetworkRun) => (method.kind === 'pseudo-label' ? r.head.logits! : r.head.projection);
+    const outputs = (r: NetworkRun[]) => [output(r[0]!), output(r[1]!)] as const;
     this.objective = layers.objective.bind({ student: outputs(this.student), teacher: this.teacher.length ? outputs(this.teacher) : null, grads: this.studentGrads, loss: this.loss }, method.id);
     // Both student views' backwards share activation-gradient scratch and accumulate into grads.
     this.student.forEach((s, i) => {
@@ -99,7 +103,7 @@ export class StepGraph {
   /** Teacher forward and the method's targets only (no gradients). */
   recordTargets(encoder: GPUCommandEncoder, timer?: PassTimer): void {
     if (!this.stepped) throw new Error('StepGraph: call setStep before recording');
-    this.normalize.record(encoder, timer);
+    this.normalize?.record(encoder, timer);
     for (const t of this.teacher) {
       t.encoder.forward.record(encoder, timer);
       t.head.forward.record(encoder, timer);
@@ -134,11 +138,8 @@ export class StepGraph {
     return this.objective.targets;
   }
 
-  /** Teacher logits of view 1 (for the explorer, `--save-logits`); the student's without a teacher. */
-  get teacherLogits(): Tensor {
+  /** Teacher logits of view 1 (for the explorer, `--save-logits`; the student's without a teacher); null without prototypes. */
+  get teacherLogits(): Tensor | null {
     return (this.teacher[0] ?? this.student[0]!).head.logits;
-  }
-  get studentLogits(): Tensor {
-    return this.student[0]!.head.logits;
   }
 }

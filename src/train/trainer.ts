@@ -54,7 +54,8 @@ export function modelConfigFor(cfg: TrainConfig, ds: Dataset): ModelConfig {
     std: ds.std,
     projHidden: cfg.projHidden,
     projOut: cfg.projOut,
-    prototypes: cfg.prototypes,
+    // Embedding objectives have no prototype head (K = 0 in the model and its checkpoint).
+    prototypes: methodById(cfg.method).kind === 'embedding' ? 0 : cfg.prototypes,
   };
   validateModelConfig(c);
   return c;
@@ -214,7 +215,7 @@ export class Trainer {
     this.graph.setStep({ config: c, lr: sch.lr, beta: sch.beta, ema: sch.ema });
     this.optimizer.setParams({ lr: sch.lr, momentum: c.momentum, weightDecay: c.weightDecay, eta: c.larsEta });
     this.ema.setMomentum(sch.ema);
-    const freeze = s < c.freezeHeadSteps;
+    const freeze = s < c.freezeHeadSteps && this.model.prototypes > 0;
     if (freeze !== this.headFrozen) {
       this.optimizer.setFrozen(this.store.layout.headNames(), freeze);
       this.headFrozen = freeze;
@@ -303,14 +304,20 @@ export class Trainer {
     return { top1: r.top1_k20, all: r.top1 as Record<string, number> };
   }
 
+  /** Whether the method makes targets over prototypes (the marginal chart, gallery, pseudo-label export). */
+  get hasTargets(): boolean {
+    return this.graph.targets !== null;
+  }
+
   /** The latest batch's teacher logits, targets and indices (view 1), and the targets' marginal. */
   async latestBatch(): Promise<{ teacherLogits: Float32Array; targets: Float32Array; B: number; K: number; indices: Uint32Array; marginal: Float32Array }> {
     await this.flush();
     const B = this.config.batch;
     const K = this.model.prototypes;
     const w = this.graph.targets;
-    if (!w) throw new Error(`${this.method.label} makes no targets over prototypes: there is no latest batch of targets to show`);
-    const [teacherLogits, targets] = await Promise.all([readF32(this.ctx, this.graph.teacherLogits), readF32(this.ctx, w)]);
+    const logits = this.graph.teacherLogits;
+    if (!w || !logits) throw new Error(`${this.method.label} makes no targets over prototypes: there is no latest batch of targets to show`);
+    const [teacherLogits, targets] = await Promise.all([readF32(this.ctx, logits), readF32(this.ctx, w)]);
     const marginal = new Float32Array(K);
     for (let i = 0; i < B; i++) for (let j = 0; j < K; j++) marginal[j]! += targets[i * K + j]! / B;
     return { teacherLogits, targets, B, K, indices: this.lastIndices.slice(), marginal };
