@@ -15,10 +15,10 @@ import type { LabPoint } from '../worker/protocol.ts';
 const METHODS: Method[] = ['naive', 'swav', 'mira'];
 const chartStyle = { width: '100%', height: 230 };
 
-function merged(series: Record<Method, LabPoint[]>, key: keyof LabPoint) {
+function merged(series: Record<string, LabPoint[]>, key: keyof LabPoint) {
   const byStep = new Map<number, Record<string, number>>();
   for (const m of METHODS) {
-    for (const p of series[m]) {
+    for (const p of series[m] ?? []) {
       const row = byStep.get(p.step) ?? { step: p.step };
       row[m] = p[key];
       byStep.set(p.step, row);
@@ -33,7 +33,7 @@ const legend = METHODS.map((m) => ({ label: METHOD_LABELS[m], color: METHOD_COLO
 function MethodsChart({ title, subtitle, series, field, integer, reference }: {
   title: string;
   subtitle: string;
-  series: Record<Method, LabPoint[]>;
+  series: Record<string, LabPoint[]>;
   field: keyof LabPoint;
   integer?: boolean;
   reference?: { y: number; label: string; position: 'insideTopRight' | 'insideBottomRight' };
@@ -68,7 +68,7 @@ export function CollapseLab() {
   const id = useId();
   const base = soft ? PRESETS.tiny.config : config;
   const K = base.prototypes;
-  const latest = (m: Method) => lab.series[m].at(-1);
+  const latest = (m: Method) => lab.series[m]?.at(-1);
   return (
     <div className="lab" data-testid="collapse-lab">
       <section className="card lab-head">
