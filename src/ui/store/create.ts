@@ -76,9 +76,7 @@ export function createPlaygroundStore(connect: EngineConnector, options: Playgro
         const search = encodeUrlState(s.preset, s.config);
         if (search !== page.readSearch()) page.replaceSearch(search);
       },
-      restartEngine,
       bootEngine: () => boot('started'),
-      clearRun: () => run.clear(),
       newRun() {
         set(run.clear());
         send({ type: 'reset', config: get().config });

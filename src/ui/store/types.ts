@@ -54,12 +54,8 @@ export interface StoreContext {
   advance(input: LifecycleInput): LifecycleEffect[];
   /** Writes the configuration into the URL (a link reproduces the run). */
   writeUrl(): void;
-  /** Disposes of the engine and starts a new one, first clearing every slice's engine-bound state. */
-  restartEngine(): void;
   /** Starts the engine the first time. */
   bootEngine(): void;
-  /** Clears the charts of the current run (the run slice's history and pending records). */
-  clearRun(): Partial<AppState>;
   /** Clears the charts and asks the engine for a fresh trainer from the page's configuration. */
   newRun(): void;
   page: PageEnvironment;
