@@ -36,14 +36,14 @@ export interface PlaygroundStoreOptions {
 type SlicePart = Pick<Slice<unknown>, 'frame' | 'restart'> & { on: Partial<EventTable> };
 
 /** The event table, one row per engine event type, refusing a type two slices claim. */
-function eventTable(slices: SlicePart[], table: EventTable): EventTable {
-  const owner = new Map<string, number>();
-  slices.forEach((slice, i) => {
+function eventTable(slices: Record<string, SlicePart>, table: EventTable): EventTable {
+  const owner = new Map<string, string>();
+  for (const [name, slice] of Object.entries(slices)) {
     for (const type of Object.keys(slice.on)) {
-      if (owner.has(type)) throw new Error(`The engine event "${type}" is handled by two store slices (numbers ${owner.get(type)} and ${i}); give it to one.`);
-      owner.set(type, i);
+      if (owner.has(type)) throw new Error(`The engine event "${type}" is handled by two store slices (${owner.get(type)} and ${name}); give it to one.`);
+      owner.set(type, name);
     }
-  });
+  }
   return table;
 }
 
@@ -94,8 +94,9 @@ export function createPlaygroundStore(connect: EngineConnector, options: Playgro
     const gallery = createGallerySlice(ctx);
     const exports = createExportsSlice(ctx);
     const notices = createNoticesSlice(ctx);
-    const slices: SlicePart[] = [gpu, settings, dataset, run, checkpoints, explorer, lab, gallery, exports, notices];
-    const handlers = eventTable(slices, { ...gpu.on, ...dataset.on, ...run.on, ...checkpoints.on, ...explorer.on, ...lab.on, ...gallery.on, ...exports.on });
+    const named: Record<string, SlicePart> = { gpu, settings, dataset, run, checkpoints, explorer, lab, gallery, exports, notices };
+    const slices = Object.values(named);
+    const handlers = eventTable(named, { ...gpu.on, ...dataset.on, ...run.on, ...checkpoints.on, ...explorer.on, ...lab.on, ...gallery.on, ...exports.on });
 
     function flush(): void {
       cancelFrame?.();
@@ -131,6 +132,7 @@ export function createPlaygroundStore(connect: EngineConnector, options: Playgro
       }
     }
 
+    /** A new worker (a new device): the old one is disposed of, every slice's engine-bound state cleared. */
     function restartEngine(): void {
       engine?.dispose();
       engine = null;
