@@ -2,7 +2,7 @@
 // transport and the four views (dashboard, fixed-point explorer, collapse lab, cluster
 // gallery), and the GPU self-test card. Components read the store and call its actions.
 import { useEffect } from 'react';
-import { useApp, GEMM_CHECK_SIZE, type GpuState, type Tab } from './store.ts';
+import { useApp, useStoreApi, GEMM_CHECK_SIZE, type GpuState, type Tab } from './store.ts';
 import { WebGPUHelp } from './WebGPUHelp.tsx';
 import { CollapseWarnings, DeviceLost, Notices, ResumeOffer, SoftwareNotice, TrainErrorBanner } from './Banners.tsx';
 import { CollapseLab } from './CollapseLab.tsx';
@@ -114,12 +114,13 @@ function Tabs() {
 
 /** Space: play/pause; n: step batch; i: step iteration (explorer). Not while typing. */
 function useKeyboard(): void {
+  const store = useStoreApi();
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       if (e.ctrlKey || e.metaKey || e.altKey || e.repeat) return;
       const t = e.target as HTMLElement | null;
       if (t && (t.isContentEditable || ['INPUT', 'SELECT', 'TEXTAREA'].includes(t.tagName))) return;
-      const s = useApp.getState();
+      const s = store.getState();
       if (e.key === ' ') {
         // Let a focused button take its own space press.
         if (t && t.tagName === 'BUTTON') return;
@@ -133,7 +134,7 @@ function useKeyboard(): void {
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
-  }, []);
+  }, [store]);
 }
 
 function StatusBar({ gpu }: { gpu: GpuState }) {

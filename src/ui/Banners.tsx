@@ -2,7 +2,7 @@
 // a lost device, a NaN in training, collapse warnings, and passing notices.
 import { useEffect, useRef } from 'react';
 import { fmtDuration, fmtWidth, METHOD_LABELS } from './format.ts';
-import { useApp } from './store.ts';
+import { deviceLostMessage, resumeOffer, useApp } from './store.ts';
 
 export function SoftwareNotice() {
   const soft = useApp((s) => s.gpu.status === 'ready' && s.gpu.adapter.isSoftware);
@@ -23,18 +23,17 @@ function ago(t: number): string {
 }
 
 export function ResumeOffer() {
-  const cp = useApp((s) => s.checkpoint);
+  const offered = useApp((s) => resumeOffer(s.lifecycle));
   const resume = useApp((s) => s.resumeCheckpoint);
   const fresh = useApp((s) => s.startFresh);
   const datasetReady = useApp((s) => s.dataset.status === 'ready');
-  const lost = useApp((s) => s.deviceLost !== null);
-  if (!cp.offer || !cp.info || lost) return null;
-  const c = cp.info.config;
+  if (!offered) return null;
+  const c = offered.config;
   return (
     <div className="banner banner-info" role="region" aria-label="Resume" data-testid="resume-offer">
       <div>
-        <strong>Resume the last run?</strong> A checkpoint from step {cp.info.step.toLocaleString('en-US')} is saved in this browser ({ago(cp.info.savedAt)}):{' '}
-        {METHOD_LABELS[c.method]}, width {fmtWidth(c.width)}, batch {c.batch}, K {c.prototypes}, seed {c.seed}, on {cp.info.dataset}.
+        <strong>Resume the last run?</strong> A checkpoint from step {offered.step.toLocaleString('en-US')} is saved in this browser ({ago(offered.savedAt)}):{' '}
+        {METHOD_LABELS[c.method]}, width {fmtWidth(c.width)}, batch {c.batch}, K {c.prototypes}, seed {c.seed}, on {offered.dataset}.
       </div>
       <div className="banner-actions">
         <button type="button" className="button button-primary button-small" disabled={!datasetReady} onClick={resume} data-testid="resume">
@@ -49,7 +48,7 @@ export function ResumeOffer() {
 }
 
 export function DeviceLost() {
-  const lost = useApp((s) => s.deviceLost);
+  const lost = useApp((s) => deviceLostMessage(s.lifecycle));
   const info = useApp((s) => s.checkpoint.info);
   const recover = useApp((s) => s.recoverDevice);
   const ref = useRef<HTMLElement>(null);

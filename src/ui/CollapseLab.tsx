@@ -16,7 +16,7 @@ import type { LabPoint } from '../worker/protocol.ts';
 const METHODS = METHOD_IDS;
 const chartStyle = { width: '100%', height: 230 };
 
-function merged(series: Partial<Record<MethodId, LabPoint[]>>, key: keyof LabPoint) {
+function merged(series: Record<string, LabPoint[]>, key: keyof LabPoint) {
   const byStep = new Map<number, Record<string, number>>();
   for (const m of METHODS) {
     for (const p of series[m] ?? []) {
@@ -34,7 +34,7 @@ const legend = METHODS.map((m) => ({ label: METHOD_LABELS[m], color: METHOD_COLO
 function MethodsChart({ title, subtitle, series, field, integer, reference }: {
   title: string;
   subtitle: string;
-  series: Partial<Record<MethodId, LabPoint[]>>;
+  series: Record<string, LabPoint[]>;
   field: keyof LabPoint;
   integer?: boolean;
   reference?: { y: number; label: string; position: 'insideTopRight' | 'insideBottomRight' };
@@ -69,7 +69,7 @@ export function CollapseLab() {
   const id = useId();
   const base = soft ? PRESETS.tiny.config : config;
   const K = base.prototypes;
-  const latest = (m: MethodId) => lab.series[m].at(-1);
+  const latest = (m: MethodId) => lab.series[m]?.at(-1);
   return (
     <div className="lab" data-testid="collapse-lab">
       <section className="card lab-head">

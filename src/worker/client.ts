@@ -7,6 +7,9 @@ export interface EngineClient {
   dispose(): void;
 }
 
+/** Starts an engine and wires its events (startEngine; a fake in the store's tests). */
+export type EngineConnector = (onEvent: (event: EngineEvent) => void, onCrash: (message: string) => void) => EngineClient;
+
 export function startEngine(onEvent: (event: EngineEvent) => void, onCrash: (message: string) => void): EngineClient {
   // This exact `new Worker(new URL(…, import.meta.url))` form is what Vite bundles as a worker.
   const worker = new Worker(new URL('./engine.worker.ts', import.meta.url), { type: 'module', name: 'mira-engine' });
