@@ -22,14 +22,15 @@ export async function pseudoLabelObjective(ctx: GpuContext, shape: ObjectiveShap
   return {
     bind(io: ObjectiveIO, label: string): ObjectivePlan {
       if (!io.teacher) throw new Error(`${label}: pseudo-label methods need the EMA teacher's logits`);
+      if (io.student.length !== 2 || io.teacher.length !== 2 || io.grads.length !== 2) throw new Error(`${label}: the swapped loss takes two views; got ${io.student.length}`);
       const teacher = io.teacher;
       const targets = [createTensor(ctx, [B, K], 'f32', 'targets1'), createTensor(ctx, [B, K], 'f32', 'targets2')] as const;
       const targetPlans = teacher.map((logits, i) => solver.bind(logits, targets[i]!, `${label}.targets${i + 1}`));
-      const lossPlan = loss.bind(swappedLossCrops([targets[0], targets[1]], [io.student[0], io.student[1]], [io.grads[0], io.grads[1]]), io.loss);
+      const lossPlan = loss.bind(swappedLossCrops([targets[0], targets[1]], [io.student[0]!, io.student[1]!], [io.grads[0]!, io.grads[1]!]), io.loss);
       // Metrics of view 1: the student's and teacher's probabilities against the targets, and the targets.
       const pStudent = createTensor(ctx, [B, K], 'f32', 'p_student');
       const pTeacher = createTensor(ctx, [B, K], 'f32', 'p_teacher');
-      const probs = [studentSm.bind(io.student[0], pStudent, 'softmax_student'), teacherSm.bind(teacher[0], pTeacher, 'softmax_teacher')] as const;
+      const probs = [studentSm.bind(io.student[0]!, pStudent, 'softmax_student'), teacherSm.bind(teacher[0]!, pTeacher, 'softmax_teacher')] as const;
       const stats = [metrics.bind(pStudent, targets[0], 'metrics_student'), metrics.bind(pTeacher, targets[0], 'metrics_teacher'), metrics.bind(targets[0], undefined, 'metrics_targets')] as const;
       return {
         targets: targets[0],

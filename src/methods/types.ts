@@ -29,12 +29,12 @@ export interface ObjectiveShape {
 
 /** The tensors an objective reads and writes; all f32 on the GPU. */
 export interface ObjectiveIO {
-  /** Student outputs of both views: logits B×K (pseudo-label) or projector outputs B×D (embedding). */
-  student: readonly [Tensor, Tensor];
-  /** The EMA teacher's outputs of both views (null when the method has no teacher). */
-  teacher: readonly [Tensor, Tensor] | null;
-  /** Out: ∂L/∂student of both views (assigned). */
-  grads: readonly [Tensor, Tensor];
+  /** Student outputs, one per view (the method's viewsPerImage): logits B×K (pseudo-label) or projections B×D (embedding). */
+  student: readonly Tensor[];
+  /** The EMA teacher's outputs of the same views (null when the method has no teacher). */
+  teacher: readonly Tensor[] | null;
+  /** Out: ∂L/∂student of each view (assigned). */
+  grads: readonly Tensor[];
   /** Out: the loss, one f32. */
   loss: Tensor;
 }

@@ -55,7 +55,7 @@ export class StepGraph {
   readonly normalize: WeightNormNormalizePass | null;
   readonly student: NetworkRun[];
   readonly teacher: NetworkRun[];
-  readonly studentGrads: [Tensor, Tensor];
+  readonly studentGrads: Tensor[];
   readonly loss: Tensor;
   readonly objective: ObjectivePlan;
   private readonly backward = new PassList();
@@ -64,7 +64,7 @@ export class StepGraph {
   constructor(
     readonly layers: StepLayers,
     readonly store: ParamStore,
-    readonly views: [Tensor, Tensor],
+    readonly views: readonly Tensor[],
     readonly scratch: Scratch,
   ) {
     const { ctx, batch: B, config, method } = layers;
@@ -77,10 +77,11 @@ export class StepGraph {
     };
     this.student = views.map((v, i) => run(store.student, v, `student${i + 1}`));
     this.teacher = method.usesTeacher ? views.map((v, i) => run(store.teacherWeights, v, `teacher${i + 1}`)) : [];
-    this.studentGrads = [createTensor(ctx, [B, width], 'f32', 'doutputs1'), createTensor(ctx, [B, width], 'f32', 'doutputs2')];
+    if (views.length !== method.viewsPerImage) throw new Error(`${method.label} takes ${method.viewsPerImage} view(s) of each image; the step graph was given ${views.length}`);
+    this.studentGrads = views.map((_, i) => createTensor(ctx, [B, width], 'f32', `doutputs${i + 1}`));
     this.loss = createTensor(ctx, [1], 'f32', 'loss');
     const output = (r: NetworkRun) => (method.kind === 'pseudo-label' ? r.head.logits! : r.head.projection);
-    const outputs = (r: NetworkRun[]) => [output(r[0]!), output(r[1]!)] as const;
+    const outputs = (r: NetworkRun[]) => r.map(output);
     this.objective = layers.objective.bind({ student: outputs(this.student), teacher: this.teacher.length ? outputs(this.teacher) : null, grads: this.studentGrads, loss: this.loss }, method.id);
     // Both student views' backwards share activation-gradient scratch and accumulate into grads.
     this.student.forEach((s, i) => {
@@ -90,7 +91,7 @@ export class StepGraph {
     });
   }
 
-  static async build(layers: StepLayers, store: ParamStore, views: [Tensor, Tensor]): Promise<StepGraph> {
+  static async build(layers: StepLayers, store: ParamStore, views: readonly Tensor[]): Promise<StepGraph> {
     return new StepGraph(layers, store, views, new Scratch(layers.ctx, 'grad_scratch'));
   }
 

@@ -147,7 +147,7 @@ export class Trainer {
     const preset = config.augment === 'none' ? 'none' : C === 3 ? 'cifar' : 'fashion-mnist';
     const method = methodById(config.method);
     const [augmenter, layers, optimizer, ema] = await Promise.all([
-      Augmenter.create(ctx, { batch: B, height: ds.height, width: ds.width, channels: C, outSize: S, outChannels: C, preset, views: 2, seed: config.seed, label: 'augment' }),
+      Augmenter.create(ctx, { batch: B, height: ds.height, width: ds.width, channels: C, outSize: S, outChannels: C, preset, views: method.viewsPerImage, seed: config.seed, label: 'augment' }),
       StepLayers.create(ctx, model, B, method, opts.variant),
       Optimizer.create(ctx, { kind: config.optimizer, size: store.layout.size, tensors: store.layout.optimizerTable() }),
       Ema.create(ctx, store.layout.teacherSize),
@@ -156,7 +156,7 @@ export class Trainer {
     const indices = createTensor(ctx, [B], 'u32', 'batch_indices');
     const out = augmenter.createOutput('views');
     const viewElems = B * S * S * C;
-    const views: [Tensor, Tensor] = [new Tensor(out.buffer, [B, S, S, C], 'f32', 'view1', out.byteOffset), new Tensor(out.buffer, [B, S, S, C], 'f32', 'view2', out.byteOffset + viewElems * 4)];
+    const views = Array.from({ length: method.viewsPerImage }, (_, v) => new Tensor(out.buffer, [B, S, S, C], 'f32', `view${v + 1}`, out.byteOffset + v * viewElems * 4));
     augmenter.bind(images, indices, out);
     const graph = await StepGraph.build(layers, store, views);
     const optimizerPass = optimizer.bind({ params: store.params.flat(store.layout.size), grads: store.grads.flat(store.layout.size), momentum: store.momentum.flat(store.layout.size) });
@@ -238,8 +238,9 @@ export class Trainer {
     await this.inflight;
     this.ctx.device.queue.submit([enc.finish()]);
     this.inflight = this.ctx.device.queue.onSubmittedWorkDone();
-    this.batchesTracked.student += 2;
-    this.batchesTracked.teacher += 2;
+    // BatchNorm's num_batches_tracked counts training-mode forwards: one per view, the teacher's only when it runs.
+    this.batchesTracked.student += this.method.viewsPerImage;
+    if (this.method.usesTeacher) this.batchesTracked.teacher += this.method.viewsPerImage;
     this.stepIndex = s + 1;
     if (slot) {
       const now = performance.now();
