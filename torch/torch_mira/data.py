@@ -18,7 +18,10 @@ import tarfile
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DATASETS_DIR = os.path.join(ROOT, "public", "datasets")
+# The playground's public/datasets (override with MIRA_DATASETS_DIR, e.g. for an exported copy of torch_mira).
+DATASETS_DIR = os.environ.get("MIRA_DATASETS_DIR") or os.path.join(ROOT, "public", "datasets")
+BUNDLED_FILES = {("train", "images"): "fashion-mnist-sample-train-images-idx3-ubyte.gz", ("train", "labels"): "fashion-mnist-sample-train-labels-idx1-ubyte.gz",
+                 ("test", "images"): "fashion-mnist-sample-test-images-idx3-ubyte.gz", ("test", "labels"): "fashion-mnist-sample-test-labels-idx1-ubyte.gz"}
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 CIFAR_TRAIN_FILES = [f"data_batch_{i}.bin" for i in range(1, 6)]
 CIFAR_TEST_FILE = "test_batch.bin"
@@ -97,6 +100,18 @@ def _cifar_tar(path):
     return _cifar(files, path)
 
 
+def load_idx(files, where, name):
+    """files: {(split, kind): path} for the four IDX files."""
+    def split(s):
+        images = parse_idx(_read(files[(s, "images")]), files[(s, "images")])
+        return Split(images[..., None] if images.ndim == 3 else images, parse_idx(_read(files[(s, "labels")]), files[(s, "labels")]).astype(np.int64))
+
+    missing = [p for p in files.values() if not os.path.isfile(p)]
+    if missing:
+        raise DatasetError(f"{where}: missing {', '.join(missing)}")
+    return Dataset(name, split("train"), split("test"))
+
+
 def load_dir(path, name=None):
     if not os.path.isdir(path):
         if os.path.isfile(path) and re.search(r"\.(tar\.gz|tgz|tar)$", path, re.I):
@@ -116,23 +131,16 @@ def load_dir(path, name=None):
     if not roles:
         raise DatasetError(f"{path}: no dataset files found ({EXPECTED})")
 
-    def one(split, kind):
-        found = roles.get((split, kind), [])
-        if len(found) != 1:
-            raise DatasetError(f"{path}: {'no' if not found else 'several'} IDX {split} {kind} file(s) {found}; {EXPECTED}")
-        return parse_idx(_read(os.path.join(path, found[0])), os.path.join(path, found[0]))
-
-    def split(s):
-        images = one(s, "images")
-        return Split(images[..., None] if images.ndim == 3 else images, one(s, "labels").astype(np.int64))
-
-    return Dataset(name or os.path.basename(os.path.normpath(path)), split("train"), split("test"))
+    for key in BUNDLED_FILES:
+        if len(roles.get(key, [])) != 1:
+            raise DatasetError(f"{path}: {'no' if not roles.get(key) else 'several'} IDX {key[0]} {key[1]} file(s) {roles.get(key, [])}; {EXPECTED}")
+    return load_idx({k: os.path.join(path, v[0]) for k, v in roles.items()}, path, name or os.path.basename(os.path.normpath(path)))
 
 
 def load_dataset(spec):
     """`bundled`, `fashion-mnist`, `cifar10`, or a directory / the CIFAR-10 tarball."""
     if spec == "bundled":
-        return load_dir(DATASETS_DIR, "fashion-mnist-sample")
+        return load_idx({k: os.path.join(DATASETS_DIR, f) for k, f in BUNDLED_FILES.items()}, DATASETS_DIR, "fashion-mnist-sample")
     if spec == "fashion-mnist":
         return load_dir(FASHION_MNIST_DIR, "fashion-mnist")
     if spec == "cifar10":
