@@ -1,8 +1,10 @@
 """The process group (torchrun's environment), cross-process reductions, and batch norm
 synchronised across processes.
 
-torchrun sets RANK / WORLD_SIZE / LOCAL_RANK; without them everything runs in one process and
-every reduction is the identity. Backend: NCCL when CUDA is available, gloo otherwise.
+torchrun sets RANK / WORLD_SIZE / LOCAL_RANK; under it the process group is made even for one
+process (so `--nproc_per_node 1` on one GPU runs the same DDP / NCCL path); without torchrun
+everything runs in one process and every reduction is the identity. Backend: NCCL when CUDA is
+available, gloo otherwise.
 
 Synchronised BN: on GPUs torch.nn.SyncBatchNorm; torch's SyncBatchNorm refuses CPU tensors
 (torch 1.13: "SyncBatchNorm expected input tensor to be on GPU"), so on CPU (gloo) every
@@ -30,12 +32,13 @@ class Dist:
         self.backend = "nccl" if use_cuda else "gloo"
         if use_cuda:
             torch.cuda.set_device(self.device)
-        if self.world > 1 and not dist.is_initialized():
+        launched = "RANK" in os.environ and "MASTER_ADDR" in os.environ
+        if launched and not dist.is_initialized():
             dist.init_process_group(self.backend)
 
     @property
     def distributed(self):
-        return self.world > 1
+        return dist.is_available() and dist.is_initialized()
 
     @property
     def main(self):

@@ -49,6 +49,7 @@ def parse_args(argv):
     ap.add_argument("--no-knn", action="store_true", help="skip the kNN evaluations")
     ap.add_argument("--threads", type=int, default=1, help="torch threads per process (default 1)")
     ap.add_argument("--cpu", action="store_true", help="stay on the CPU (gloo) even when CUDA is available")
+    ap.add_argument("--tf32", action="store_true", help="allow TF32 matmuls/convolutions on GPUs (faster, ~1e-3 relative rounding; off by default for parity)")
     ap.add_argument("--json", action="store_true", help="print the metrics as JSON lines")
     return ap.parse_args(argv)
 
@@ -88,6 +89,8 @@ class Run:
         if tr.channels != self.cfg["in_channels"] or size != self.cfg["image_size"]:
             fail(f"{a.data or tc['dataset']}: {tr.height}×{tr.width}×{tr.channels} images (network size {size}); the checkpoint's model takes {self.cfg['in_channels']} channel(s) at {self.cfg['image_size']}")
         B = tc["batch"]
+        if d.device.type == "cuda" and d.world > torch.cuda.device_count():
+            fail(f"{d.world} processes but {torch.cuda.device_count()} GPU(s) here; NCCL needs one GPU per process (--nproc_per_node ≤ {torch.cuda.device_count()})")
         if B % d.world:
             fail(f"the batch of {B} does not split over {d.world} processes; use an --nproc_per_node that divides it")
         if tr.count < B:
@@ -180,6 +183,8 @@ class Run:
 def main(argv=None):
     a = parse_args(sys.argv[1:] if argv is None else argv)
     torch.set_num_threads(max(1, a.threads))
+    torch.backends.cuda.matmul.allow_tf32 = a.tf32
+    torch.backends.cudnn.allow_tf32 = a.tf32
     d = Dist(force_cpu=a.cpu)
     run = Run(a, d)
     tc = run.tc
