@@ -186,7 +186,10 @@ def main(argv=None):
     torch.backends.cuda.matmul.allow_tf32 = a.tf32
     torch.backends.cudnn.allow_tf32 = a.tf32
     d = Dist(force_cpu=a.cpu)
-    run = Run(a, d)
+    try:
+        run = Run(a, d)
+    except (CheckpointError, DatasetError) as e:
+        fail(str(e))
     tc = run.tc
     lines = []
     metrics_path = os.path.join(a.out, "metrics.jsonl")
