@@ -116,8 +116,3 @@ class TwoViews(nn.Module):
     def forward(self, x1, x2):
         w = self.student.head.unit_prototypes()
         return self.student.logits(x1, w), self.student.logits(x2, w), w
-
-
-def teacher_keys(student_keys):
-    """The checkpoint's `ema.*` keys: everything of the student except the head."""
-    return [k for k in student_keys if not k.startswith("head.")]
