@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { CIFAR_MEAN, CIFAR_STD, defaultModelConfig, FASHION_MEAN, FASHION_STD } from '../src/nn/config.ts';
 import { encodeCheckpoint, initialState } from '../src/nn/checkpoint.ts';
-import { defaultTrainConfig } from '../src/mira/train-config.ts';
+import { defaultTrainConfig } from '../src/train/config.ts';
 
 const args = process.argv.slice(2).filter((a) => a !== '--');
 const out = args.find((a, i) => !a.startsWith('--') && !(args[i - 1] ?? '').startsWith('--'));

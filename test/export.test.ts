@@ -11,7 +11,7 @@ import { CliError } from '../cli/args.ts';
 import { encodeCheckpoint, initialState } from '../src/nn/checkpoint.ts';
 import { defaultModelConfig } from '../src/nn/config.ts';
 import { encodeSafetensors } from '../src/io/safetensors.ts';
-import { defaultTrainConfig, type TrainConfig } from '../src/mira/train-config.ts';
+import { defaultTrainConfig, type TrainConfig } from '../src/train/config.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mira-export-'));
 const logs: string[] = [];

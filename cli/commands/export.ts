@@ -13,7 +13,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSafetensors } from '../../src/io/safetensors.ts';
 import { decodeCheckpoint, type ModelState } from '../../src/nn/checkpoint.ts';
-import type { TrainConfig } from '../../src/mira/train-config.ts';
+import type { TrainConfig } from '../../src/train/config.ts';
 import { CliError, parseFlags, usage, type FlagSpec } from '../args.ts';
 
 export const summary = 'hand a run to PyTorch: copies checkpoint + optimizer state and writes a ready torchrun command line (continue.sh)';
