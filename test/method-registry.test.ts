@@ -109,6 +109,7 @@ describe('each method’s GPU objective against its float64 reference (B 6, K 5)
         teacher: [up(data[2]!, 'l1'), up(data[3]!, 'l2')] as const,
         grads: [createTensor(ctx, [B, K], 'f32', 'g1'), createTensor(ctx, [B, K], 'f32', 'g2')] as const,
         loss: createTensor(ctx, [1], 'f32', 'loss'),
+        state: null,
       };
       const plan = objective.bind(io, `test.${method.id}`);
       plan.setStep({ config: { ...defaultTrainConfig({ method: method.id }), ...values }, lr: 0.1, beta: values.beta, ema: 0.99 });

@@ -91,6 +91,7 @@ export async function run(argv: string[]): Promise<number> {
   const outDir = f.out as string;
   let resume: ModelState | undefined;
   let resumeMomentum: Float32Array | undefined;
+  const resumeFiles: Record<string, Uint8Array> = {};
   if (f.resume) {
     let bytes: Uint8Array;
     try {
@@ -100,6 +101,14 @@ export async function run(argv: string[]): Promise<number> {
     }
     resume = decodeCheckpoint(bytes, f.resume as string);
     resumeMomentum = readMomentum(join(dirname(f.resume as string), 'optimizer.safetensors'), resume.step);
+    for (const name of method.runFiles ?? []) {
+      const path = join(dirname(f.resume as string), name);
+      try {
+        resumeFiles[name] = new Uint8Array(readFileSync(path));
+      } catch (e) {
+        throw new CliError(`cannot resume a ${method.id} run: ${path} (saved beside the checkpoint) cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+    }
   }
   const data = await loadDataset((given.dataset as string | undefined) ?? defaultTrainConfig().dataset);
   const batch = (given.batch as number | undefined) ?? defaultTrainConfig().batch;
@@ -132,18 +141,20 @@ export async function run(argv: string[]): Promise<number> {
     const momentum = await t.saveMomentum();
     writeAtomic(join(outDir, 'model.safetensors'), encodeCheckpoint(st));
     writeAtomic(join(outDir, 'optimizer.safetensors'), encodeSafetensors({ momentum: { shape: [momentum.length], data: momentum } }, { step: String(st.step) }));
+    for (const [name, bytes] of Object.entries(await t.saveRunFiles())) writeAtomic(join(outDir, name), bytes);
   };
   const knnLine = (p: KnnPoint) => emit({ step: p.step, knn_top1: p.top1, ...(p.init ? { knn_top1_init: p.top1 } : {}) });
   const { ctx } = await nodeGpu();
   // eslint-disable-next-line prefer-const -- the trainer's log hook needs the run, which needs the trainer
   let driver: TrainingRun | undefined;
-  const trainer = await Trainer.create(ctx, data, config, { resume, resumeMomentum, onLog: (m) => driver?.onLog(m) });
+  const trainer = await Trainer.create(ctx, data, config, { resume, resumeMomentum, resumeFiles, onLog: (m) => driver?.onLog(m) });
   driver = new TrainingRun(trainer, {
     metrics: (m) => {
       latest = m;
       emit(m);
     },
     knn: knnLine,
+    event: emit,
     checkpoint: (t) => saveCheckpoint(t),
   });
   const say = (s: string) => (json ? undefined : console.error(s));

@@ -13,6 +13,9 @@
 import type { GpuContext } from '../gpu/context.ts';
 import type { PassTimer } from '../gpu/kernel.ts';
 import type { Tensor } from '../gpu/tensor.ts';
+import type { Dataset } from '../data/dataset.ts';
+import type { ModelConfig } from '../nn/config.ts';
+import type { NetworkWeights } from '../nn/param-store.ts';
 import type { ParamRow } from './param-rows.ts';
 
 export type MethodKind = 'pseudo-label' | 'embedding';
@@ -37,6 +40,44 @@ export interface ObjectiveIO {
   grads: readonly Tensor[];
   /** Out: the loss, one f32. */
   loss: Tensor;
+  /** The method's run state (createRunState), when it has one. */
+  state: MethodRunState | null;
+}
+
+/** What a method's run state is built from (src/train/trainer.ts provides it). */
+export interface RunStateEnv {
+  ctx: GpuContext;
+  /** The whole configuration. */
+  config: Readonly<Record<string, unknown>>;
+  /** The training split; its labels are never trained on (they give NMI and purity). */
+  train: Dataset;
+  /** This step's image indices (u32 [B]), written before each step is recorded. */
+  indices: Tensor;
+  /** Files saved beside the checkpoint of the run being resumed (e.g. labels.npy). */
+  resumeFiles: Readonly<Record<string, Uint8Array>> | null;
+}
+
+/**
+ * State a method keeps across steps outside the model — SeLa's label of every training image.
+ * The trainer records `recordBeforeStep` into each step's encoder, calls `afterStep` once each
+ * step is done (the driver logs what it returns), and saves `save()`'s files with every checkpoint.
+ */
+export interface MethodRunState {
+  /** GPU tensors the objective reads, by name. */
+  readonly tensors: Readonly<Record<string, Tensor>>;
+  recordBeforeStep?(encoder: GPUCommandEncoder, timer?: PassTimer): void;
+  /** Scheduled work after step `step` (1-based count of steps done); a record of host metrics to log, or null. */
+  afterStep?(step: number, network: RunNetwork): Promise<Record<string, number> | null>;
+  /** Files to write beside the checkpoint (name → bytes). */
+  save?(): Promise<Record<string, Uint8Array>>;
+  destroy(): void;
+}
+
+/** The student network, for work outside the step (SeLa's whole-dataset labelling in evaluation mode). */
+export interface RunNetwork {
+  ctx: GpuContext;
+  model: ModelConfig;
+  weights: NetworkWeights;
 }
 
 /** Values of one step: the whole configuration and the schedules at this step. */
@@ -132,6 +173,10 @@ export interface MethodDef<Id extends string = string, P extends readonly ParamR
   /** Values of shared rows this method is run with by the lab and side-by-side comparisons (SwAV: 3 iterations). */
   readonly recommended?: Readonly<Record<string, number>>;
   createObjective(ctx: GpuContext, shape: ObjectiveShape): Promise<MethodObjective>;
+  /** State kept across steps outside the model (SeLa's labels); most methods have none. */
+  createRunState?(env: RunStateEnv): Promise<MethodRunState>;
+  /** The files that state is saved in beside a checkpoint; a resumed run needs every one of them. */
+  readonly runFiles?: readonly string[];
 }
 
 /** Declares a method, keeping its id and rows as literal types (the TrainConfig type is built from them). */

@@ -34,6 +34,8 @@ export interface RunOutputs {
   checkpoint?(trainer: Trainer, why: 'interval' | 'end'): Promise<void>;
   /** The latest batch's teacher logits and targets, at `batchEveryMs` (and after a manual step). */
   batch?(b: LatestBatch): void;
+  /** A record the method logs from its own scheduled work (SeLa's label optimisation), with the step. */
+  event?(rec: Record<string, number>): void;
   /** The first non-finite metric; the run stops stepping. */
   halted?(h: HaltInfo): Promise<void> | void;
 }
@@ -102,6 +104,11 @@ export class TrainingRun {
     const s = t.currentStep;
     const c = t.config;
     let extra = false;
+    const rec = await t.afterStep();
+    if (rec) {
+      this.out.event?.({ step: s, ...rec });
+      extra = true;
+    }
     if (t.done) await t.flush();
     if (this.halt) {
       await t.flush();

@@ -20,7 +20,7 @@ import type { ParamStore } from '../nn/param-store.ts';
 import { HeadLayers, HeadRun } from '../nn/projector.ts';
 import { EncoderLayers, EncoderRun, PassList, Scratch } from '../nn/resnet18.ts';
 import type { WeightNormNormalizePass } from '../nn/weightnorm.ts';
-import type { MethodDef, MethodObjective, ObjectivePlan, StepValues } from '../methods/types.ts';
+import type { MethodDef, MethodObjective, MethodRunState, ObjectivePlan, StepValues } from '../methods/types.ts';
 
 /** Pipelines for one configuration, batch size and method, shared by every graph built on them. */
 export class StepLayers {
@@ -66,6 +66,7 @@ export class StepGraph {
     readonly store: ParamStore,
     readonly views: readonly Tensor[],
     readonly scratch: Scratch,
+    state: MethodRunState | null = null,
   ) {
     const { ctx, batch: B, config, method } = layers;
     const width = method.kind === 'pseudo-label' ? config.prototypes : config.projOut;
@@ -82,7 +83,7 @@ export class StepGraph {
     this.loss = createTensor(ctx, [1], 'f32', 'loss');
     const output = (r: NetworkRun) => (method.kind === 'pseudo-label' ? r.head.logits! : r.head.projection);
     const outputs = (r: NetworkRun[]) => r.map(output);
-    this.objective = layers.objective.bind({ student: outputs(this.student), teacher: this.teacher.length ? outputs(this.teacher) : null, grads: this.studentGrads, loss: this.loss }, method.id);
+    this.objective = layers.objective.bind({ student: outputs(this.student), teacher: this.teacher.length ? outputs(this.teacher) : null, grads: this.studentGrads, loss: this.loss, state }, method.id);
     // Both student views' backwards share activation-gradient scratch and accumulate into grads.
     this.student.forEach((s, i) => {
       const dFeat = scratch.get('d.features', [...s.encoder.features.shape]);
@@ -91,8 +92,8 @@ export class StepGraph {
     });
   }
 
-  static async build(layers: StepLayers, store: ParamStore, views: readonly Tensor[]): Promise<StepGraph> {
-    return new StepGraph(layers, store, views, new Scratch(layers.ctx, 'grad_scratch'));
+  static async build(layers: StepLayers, store: ParamStore, views: readonly Tensor[], state: MethodRunState | null = null): Promise<StepGraph> {
+    return new StepGraph(layers, store, views, new Scratch(layers.ctx, 'grad_scratch'), state);
   }
 
   /** This step's configuration and schedule values (uniform writes, effective from the next submit). */

@@ -20,7 +20,7 @@ import { validateModelConfig, type ModelConfig } from '../nn/config.ts';
 import { Embedder } from '../nn/embedder.ts';
 import { Ema, Optimizer } from '../nn/optimizer.ts';
 import { methodById } from '../methods/registry.ts';
-import type { MethodDef } from '../methods/types.ts';
+import type { MethodDef, MethodRunState } from '../methods/types.ts';
 import type { LayerPass } from '../nn/elementwise.ts';
 import { ParamLayout, ParamStore } from '../nn/param-store.ts';
 import { KnnEvaluator, chooseEvalIndices } from '../mira/knn.ts';
@@ -36,6 +36,8 @@ export interface TrainerOptions {
   resumeMomentum?: Float32Array;
   onLog?: (m: StepMetrics) => void;
   variant?: GemmVariant;
+  /** The method's files saved beside the checkpoint being resumed (its runFiles). */
+  resumeFiles?: Readonly<Record<string, Uint8Array>>;
 }
 
 /** The square side the network sees: the data's, padded up to a multiple of 8 (28 → 32). */
@@ -114,6 +116,7 @@ export class Trainer {
     private readonly ema: Ema,
     private readonly emaPass: LayerPass,
     readonly method: MethodDef,
+    private readonly runState: MethodRunState | null,
     readonly layout: MetricLayout,
     private readonly ring: ReadbackRing,
     private readonly onLog: ((m: StepMetrics) => void) | undefined,
@@ -158,14 +161,16 @@ export class Trainer {
     const viewElems = B * S * S * C;
     const views = Array.from({ length: method.viewsPerImage }, (_, v) => new Tensor(out.buffer, [B, S, S, C], 'f32', `view${v + 1}`, out.byteOffset + v * viewElems * 4));
     augmenter.bind(images, indices, out);
-    const graph = await StepGraph.build(layers, store, views);
+    for (const f of method.runFiles ?? []) if (opts.resume && !opts.resumeFiles?.[f]) throw new ShapeError(`cannot resume a ${method.label} run without its ${f} (saved beside the checkpoint)`);
+    const runState = method.createRunState ? await method.createRunState({ ctx, config, train: ds, indices, resumeFiles: opts.resumeFiles ?? null }) : null;
+    const graph = await StepGraph.build(layers, store, views, runState);
     const optimizerPass = optimizer.bind({ params: store.params.flat(store.layout.size), grads: store.grads.flat(store.layout.size), momentum: store.momentum.flat(store.layout.size) });
     const emaPass = ema.bind(store.teacher.flat(store.layout.teacherSize), store.params.flat(store.layout.teacherSize));
     const layout = new MetricLayout(method);
     const ring = new ReadbackRing(ctx, layout.slotBytes, 4, 'metrics_ring');
     const nbt = state.student.get('encoder.bn1.num_batches_tracked')?.[0] ?? 0;
     const nbtT = state.teacher?.get('encoder.bn1.num_batches_tracked')?.[0] ?? nbt;
-    const trainer = new Trainer(ctx, data, config, model, store, augmenter, indices, graph, optimizer, optimizerPass, ema, emaPass, method, layout, ring, opts.onLog, state.step, { student: nbt, teacher: nbtT });
+    const trainer = new Trainer(ctx, data, config, model, store, augmenter, indices, graph, optimizer, optimizerPass, ema, emaPass, method, runState, layout, ring, opts.onLog, state.step, { student: nbt, teacher: nbtT });
     return trainer;
   }
 
@@ -227,6 +232,7 @@ export class Trainer {
     const log = (s + 1) % c.logEvery === 0 || s + 1 === c.steps;
     const enc = this.ctx.device.createCommandEncoder({ label: `step ${s}` });
     this.augmenter.record(enc, timer);
+    this.runState?.recordBeforeStep?.(enc, timer);
     this.graph.record(enc, timer);
     this.optimizerPass.record(enc, timer);
     this.emaPass.record(enc, timer);
@@ -305,6 +311,18 @@ export class Trainer {
     return { top1: r.top1_k20, all: r.top1 as Record<string, number> };
   }
 
+  /** The method's scheduled work after the step just taken (SeLa's relabelling): host metrics to log, or null. */
+  async afterStep(): Promise<Record<string, number> | null> {
+    if (!this.runState?.afterStep) return null;
+    return this.runState.afterStep(this.stepIndex, { ctx: this.ctx, model: this.model, weights: this.store.student });
+  }
+
+  /** The method's files to save beside the checkpoint (its runFiles). */
+  async saveRunFiles(): Promise<Record<string, Uint8Array>> {
+    await this.flush();
+    return (await this.runState?.save?.()) ?? {};
+  }
+
   /** Whether the method makes targets over prototypes (the marginal chart, gallery, pseudo-label export). */
   get hasTargets(): boolean {
     return this.graph.targets !== null;
@@ -351,6 +369,7 @@ export class Trainer {
   }
 
   destroy(): void {
+    this.runState?.destroy();
     this.store.destroy();
     this.ring.destroy();
     this.augmenter.destroy();
