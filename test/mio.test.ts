@@ -132,6 +132,20 @@ describe('MIO objective on the GPU', () => {
     r.plan.destroy();
   });
 
+  test('a near-collapsed batch (every row almost the same, in both views): finite, and as the reference', async () => {
+    const ctx = await testGpu();
+    const B = 16;
+    const D = 32;
+    const u = randomArray(D, 21, -1, 1);
+    const p1 = Float32Array.from({ length: B * D }, (_, i) => u[i % D]! + 1e-4 * Math.sin(3 * i));
+    const p2 = Float32Array.from({ length: B * D }, (_, i) => u[i % D]! + 1e-4 * Math.cos(5 * i));
+    const r = await setup(ctx, B, D, p1, p2);
+    const got = await runOnce(ctx, r);
+    expect([got.loss, ...got.stats, ...got.g1, ...got.g2].every(Number.isFinite)).toBe(true);
+    console.log(`MIO near-collapsed B=${B} D=${D}: ${compare('collapsed', mioObjective(p1, p2, B, D), got, [p1, p2], D)}`);
+    r.plan.destroy();
+  });
+
   test('refusals: B = 1, τ₊ ≤ 0, τ₋ ≤ 0, μ < 0 (naming the flags), a teacher, wrong tensors', async () => {
     const ctx = await testGpu();
     await expect(MioObjective.create(ctx, { B: 1, D: 8 })).rejects.toThrow(/B must be an integer ≥ 2, got 1.*no negative pairs.*--batch/);
