@@ -42,8 +42,10 @@ export const FREEZE_HEAD_STEPS = {
   help: 'Steps during which the prototypes’ gradients are zeroed (the paper: one epoch).',
 } as const;
 
+export const PROTOTYPES = { key: 'prototypes', short: 'k', label: 'Clusters K', group: 'model', kind: 'int', min: 2, max: 65536, default: 300, step: 1, help: 'Number of prototypes (clusters) the head assigns images to; methods without a head ignore it.' } as const;
+
 /** Rows every pseudo-label method uses. */
-export const PSEUDO_LABEL_PARAMS = [TAU_S, TAU_T, EMA_START, FREEZE_HEAD_STEPS] as const;
+export const PSEUDO_LABEL_PARAMS = [PROTOTYPES, TAU_S, TAU_T, EMA_START, FREEZE_HEAD_STEPS] as const;
 
 // ───────────────────────────── the family's metrics ─────────────────────────────
 

@@ -2,12 +2,13 @@
 // own module (src/methods/<id>.ts) and one line here; see docs/ARCHITECTURE.md, "How to add a
 // method". The configuration table, the CLI flags, the page's picker and controls, the lab and
 // the metric layout all read this list.
+import { mio } from './mio.ts';
 import { mira } from './mira.ts';
 import { naive } from './naive.ts';
 import { swav } from './swav.ts';
 import type { MethodDef } from './types.ts';
 
-export const METHODS = [mira, swav, naive] as const;
+export const METHODS = [mira, swav, naive, mio] as const;
 
 export type MethodId = (typeof METHODS)[number]['id'];
 export type AnyMethod = (typeof METHODS)[number];

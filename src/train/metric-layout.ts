@@ -36,6 +36,9 @@ export interface StepMetrics {
   kl_student_targets?: number;
   used_clusters?: number;
   largest_cluster_fraction?: number;
+  alignment?: number;
+  uniformity?: number;
+  effective_rank?: number;
   [extra: string]: number | undefined;
 }
 
@@ -58,6 +61,13 @@ export const RUN_METRICS_HEAD: readonly MetricRow[] = [
   { key: 'ema_momentum', help: 'EMA teacher momentum', source: 'host', reduce: 'mean' },
 ];
 
+/** Representation health, every method (src/mira/representation.ts, on the student's projections of the step's views). */
+export const HEALTH_METRICS: readonly MetricRow[] = [
+  { key: 'alignment', help: 'mean cosine of the two views’ projections (1: the views agree)', source: { gpu: 'health', index: 0 }, reduce: 'mean' },
+  { key: 'uniformity', help: 'log mean over pairs of exp(−2‖z_i − z_j‖²) of view 1’s normalised projections (lower: spread over the sphere)', source: { gpu: 'health', index: 1 }, reduce: 'mean' },
+  { key: 'effective_rank', help: 'exp of the entropy of view 1’s normalised singular values (1: collapsed to a line)', source: { gpu: 'health', index: 2 }, reduce: 'mean' },
+];
+
 /** Rows after the method's: throughput, time and evaluation. */
 export const RUN_METRICS_TAIL: readonly MetricRow[] = [
   { key: 'images_per_s', help: 'training images per second since the previous log (a pair of views counts once)', source: 'host', reduce: 'mean' },
@@ -69,14 +79,16 @@ export const RUN_METRICS_TAIL: readonly MetricRow[] = [
 
 /** The rows of a run of this method, in record order. */
 export function metricRows(method: MethodDef): MetricRow[] {
-  return [...RUN_METRICS_HEAD, ...method.metrics, ...RUN_METRICS_TAIL];
+  // Alignment needs two views of each image.
+  const health = HEALTH_METRICS.filter((r) => method.viewsPerImage >= 2 || r.key !== 'alignment');
+  return [...RUN_METRICS_HEAD, ...method.metrics, ...health, ...RUN_METRICS_TAIL];
 }
 
 /** Every key any method may log, in column order (core first, then each method's new keys). */
 export function allMetricKeys(): string[] {
   const keys = RUN_METRICS_HEAD.map((r) => r.key);
   for (const m of METHODS) for (const r of m.metrics) if (!keys.includes(r.key)) keys.push(r.key);
-  for (const r of RUN_METRICS_TAIL) keys.push(r.key);
+  for (const r of [...HEALTH_METRICS, ...RUN_METRICS_TAIL]) keys.push(r.key);
   return keys;
 }
 

@@ -20,6 +20,7 @@ import type { ParamStore } from '../nn/param-store.ts';
 import { HeadLayers, HeadRun } from '../nn/projector.ts';
 import { EncoderLayers, EncoderRun, PassList, Scratch } from '../nn/resnet18.ts';
 import type { WeightNormNormalizePass } from '../nn/weightnorm.ts';
+import { RepresentationHealth, type RepresentationHealthPlan } from '../mira/representation.ts';
 import type { MethodDef, MethodObjective, MethodRunState, ObjectivePlan, StepValues } from '../methods/types.ts';
 
 /** Pipelines for one configuration, batch size and method, shared by every graph built on them. */
@@ -32,17 +33,19 @@ export class StepLayers {
     readonly encoder: EncoderLayers,
     readonly head: HeadLayers,
     readonly objective: MethodObjective,
+    readonly health: RepresentationHealth,
   ) {}
 
   static async create(ctx: GpuContext, config: ModelConfig, batch: number, method: MethodDef, variant?: GemmVariant): Promise<StepLayers> {
     const hasHead = config.prototypes > 0;
     if ((method.kind === 'pseudo-label') !== hasHead) throw new Error(`${method.label} is ${method.kind === 'pseudo-label' ? 'a pseudo-label method: it needs prototypes (K ≥ 2)' : 'an embedding objective: its model has no prototype head (K = 0)'}; this model has K = ${config.prototypes}`);
-    const [encoder, head, objective] = await Promise.all([
+    const [encoder, head, objective, health] = await Promise.all([
       EncoderLayers.create(ctx, config, batch, variant),
       HeadLayers.create(ctx, config, batch, variant),
       method.createObjective(ctx, { B: batch, K: config.prototypes, D: config.projOut }),
+      RepresentationHealth.create(ctx, { B: batch, D: config.projOut }),
     ]);
-    return new StepLayers(ctx, config, batch, method, encoder, head, objective);
+    return new StepLayers(ctx, config, batch, method, encoder, head, objective, health);
   }
 }
 
@@ -58,6 +61,9 @@ export class StepGraph {
   readonly studentGrads: Tensor[];
   readonly loss: Tensor;
   readonly objective: ObjectivePlan;
+  /** Alignment, uniformity and effective rank of the student's projections (every method). */
+  readonly healthOut: Tensor;
+  private readonly healthPlan: RepresentationHealthPlan;
   private readonly backward = new PassList();
   private stepped = false;
 
@@ -84,6 +90,9 @@ export class StepGraph {
     const output = (r: NetworkRun) => (method.kind === 'pseudo-label' ? r.head.logits! : r.head.projection);
     const outputs = (r: NetworkRun[]) => r.map(output);
     this.objective = layers.objective.bind({ student: outputs(this.student), teacher: this.teacher.length ? outputs(this.teacher) : null, grads: this.studentGrads, loss: this.loss, state }, method.id);
+    this.healthOut = createTensor(ctx, [3], 'f32', 'health');
+    const z = this.student.map((r) => r.head.projection);
+    this.healthPlan = layers.health.bind({ z: [z[0]!, z[1] ?? z[0]!], out: this.healthOut }, 'health');
     // Both student views' backwards share activation-gradient scratch and accumulate into grads.
     this.student.forEach((s, i) => {
       const dFeat = scratch.get('d.features', [...s.encoder.features.shape]);
@@ -128,11 +137,12 @@ export class StepGraph {
   /** The method's metric sources (on logged steps, after `record`). */
   recordMetrics(encoder: GPUCommandEncoder): void {
     this.objective.recordMetrics(encoder);
+    this.healthPlan.record(encoder);
   }
 
-  /** Every named GPU metric source: the loss and the method's. */
+  /** Every named GPU metric source: the loss, the representation health and the method's. */
   get metricSources(): Readonly<Record<string, Tensor>> {
-    return { loss: this.loss, ...this.objective.metricSources };
+    return { loss: this.loss, health: this.healthOut, ...this.objective.metricSources };
   }
 
   /** View 1's targets (null for methods without prototypes). */
