@@ -28,6 +28,7 @@ import { createKernel, type BoundKernel, type Kernel } from '../gpu/kernel.ts';
 import { createBuffer, createTensor, readF32, readTensor, writeTensor, type Tensor } from '../gpu/tensor.ts';
 import { pcg, randBase, randWord } from '../data/rng.ts';
 import { nmi, purity } from './cluster-quality.ts';
+import type { LogitEmbedder } from '../nn/embedder.ts';
 import { SELA_DEFAULTS } from './sinkhorn.ts';
 import { checkIters, checkPositive, ParamError } from './validate.ts';
 
@@ -328,11 +329,25 @@ export class SelaLabeller {
       this.beginWrites();
       const enc = this.ctx.device.createCommandEncoder({ label: `${this.label}.upload` });
       this.recordWrite(enc, staging, row + s, m);
+      // queue.writeBuffer is ordered with submits: the next piece's staging data and uniforms
+      // land after this submit has run.
       this.ctx.device.queue.submit([enc.finish()]);
-      // Each submit's uniforms must land before the pool is rewritten.
-      await this.ctx.device.queue.onSubmittedWorkDone();
     }
+    await this.ctx.device.queue.onSubmittedWorkDone();
     staging.buffer.destroy();
+  }
+
+  /**
+   * Fills the whole bank from the network in evaluation mode (no augmentation): `images` are the
+   * N normalised NHWC training images, in dataset order; p = softmax(logits/T) (setTemperature).
+   */
+  async fillFromNetwork(embedder: LogitEmbedder, images: Float32Array, count = this.plan.N): Promise<void> {
+    if (count !== this.plan.N) throw new ShapeError(`${this.label}: ${count} images for a bank of N = ${this.plan.N}`);
+    if (embedder.config.prototypes !== this.plan.K) throw new ShapeError(`${this.label}: the network has K = ${embedder.config.prototypes} prototypes, the bank K = ${this.plan.K}`);
+    await embedder.forEachBatch(images, count, (enc, logits, start, n) => {
+      this.beginWrites();
+      this.recordWrite(enc, logits, start, n);
+    });
   }
 
   /**
