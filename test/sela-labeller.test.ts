@@ -61,6 +61,22 @@ describe('SeLa label optimisation: GPU vs float64', () => {
     lab.destroy();
   });
 
+  test('the change measure and marginal error at every iteration, from the first, track float64', async () => {
+    const N = 777;
+    const K = 9;
+    const logits = makeClusteredLogits(N, K, 5, { clusters: 5, imbalance: 0.4 });
+    const { lab, r } = await gpuLabels(logits, N, K, { lambda: 10, tol: 1e-30, checkEvery: 1, maxIters: 8 });
+    const got = r.checks.map(([, c]) => c);
+    const refs = [1, 2, 3, 4, 5, 6, 7, 8].map((t) => selaLabels(logits, N, K, { lambda: 10, tol: 1e-30, checkEvery: 1, maxIters: t }));
+    const want = refs.map((x) => x.change);
+    console.log(`SeLa change per iteration: GPU ${got.map((x) => x.toExponential(3)).join(' ')}; float64 ${want.map((x) => x.toExponential(3)).join(' ')}`);
+    expect(r.checks.map(([t]) => t)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    for (let t = 0; t < 8; t++) expect(Math.abs(got[t]! - want[t]!)).toBeLessThan(1e-4 * want[t]! + 1e-4);
+    console.log(`SeLa marginal error after 8 iterations: GPU ${r.marginalError.toExponential(4)}, float64 ${refs[7]!.marginalError.toExponential(4)}`);
+    expect(Math.abs(r.marginalError - refs[7]!.marginalError)).toBeLessThan(1e-3 * refs[7]!.marginalError + 1e-6);
+    lab.destroy();
+  });
+
   test('at the limit: a bank over one buffer\'s (artificial) limit is split into many chunks and still agrees', async () => {
     const N = 3001;
     const K = 33;

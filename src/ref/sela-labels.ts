@@ -53,6 +53,8 @@ export interface SelaLabelsRef {
   converged: boolean;
   /** Per row: winner minus runner-up of log P_ik + log r_k (Infinity when the runner-up underflows). */
   margin: Float64Array;
+  /** Σ_k |col_k − 1/K| of the scaled assignment diag(c) P diag(r) (rows sum to 1/N) the labels come from. */
+  marginalError: number;
 }
 
 export function selaLabels(logits: Matrix, N: number, K: number, o: SelaLabelsRefOptions = {}): SelaLabelsRef {
@@ -63,7 +65,9 @@ export function selaLabels(logits: Matrix, N: number, K: number, o: SelaLabelsRe
   const r = selaSinkhorn(scaled, N, K, { lambda: o.lambda ?? 10, tol: o.tol, checkEvery: o.checkEvery, maxIters: o.maxIters, input: 'logits' });
   // q_i = softmax(log P_i + log r): the margin is log q_top − log q_second.
   const margin = new Float64Array(N);
+  const col = new Float64Array(K);
   for (let i = 0; i < N; i++) {
+    for (let k = 0; k < K; k++) col[k]! += r.q[i * K + k]! / N;
     let a = -Infinity;
     let b = -Infinity;
     for (let k = 0; k < K; k++) {
@@ -75,7 +79,9 @@ export function selaLabels(logits: Matrix, N: number, K: number, o: SelaLabelsRe
     }
     margin[i] = Math.log(a) - Math.log(b);
   }
-  return { labels: r.labels, iters: r.iters, change: r.change, converged: r.converged, margin };
+  let marginalError = 0;
+  for (let k = 0; k < K; k++) marginalError += Math.abs(col[k]! - 1 / K);
+  return { labels: r.labels, iters: r.iters, change: r.change, converged: r.converged, margin, marginalError };
 }
 
 export function classSizes(labels: ArrayLike<number>, K: number): { histogram: Int32Array; largestOverMean: number; smallest: number; largest: number } {
