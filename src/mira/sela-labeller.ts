@@ -24,7 +24,7 @@
 import code from '../shaders/sela_labeller.wgsl?raw';
 import type { GpuContext } from '../gpu/context.ts';
 import { GpuKernelError, ShapeError } from '../gpu/errors.ts';
-import { createKernel, type BoundKernel, type Kernel } from '../gpu/kernel.ts';
+import { createKernel, type BoundKernel, type Kernel, type PassTimer } from '../gpu/kernel.ts';
 import { createBuffer, createTensor, readF32, readTensor, writeTensor, type Tensor } from '../gpu/tensor.ts';
 import { pcg, randBase, randWord } from '../data/rng.ts';
 import { nmi, purity } from './cluster-quality.ts';
@@ -404,16 +404,20 @@ export class SelaLabeller {
     return { labels, iters, change, converged: change < tol, marginalError, checks, ms, ...labelStats(labels, K, o.previous, o.truth) };
   }
 
-  /** One pass (p = 0 is the first, from c = 1/N): rows and column partials of every chunk, then the class scaling. */
-  private recordPass(enc: GPUCommandEncoder, p: number): void {
+  /**
+   * Records pass p of the iteration (p = 0 the first, from c = 1/N; p ≥ 2 a steady-state pass,
+   * what a benchmark repeats): rows and column partials of every chunk, then the class scaling.
+   * `optimise` drives it; on its own it needs a filled bank and a previous pass 0.
+   */
+  recordPass(enc: GPUCommandEncoder, p: number, timer?: PassTimer): void {
     const kind = p === 0 ? 0 : p === 1 ? 1 : 2;
     const kc = Math.min(64, 2 ** Math.ceil(Math.log2(this.plan.K)));
     for (const c of this.chunks) {
-      c.bRows[kind].record(enc, [c.blocks]);
-      c.bCols.record(enc, [c.tiles, Math.ceil(this.plan.K / kc)]);
+      c.bRows[kind].record(enc, [c.blocks], timer);
+      c.bCols.record(enc, [c.tiles, Math.ceil(this.plan.K / kc)], timer);
     }
-    this.bColsGlobal.record(enc, [Math.ceil(this.plan.K / 64)]);
-    if (p === 0) this.bShift.record(enc, [1]);
+    this.bColsGlobal.record(enc, [Math.ceil(this.plan.K / 64)], timer);
+    if (p === 0) this.bShift.record(enc, [1], timer);
   }
 
   /** Bytes of GPU memory held: the bank and its per-row and per-class state. */
