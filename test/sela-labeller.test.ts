@@ -183,3 +183,17 @@ describe('SeLa labels: initialisation, statistics, checks', () => {
     lab.destroy();
   });
 });
+
+describe('SeLa label table files', () => {
+  test('checkSelaLabelTable: shape, length, dtype and range, naming the file', async () => {
+    const { checkSelaLabelTable } = await import('../src/mira/sela-labeller.ts');
+    const y = Uint32Array.from({ length: 12 }, (_, i) => i % 4);
+    expect(Array.from(checkSelaLabelTable({ dtype: 'uint32', shape: [6, 2], data: y }, 'labels.npy', { N: 6, K: 4, H: 2 }))).toEqual(Array.from(y));
+    expect(checkSelaLabelTable({ dtype: 'int64', shape: [12], data: Array.from(y, BigInt) }, 'y.npy', { N: 12, K: 4 }).length).toBe(12);
+    expect(() => checkSelaLabelTable({ dtype: 'uint32', shape: [12], data: y }, 'y.npy', { N: 11, K: 4 })).toThrow(/y\.npy: 12 rows of labels for N = 11 training images/);
+    expect(() => checkSelaLabelTable({ dtype: 'uint32', shape: [12], data: y }, 'y.npy', { N: 12, K: 3 })).toThrow(/y\.npy: label of image 3 is 3, not a class in \[0, 3\)/);
+    expect(() => checkSelaLabelTable({ dtype: 'uint32', shape: [6, 2], data: y }, 'labels.npy', { N: 6, K: 4, H: 3 })).toThrow(/labels\.npy: labels of shape \[6, 2\]; expected \[6, 3\]/);
+    expect(() => checkSelaLabelTable({ dtype: 'float32', shape: [12], data: y }, 'y.npy', { N: 12, K: 4 })).toThrow(/y\.npy: labels must be integers/);
+    expect(() => checkSelaLabelTable({ dtype: 'int32', shape: [2, 2], data: [0, 1, -1, 2] }, 'y.npy', { N: 2, K: 4, H: 2 })).toThrow(/label of image 1, head 0 is -1/);
+  });
+});

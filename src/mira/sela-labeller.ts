@@ -458,3 +458,28 @@ export function labelStats(labels: ArrayLike<number>, K: number, previous?: Arra
     purity: truth ? purity(labels, truth) : NaN,
   };
 }
+
+// ------------------------------------------------------------------------------------------
+// The label table as a file (labels.npy beside a checkpoint, `step --labels y.npy`)
+
+/**
+ * Checks a label table read from `file` (an .npy already parsed: shape and integer data) against
+ * what the run expects — N images (rows, in dataset order) × H heads, every label a class in
+ * [0, K) — and returns it as N×H u32. A 1-D array is accepted for H = 1. Errors name the file,
+ * what was expected and the first offending entry.
+ */
+export function checkSelaLabelTable(arr: { dtype: string; shape: number[]; data: ArrayLike<number | bigint> }, file: string, want: { N: number; K: number; H?: number }): Uint32Array {
+  const H = want.H ?? 1;
+  const { N, K } = want;
+  if (!['uint32', 'int32', 'int64', 'uint8'].includes(arr.dtype)) throw new ShapeError(`${file}: labels must be integers (uint32, as SeLa writes them), got ${arr.dtype}`);
+  const shapeOk = (arr.shape.length === 2 && arr.shape[1] === H) || (arr.shape.length === 1 && H === 1);
+  if (!shapeOk) throw new ShapeError(`${file}: labels of shape [${arr.shape.join(', ')}]; expected ${H === 1 ? `[${N}] or [${N}, 1]` : `[${N}, ${H}]`} (N images × H = ${H} head${H === 1 ? '' : 's'})`);
+  if (arr.shape[0] !== N) throw new ShapeError(`${file}: ${arr.shape[0]} rows of labels for N = ${N} training images; the labels must come from a run on the same dataset`);
+  const out = new Uint32Array(N * H);
+  for (let i = 0; i < N * H; i++) {
+    const v = Number(arr.data[i]!);
+    if (!(Number.isInteger(v) && v >= 0 && v < K)) throw new ParamError(`${file}: label of image ${Math.floor(i / H)}${H > 1 ? `, head ${i % H}` : ''} is ${v}, not a class in [0, ${K}) (K = ${K} prototypes)`);
+    out[i] = v;
+  }
+  return out;
+}
