@@ -10,6 +10,11 @@
 // named by row and column — β ∉ (0, 1), τ ≤ 0, ε ≤ 0) is reported before the GPU is touched.
 // The summary line's "solve" time is the one submit that holds the whole solve, to its
 // completion; on CPU emulators it includes the driver's first-use shader compilation.
+//
+// `--method sela --in logits.npy --out labels.npy [--sela-lambda 10]`: SeLa's label optimisation
+// over N×K logits (p = softmax(ℓ), P = p^λ, Sinkhorn-Knopp to SeLa's tolerance 0.1 checked every
+// 10 iterations, y = argmax) → uint32 labels (N) .npy; gpu: src/mira/sela-labeller.ts (the bank
+// chunked under the device's binding limit), cpu: the float64 reference (src/ref/sela-labels.ts).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { encodeNpy } from '../../src/io/npy.ts';
 import { InputError, logitsFromNpy, toFloat32, type LogitMatrix } from '../../src/mira/input.ts';
@@ -19,12 +24,13 @@ import { ShapeError } from '../../src/gpu/errors.ts';
 import { CliError, parseFlags, usage, type FlagSpec } from '../args.ts';
 import type { IterationRecord } from '../../src/ref/mira.ts';
 
-export const summary = 'pseudo-label B×K logits (.npy) by MIRA, Sinkhorn-Knopp or the naive softmax';
+export const summary = 'pseudo-label B×K logits (.npy) by MIRA, Sinkhorn-Knopp or the naive softmax; hard SeLa labels over N×K';
 
 const FLAGS: Record<string, FlagSpec> = {
-  method: { kind: 'string', choices: ['mira', 'sinkhorn', 'naive'], default: 'mira', help: 'assignment method' },
+  method: { kind: 'string', choices: ['mira', 'sinkhorn', 'naive', 'sela'], default: 'mira', help: 'assignment method (sela: hard labels over the whole N×K bank)' },
   in: { kind: 'string', required: true, help: 'B×K logits, float32 or float64 .npy' },
-  out: { kind: 'string', required: true, help: 'where to write the targets, float32 B×K .npy' },
+  out: { kind: 'string', required: true, help: 'where to write the targets, float32 B×K .npy (sela: uint32 labels, N)' },
+  'sela-lambda': { kind: 'number', default: 10, help: 'SeLa: P = p^λ, λ > 0 (sela)' },
   tau: { kind: 'number', default: 0.225, help: 'teacher temperature τ_t > 0 (mira, naive)' },
   beta: { kind: 'number', default: 0.7, help: 'β ∈ (0, 1), weight of the mutual information (mira)' },
   iters: { kind: 'int', help: 'iterations (default 30 for mira, 3 for sinkhorn as in SwAV)' },
@@ -34,7 +40,7 @@ const FLAGS: Record<string, FlagSpec> = {
   json: { kind: 'boolean', help: 'print the summary as one JSON line' },
 };
 
-const SYNOPSIS = '--method mira|sinkhorn|naive --in logits.npy --out targets.npy [flags]';
+const SYNOPSIS = '--method mira|sinkhorn|naive|sela --in logits.npy --out targets.npy [flags]';
 
 export type TraceRecord = IterationRecord;
 
@@ -155,6 +161,7 @@ export async function run(argv: string[]): Promise<number> {
     console.log(usage('assign', SYNOPSIS, FLAGS));
     return 0;
   }
+  if (f.method === 'sela') return runSela(f);
   const method = f.method as AssignMethod;
   const backend = f.backend as 'gpu' | 'cpu';
   const opts = checked(() =>
@@ -193,6 +200,64 @@ export async function run(argv: string[]): Promise<number> {
       `assign ${method} on ${backend} (${r.adapter}): ${m.B}×${m.K}, ${r.iters} iterations, ` +
         `${r.ms.toFixed(1)} ms solve (${total.toFixed(0)} ms total), used clusters ${r.usedClusters}/${m.K}, ` +
         `marginal entropy ${r.marginalEntropy.toFixed(4)} (max ${Math.log(m.K).toFixed(4)})`,
+    );
+  }
+  return 0;
+}
+
+/** SeLa's tolerance, check interval and iteration cap (both backends). */
+const SELA_CLI = { tol: 0.1, checkEvery: 10, maxIters: 1000 } as const;
+
+async function runSela(f: Record<string, string | number | boolean | undefined>): Promise<number> {
+  const lambda = f['sela-lambda'] as number;
+  if (!(lambda > 0)) throw new CliError(`assign: --sela-lambda must be > 0 (P = p^λ sharpens the predictions; SeLa uses 10), got ${lambda}`);
+  if (f.trace) throw new CliError('assign: --trace is not available for --method sela (it reports its iterations, change and class sizes instead)');
+  const backend = f.backend as 'gpu' | 'cpu';
+  const inPath = f.in as string;
+  const m = readLogits(inPath);
+  const { B: N, K } = m;
+  if (K > N) throw new CliError(`assign: --in ${inPath} holds N = ${N} rows of K = ${K} logits; SeLa's equal class sizes need at least as many rows (images) as columns (classes)`);
+  const t0 = performance.now();
+  let labels: Uint32Array;
+  let iters: number;
+  let change: number;
+  let adapter: string;
+  let chunks = 1;
+  if (backend === 'gpu') {
+    const data = checked(() => toFloat32(m, inPath));
+    const { nodeGpu } = await import('../../src/gpu/node.ts');
+    const { SelaLabeller } = await import('../../src/mira/sela-labeller.ts');
+    const { ctx, driver } = await nodeGpu();
+    let labeller: Awaited<ReturnType<typeof SelaLabeller.create>>;
+    try {
+      labeller = await SelaLabeller.create(ctx, { N, K });
+    } catch (e) {
+      if (e instanceof ShapeError || e instanceof ParamError) throw new CliError(`assign: --in ${inPath}: ${e.message}`);
+      throw e;
+    }
+    await labeller.uploadLogits(data);
+    const r = await labeller.optimise({ lambda, ...SELA_CLI });
+    labeller.destroy();
+    ({ labels, iters, change } = r);
+    chunks = labeller.chunkCount;
+    adapter = `${ctx.adapterName}${driver ? ` via ${driver}` : ''}`;
+  } else {
+    const { selaLabels } = await import('../../src/ref/sela-labels.ts');
+    const r = selaLabels(m.data, N, K, { lambda, ...SELA_CLI });
+    labels = Uint32Array.from(r.labels);
+    ({ iters, change } = r);
+    adapter = 'float64 reference (CPU)';
+  }
+  const ms = performance.now() - t0;
+  writeFileSync(f.out as string, encodeNpy(labels, [N]));
+  const { labelStats } = await import('../../src/mira/sela-labeller.ts');
+  const st = labelStats(labels, K);
+  const s = { method: 'sela', backend, adapter, N, K, lambda, iters, change, chunks, ms: +ms.toFixed(1), largest_over_mean: +st.largestOverMean.toFixed(4), smallest_class: st.smallestClass };
+  if (f.json) console.log(JSON.stringify(s));
+  else {
+    console.log(
+      `assign sela on ${backend} (${adapter}): ${N}×${K}, λ ${lambda}, ${iters} iterations (change ${change.toExponential(2)}${change < SELA_CLI.tol ? '' : `, NOT below SeLa's ${SELA_CLI.tol}`}), ` +
+        `${ms.toFixed(0)} ms; class sizes ${st.smallestClass}…${(st.largestOverMean * (N / K)).toFixed(0)} (largest ${st.largestOverMean.toFixed(3)}×N/K) → ${f.out} (uint32 ${N})`,
     );
   }
   return 0;

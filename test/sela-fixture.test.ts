@@ -1,0 +1,63 @@
+// SeLa's training objective against PyTorch (test/fixtures/sela, from
+// scripts/fixtures/make_sela_fixture.py): H = 2 heads, B = 50, K = 129, τ_s = 0.1, given labels.
+// The GPU's loss and ∂L/∂q match autograd to 1e-3 relative per tensor (max |got − ref| / max |ref|);
+// the float64 reference matches it to rounding.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, test } from 'vitest';
+import { parseNpy } from '../src/io/npy.ts';
+import { SelaLossKernels } from '../src/mira/sela-loss.ts';
+import { createTensor, readF32, uploadTensor } from '../src/gpu/tensor.ts';
+import { submitChecked } from '../src/gpu/kernel.ts';
+import { selaCrossEntropy } from '../src/ref/sela-labels.ts';
+import { testGpu } from './helpers/gpu.ts';
+
+const FIXTURE = fileURLToPath(new URL('./fixtures/sela', import.meta.url));
+const load = (name: string) => parseNpy(new Uint8Array(readFileSync(join(FIXTURE, name))), name);
+
+function relErr(ref: ArrayLike<number>, got: ArrayLike<number>): number {
+  let scale = 0;
+  let err = 0;
+  for (let i = 0; i < ref.length; i++) {
+    scale = Math.max(scale, Math.abs(ref[i]!));
+    err = Math.max(err, Math.abs(ref[i]! - got[i]!));
+  }
+  return err / scale;
+}
+
+describe('SeLa objective vs PyTorch', () => {
+  test('one training step with given labels, 2 heads: loss and ∂L/∂q', async () => {
+    const [H, B, K, tauS] = Array.from(load('params.npy').data as Float64Array);
+    const logits = load('logits.npy');
+    const labels = load('labels.npy');
+    expect(logits.dtype).toBe('float32');
+    expect(logits.shape).toEqual([H, B, K]);
+    expect(labels.dtype).toBe('uint32');
+    expect(labels.shape).toEqual([B, H]);
+    const loss = (load('loss.npy').data as Float64Array)[0]!;
+    const grad = load('grad.npy').data as Float64Array;
+
+    const ref = selaCrossEntropy(logits.data as Float32Array, labels.data as Uint32Array, B!, K!, H!, tauS!);
+    expect(Math.abs(ref.loss - loss) / loss).toBeLessThan(1e-12);
+    expect(relErr(grad, ref.grad)).toBeLessThan(1e-12);
+
+    const ctx = await testGpu();
+    const g = createTensor(ctx, [H!, B!, K!], 'f32', 'grad');
+    const plan = (await SelaLossKernels.create(ctx, { B: B!, K: K!, H: H! })).bind({
+      logits: uploadTensor(ctx, logits.data as Float32Array, [H!, B!, K!], 'q'),
+      labels: uploadTensor(ctx, labels.data as Uint32Array, [B!, H!], 'y'),
+      grad: g,
+    });
+    plan.setTemperature(tauS!);
+    await submitChecked(ctx, 'sela_loss', (enc) => plan.record(enc));
+    const gotLoss = await plan.readLoss();
+    const gotGrad = await readF32(ctx, g);
+    const lossErr = Math.abs(gotLoss - loss) / loss;
+    const gradErr = relErr(grad, gotGrad);
+    console.log(`SeLa objective vs PyTorch (H=${H} B=${B} K=${K}): loss ${gotLoss.toFixed(6)} (torch ${loss.toFixed(6)}, rel ${lossErr.toExponential(2)}), ∂L/∂q rel ${gradErr.toExponential(2)}`);
+    expect(lossErr).toBeLessThan(1e-3);
+    expect(gradErr).toBeLessThan(1e-3);
+    plan.destroy();
+  });
+});
