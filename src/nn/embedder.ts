@@ -5,6 +5,7 @@
 // in evaluation mode, and hands each batch's K logits to a consumer recorded into the same
 // submit (SeLa's whole-dataset label optimisation streams them into its bank).
 import type { GpuContext } from '../gpu/context.ts';
+import { ShapeError } from '../gpu/errors.ts';
 import { createTensor, writeTensor, type Tensor } from '../gpu/tensor.ts';
 import type { GemmVariant } from '../gpu/gemm.ts';
 import type { ModelConfig } from './config.ts';
@@ -79,7 +80,9 @@ export class LogitEmbedder {
     const S = config.imageSize;
     this.input = createTensor(ctx, [batch, S, S, config.inChannels], 'f32', 'logits_embed.input');
     this.run = new EncoderRun(ctx, layers, weights, this.input, 'eval', 'logits_embed');
-    this.normalize = headLayers.bindNormalize(weights.params);
+    const normalize = headLayers.bindNormalize(weights.params);
+    if (!normalize) throw new ShapeError(`logits need a prototype head; this model has K = ${config.prototypes}`);
+    this.normalize = normalize;
     this.head = new HeadRun(ctx, headLayers, weights, this.run.features, this.normalize, 'eval', 'logits_embed.head');
   }
 
@@ -90,7 +93,7 @@ export class LogitEmbedder {
 
   /** batch×K, valid for the first `n` rows of the batch being consumed. */
   get logits(): Tensor {
-    return this.head.logits;
+    return this.head.logits!;
   }
 
   /**
@@ -111,7 +114,7 @@ export class LogitEmbedder {
       if (start === 0) this.normalize.record(enc);
       this.run.forward.record(enc);
       this.head.forward.record(enc);
-      consume(enc, this.head.logits, start, n);
+      consume(enc, this.logits, start, n);
       this.ctx.device.queue.submit([enc.finish()]);
       // Bound the queue: the host images for later batches are staged as they are written.
       if ((start / this.batch) % 16 === 15) await this.ctx.device.queue.onSubmittedWorkDone();
