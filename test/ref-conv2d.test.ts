@@ -2,7 +2,8 @@
 // independent im2col + GEMM formulation; dgrad and wgrad against central finite differences
 // over odd shapes (stride 2, padding 0/1/2, 1×1 and 3×3 kernels, Cin ≠ Cout).
 import { describe, expect, test } from 'vitest';
-import { conv2dBackward, conv2dForward, conv2dOutShape, type Conv2dShape } from '../src/ref/conv2d.ts';
+import { conv2dOutShape, type Conv2dShape } from '../src/nn/conv2d-shape.ts';
+import { conv2dBackward, conv2dForward } from '../src/ref/conv2d.ts';
 import { gemm } from '../src/ref/gemm.ts';
 import { dot, expectClose64, expectGradientsMatch, gradientCheck, perturbGradient, randomF64 } from './helpers/gradcheck.ts';
 

@@ -17,7 +17,7 @@ import { checkAssignOptions, type AssignMethod, type AssignOptions } from '../..
 import { ParamError } from '../../src/mira/validate.ts';
 import { ShapeError } from '../../src/gpu/errors.ts';
 import { CliError, parseFlags, usage, type FlagSpec } from '../args.ts';
-import type { IterationRecord } from '../../src/ref/mira.ts';
+import type { IterationRecord } from '../../src/mira/iteration-record.ts';
 
 export const summary = 'pseudo-label B×K logits (.npy) by MIRA, Sinkhorn-Knopp or the naive softmax';
 

@@ -49,9 +49,10 @@ import { defaultGemmVariant, gemmEntry, gemmGrid, gemmSource, gemmTile, isGemmTi
 import { createKernel, type BoundKernel, type Kernel, type PassTimer } from '../gpu/kernel.ts';
 import { createTensor, type Tensor } from '../gpu/tensor.ts';
 
-/** The layer's shape (batch, input size, channels, square kernel, stride, padding); as the float64 reference's. */
-export type { Conv2dShape } from '../ref/conv2d.ts';
-import type { Conv2dShape } from '../ref/conv2d.ts';
+import { convOutSize, type Conv2dShape } from './conv2d-shape.ts';
+
+/** The layer's shape (batch, input size, channels, square kernel, stride, padding), shared with the float64 reference. */
+export type { Conv2dShape } from './conv2d-shape.ts';
 
 export type Conv2dPass = 'forward' | 'inputGrad' | 'weightGrad';
 
@@ -234,8 +235,8 @@ export class Conv2d {
     private readonly plans: Record<Conv2dPass, PassPlan>,
     scratch: Tensor | undefined,
   ) {
-    this.outHeight = outSize(shape.height, shape.kernel, shape.stride, shape.padding);
-    this.outWidth = outSize(shape.width, shape.kernel, shape.stride, shape.padding);
+    this.outHeight = convOutSize(shape.height, shape.kernel, shape.stride, shape.padding);
+    this.outWidth = convOutSize(shape.width, shape.kernel, shape.stride, shape.padding);
     this.label = label;
     this.scratch = scratch ?? null;
     if (scratch) {
@@ -251,8 +252,8 @@ export class Conv2d {
       assertShape(isPositiveInt(s[k]), () => `${label}: ${k} must be a positive integer, got ${s[k]}`);
     }
     assertShape(Number.isInteger(s.padding) && s.padding >= 0, () => `${label}: padding must be a non-negative integer, got ${s.padding}`);
-    const Ho = outSize(s.height, s.kernel, s.stride, s.padding);
-    const Wo = outSize(s.width, s.kernel, s.stride, s.padding);
+    const Ho = convOutSize(s.height, s.kernel, s.stride, s.padding);
+    const Wo = convOutSize(s.width, s.kernel, s.stride, s.padding);
     assertShape(Ho >= 1 && Wo >= 1, () => `${label}: the ${s.kernel}×${s.kernel} kernel does not fit the ${s.height}×${s.width} input padded by ${s.padding}`);
     const xN = s.batch * s.height * s.width * s.inChannels;
     const yN = s.batch * Ho * Wo * s.outChannels;
@@ -392,10 +393,6 @@ export class Conv2d {
     }
     return new Bound(main.map((st) => ({ k: st.kernel.bind([a, b, out], tag(st.kernel)), grid: st.grid })));
   }
-}
-
-export function outSize(size: number, kernel: number, stride: number, padding: number): number {
-  return Math.floor((size + 2 * padding - kernel) / stride) + 1;
 }
 
 function shapeConstants(s: Conv2dShape, Ho: number, Wo: number): Record<string, number> {

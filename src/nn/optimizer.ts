@@ -21,7 +21,6 @@ import { GpuKernelError, ShapeError, assertShape } from '../gpu/errors.ts';
 import { createKernel, type Kernel } from '../gpu/kernel.ts';
 import { createBuffer, createTensor, readF32, type Tensor } from '../gpu/tensor.ts';
 import { checkTensor, grid1d, KernelPass, laneHeader, laneWidth, type LayerPass } from './elementwise.ts';
-import type { RefOptimizerParams } from '../ref/optimizer.ts';
 
 /** One parameter tensor inside the flat buffers. */
 export interface ParamTensor {
@@ -57,8 +56,20 @@ export interface OptimizerConfig {
   label?: string;
 }
 
-/** lr, momentum, weight decay and the LARS options (η, gradient scale, eps, clip), as the float64 reference takes them. */
-export type OptimizerStepParams = RefOptimizerParams;
+/** lr, momentum, weight decay and the LARS options (η, gradient scale, eps, clip): the per-step scalars, as the float64 reference takes them too. */
+export interface OptimizerStepParams {
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  /** LARS trust coefficient η (default 0.001). */
+  eta?: number;
+  /** Gradient multiplier s (MIRA's per-group `ratio`; default 1). */
+  gradScale?: number;
+  /** solo-learn's eps in the trust-ratio denominator (default 1e-8). */
+  eps?: number;
+  /** solo-learn's clip_lars_lr (default false). */
+  clip?: boolean;
+}
 
 export interface TensorTrust {
   name: string;

@@ -10,26 +10,7 @@
 // input gradient is *assigned* (it is dx for this call alone); the parameter gradient is this
 // call's contribution, which the GPU kernels *accumulate* (+=) into the gradient buffer.
 
-export interface Conv2dShape {
-  batch: number;
-  /** Input height and width. */
-  height: number;
-  width: number;
-  inChannels: number;
-  outChannels: number;
-  /** Square kernel side (1 or 3 in ResNet-18). */
-  kernel: number;
-  stride: number;
-  padding: number;
-}
-
-export function convOutSize(size: number, kernel: number, stride: number, padding: number): number {
-  return Math.floor((size + 2 * padding - kernel) / stride) + 1;
-}
-
-export function conv2dOutShape(s: Conv2dShape): { outHeight: number; outWidth: number } {
-  return { outHeight: convOutSize(s.height, s.kernel, s.stride, s.padding), outWidth: convOutSize(s.width, s.kernel, s.stride, s.padding) };
-}
+import { conv2dOutShape, type Conv2dShape } from '../nn/conv2d-shape.ts';
 
 function check(s: Conv2dShape, arrays: [string, Float64Array, number][]): void {
   const { outHeight, outWidth } = conv2dOutShape(s);

@@ -31,37 +31,10 @@
 // u here is the GPU's (src/mira/sinkhorn.ts: g = −u). exp(ℓ/ε) is never formed, so logits ≥ 80
 // at ε = 0.05 (exp(1600)) do not overflow.
 
-export type Matrix = ArrayLike<number>;
+import type { IterationRecord } from '../mira/iteration-record.ts';
 
-/** One iteration's diagnostics: the `--trace` JSON record (keep these names). */
-export interface IterationRecord {
-  /** 1-based iteration number. */
-  iter: number;
-  /**
-   * MIRA: v = exp(g), the official code's v (→ mean_i w_i at convergence). Sinkhorn: exp(u),
-   * SwAV's prototype scaling (the GPU's convention); it overflows to Infinity for near one-hot
-   * rows at small ε (u ~ spread/ε), as SwAV's own does. Every other field stays finite.
-   */
-  v: number[];
-  /**
-   * ‖v⁽ⁿ⁾ − v⁽ⁿ⁻¹⁾‖₁ / ‖v⁽ⁿ⁻¹⁾‖₁ of the reported v (MIRA's v⁽⁰⁾ precedes iteration 1; Sinkhorn's
-   * u⁽⁰⁾ = 0); saturates at Number.MAX_VALUE beyond float64's range (Sinkhorn's first step on
-   * near one-hot rows).
-   */
-  residual: number;
-  /** max_ij |w⁽ⁿ⁾_ij − w⁽ⁿ⁻¹⁾_ij|: the change of the targets, the convergence measure to watch. */
-  delta_w: number;
-  /** MIRA: mean_i KL(w_i‖p_i) − β·mi, p = softmax(ℓ/τ). Sinkhorn: mean_i KL(q_i‖softmax(ℓ_i/ε)). */
-  objective: number;
-  /** H(mean_i w_i) */
-  marginal_entropy: number;
-  /** mean_i H(w_i) */
-  mean_entropy: number;
-  /** marginal_entropy − mean_entropy */
-  mi: number;
-  /** ‖mean_i w_i − 1/K‖₁: Sinkhorn's constraint violation (MIRA's is informative, not a constraint). */
-  marginal_error: number;
-}
+export type { IterationRecord };
+export type Matrix = ArrayLike<number>;
 
 export interface MiraOptions {
   /** Teacher temperature τ_t > 0 (default 0.225). */

@@ -4,7 +4,7 @@
 // Extend by adding variants; never change the shape of an existing `type`.
 import type { GemmVariant } from '../gpu/gemm.ts';
 import type { Method, StepMetrics, TrainConfig } from '../mira/train-config.ts';
-import type { IterationRecord } from '../ref/mira.ts';
+import type { IterationRecord } from '../mira/iteration-record.ts';
 
 /** What the status bar shows about the adapter. */
 export interface AdapterStatus {
