@@ -18,7 +18,7 @@ import { initialState, type ModelState } from '../nn/checkpoint.ts';
 import { validateModelConfig, type ModelConfig } from '../nn/config.ts';
 import { Embedder } from '../nn/embedder.ts';
 import { Ema, Optimizer } from '../nn/optimizer.ts';
-import type { LayerPass } from '../nn/elementwise.ts';
+import type { Pass } from '../gpu/pass.ts';
 import { ParamLayout, ParamStore } from '../nn/param-store.ts';
 import { AssignmentMetrics, type MetricsPlan } from './metrics.ts';
 import { KnnEvaluator, chooseEvalIndices } from './knn.ts';
@@ -109,9 +109,9 @@ export class Trainer {
     private readonly indices: Tensor,
     readonly graph: StepGraph,
     private readonly optimizer: Optimizer,
-    private readonly optimizerPass: LayerPass,
+    private readonly optimizerPass: Pass,
     private readonly ema: Ema,
-    private readonly emaPass: LayerPass,
+    private readonly emaPass: Pass,
     private readonly probs: { student: SoftmaxBound; teacher: SoftmaxBound },
     private readonly metrics: { student: MetricsPlan; teacher: MetricsPlan; targets: MetricsPlan },
     private readonly ring: ReadbackRing,

@@ -46,7 +46,8 @@ import naiveWgsl from '../shaders/conv2d_naive.wgsl?raw';
 import type { GpuContext } from '../gpu/context.ts';
 import { assertShape, isPositiveInt } from '../gpu/errors.ts';
 import { defaultGemmVariant, gemmEntry, gemmGrid, gemmSource, gemmTile, isGemmTile, splitChunk, tileConstants, type GemmTile, type GemmVariant } from '../gpu/gemm.ts';
-import { createKernel, type BoundKernel, type Kernel, type PassTimer } from '../gpu/kernel.ts';
+import { createKernel, type Kernel } from '../gpu/kernel.ts';
+import { kernelPass, type Pass } from '../gpu/pass.ts';
 import { createTensor, type Tensor } from '../gpu/tensor.ts';
 
 import { convOutSize, type Conv2dShape } from './conv2d-shape.ts';
@@ -69,13 +70,6 @@ export interface Conv2dOptions {
   /** A planner-owned scratch tensor (≥ scratchElements f32) for split-K partial products;
    *  by default the layer allocates its own on the first bind that needs one. */
   scratch?: Tensor;
-}
-
-export interface Conv2dBound {
-  /** Records the pass's dispatches (one, or several with split-K / dgrad phase classes). */
-  record(encoder: GPUCommandEncoder, timer?: PassTimer): void;
-  /** How many compute dispatches `record` issues (a clearBuffer, when there is one, not counted). */
-  readonly dispatches: number;
 }
 
 export const SPLIT_TARGET_WORKGROUPS = { tiled: 1024, direct: 64 } as const;
@@ -193,16 +187,6 @@ function reduceGrid(size: number): [number, number, number] {
 function naiveGrid(size: number): [number, number, number] {
   const g = Math.ceil(size / 64);
   return [Math.min(g, 65535), Math.ceil(g / 65535), 1];
-}
-
-class Bound implements Conv2dBound {
-  constructor(private readonly steps: { k: BoundKernel; grid: [number, number, number] }[]) {}
-  get dispatches(): number {
-    return this.steps.length;
-  }
-  record(encoder: GPUCommandEncoder, timer?: PassTimer): void {
-    for (const s of this.steps) s.k.record(encoder, s.grid, timer);
-  }
 }
 
 interface PassPlan {
@@ -339,30 +323,30 @@ export class Conv2d {
   }
 
   /** y = conv(x, w). Checks sizes before anything is recorded; bind once per plan. */
-  bindForward(x: Tensor, w: Tensor, y: Tensor): Conv2dBound {
+  bindForward(x: Tensor, w: Tensor, y: Tensor): Pass {
     const L = this.layouts;
     this.check('forward', 'x', x, this.xElements, L.x);
     this.check('forward', 'w', w, this.wElements, L.w);
     this.check('forward', 'y', y, this.yElements, L.y);
-    return this.bindPass(this.plans.forward, x, w, y, false);
+    return this.bindPass('forward', x, w, y, false);
   }
 
   /** dx = ∂L/∂x (assigned) from dy = ∂L/∂y and w. */
-  bindInputGrad(dy: Tensor, w: Tensor, dx: Tensor): Conv2dBound {
+  bindInputGrad(dy: Tensor, w: Tensor, dx: Tensor): Pass {
     const L = this.layouts;
     this.check('inputGrad', 'dy', dy, this.yElements, L.y);
     this.check('inputGrad', 'w', w, this.wElements, L.w);
     this.check('inputGrad', 'dx', dx, this.xElements, L.x);
-    return this.bindPass(this.plans.inputGrad, dy, w, dx, false);
+    return this.bindPass('inputGrad', dy, w, dx, false);
   }
 
   /** dw = ∂L/∂w from x and dy; `accumulate: true` adds into dw (`+=`), false assigns (`=`). */
-  bindWeightGrad(x: Tensor, dy: Tensor, dw: Tensor, opts: { accumulate: boolean } = { accumulate: false }): Conv2dBound {
+  bindWeightGrad(x: Tensor, dy: Tensor, dw: Tensor, opts: { accumulate: boolean } = { accumulate: false }): Pass {
     const L = this.layouts;
     this.check('weightGrad', 'x', x, this.xElements, L.x);
     this.check('weightGrad', 'dy', dy, this.yElements, L.y);
     this.check('weightGrad', 'dw', dw, this.wElements, L.w);
-    return this.bindPass(this.plans.weightGrad, x, dy, dw, opts.accumulate);
+    return this.bindPass('weightGrad', x, dy, dw, opts.accumulate);
   }
 
   /** Frees the split-K scratch this layer allocated itself (not a planner-owned one). */
@@ -380,18 +364,19 @@ export class Conv2d {
     return { buffer: this.scratch.buffer, offset: this.scratch.byteOffset, size: elements * 4 };
   }
 
-  private bindPass(plan: PassPlan, a: Tensor, b: Tensor, out: Tensor, accumulate: boolean): Conv2dBound {
+  private bindPass(pass: Conv2dPass, a: Tensor, b: Tensor, out: Tensor, accumulate: boolean): Pass {
+    const plan = this.plans[pass];
     const main = accumulate && plan.mainAccumulate ? plan.mainAccumulate : plan.main;
     const reduce = accumulate && plan.reduceAccumulate !== undefined ? plan.reduceAccumulate : plan.reduce;
     // Dispatch labels name the layer too, so profiles tell the layers apart.
     const tag = (k: Kernel) => (this.name ? `${k.label} [${this.name}]` : k.label);
     if (plan.splits > 1) {
       const partial = this.scratchFor(plan);
-      const steps = main.map((st) => ({ k: st.kernel.bind([a, b, partial], tag(st.kernel)), grid: st.grid }));
-      steps.push({ k: reduce!.kernel.bind([partial, out], tag(reduce!.kernel)), grid: reduce!.grid });
-      return new Bound(steps);
+      const steps = main.map((st) => ({ kernel: st.kernel.bind([a, b, partial], tag(st.kernel)), grid: st.grid }));
+      steps.push({ kernel: reduce!.kernel.bind([partial, out], tag(reduce!.kernel)), grid: reduce!.grid });
+      return kernelPass(steps, this.flops[pass], this.bytes[pass]);
     }
-    return new Bound(main.map((st) => ({ k: st.kernel.bind([a, b, out], tag(st.kernel)), grid: st.grid })));
+    return kernelPass(main.map((st) => ({ kernel: st.kernel.bind([a, b, out], tag(st.kernel)), grid: st.grid })), this.flops[pass], this.bytes[pass]);
   }
 }
 

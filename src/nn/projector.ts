@@ -14,7 +14,8 @@ import { featureDim, type ModelConfig } from './config.ts';
 import { L2Norm, type L2NormForwardPass } from './l2norm.ts';
 import { Linear } from './linear.ts';
 import type { FlatTensors, NetworkWeights } from './param-store.ts';
-import { PassList, type BnMode, type Scratch } from './resnet18.ts';
+import { PassList } from '../gpu/pass.ts';
+import type { BnMode, Scratch } from './resnet18.ts';
 import { WeightNormLinear, type WeightNormNormalizePass } from './weightnorm.ts';
 
 export class HeadLayers {
