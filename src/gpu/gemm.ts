@@ -8,7 +8,7 @@ import ioDefaults from '../shaders/gemm_io_defaults.wgsl?raw';
 import type { GpuContext } from './context.ts';
 import { assertShape, isPositiveInt } from './errors.ts';
 import { createKernel, type Kernel } from './kernel.ts';
-import { kernelPass, type KernelStep, type Pass } from './pass.ts';
+import { grid1d, kernelPass, type KernelStep, type Pass } from './pass.ts';
 import { createBuffer, createTensor, STORAGE, type Tensor } from './tensor.ts';
 
 /** 'tiled' stages tiles in workgroup memory (real GPUs); 'direct' does not (CPU emulators). */
@@ -214,7 +214,7 @@ export class Gemm {
       const v = this.variant as 'tiled' | 'direct';
       return this.pass([
         { kernel: this.main.bind([a, b, this.partial, this.dummyBias]), grid: gemmGrid(v, M, N, this.splits, this.tile!) },
-        { kernel: this.reduce!.bind([this.partial, c]), grid: [Math.min(Math.ceil((M * N) / 256), 65535), Math.ceil(Math.ceil((M * N) / 256) / 65535), 1] },
+        { kernel: this.reduce!.bind([this.partial, c]), grid: grid1d(this.ctx, M * N, 256) },
       ]);
     }
     this.dummyBias ??= createBuffer(this.ctx, 4, STORAGE(), 'gemm.no_bias');

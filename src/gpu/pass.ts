@@ -7,9 +7,21 @@
 //   new PassList(); list.push(p, …)   the same, appended to while a network is planned
 // Every layer in src/nn, the GEMM (src/gpu/gemm.ts) and the step graph return these, so a step is
 // a list of passes whatever recorded them.
+import type { GpuContext } from './context.ts';
 import type { BoundKernel, PassTimer } from './kernel.ts';
 
 export type Grid = [number, number, number];
+
+/**
+ * Workgroups for `threads` threads at `perGroup` per workgroup, as a 2-D grid (x ≤ the device's
+ * maxComputeWorkgroupsPerDimension) that the shaders flatten as (wg.y·nwg.x + wg.x).
+ */
+export function grid1d(ctx: GpuContext, threads: number, perGroup = 256): Grid {
+  const groups = Math.max(1, Math.ceil(threads / perGroup));
+  const max = ctx.limits.maxComputeWorkgroupsPerDimension;
+  const x = Math.min(groups, max);
+  return [x, Math.ceil(groups / x), 1];
+}
 
 /** A recorded unit of work: one or more dispatches into the caller's encoder. */
 export interface Pass {

@@ -19,8 +19,8 @@ import type { GpuContext } from '../gpu/context.ts';
 import { assertShape } from '../gpu/errors.ts';
 import { createKernel, type Kernel } from '../gpu/kernel.ts';
 import { createTensor, type Tensor } from '../gpu/tensor.ts';
-import { checkDisjoint, checkTensor, dummyStorage, grid1d, laneHeader, laneWidth, positiveInts, reduceTile } from './elementwise.ts';
-import { kernelPass, type Pass } from '../gpu/pass.ts';
+import { checkDisjoint, checkTensor, dummyStorage, laneHeader, laneWidth, positiveInts, reduceTile } from './elementwise.ts';
+import { grid1d, kernelPass, type Pass } from '../gpu/pass.ts';
 
 export interface BatchNormShape {
   batch: number;

@@ -47,7 +47,7 @@ import type { GpuContext } from '../gpu/context.ts';
 import { assertShape, isPositiveInt } from '../gpu/errors.ts';
 import { defaultGemmVariant, gemmEntry, gemmGrid, gemmSource, gemmTile, isGemmTile, splitChunk, tileConstants, type GemmTile, type GemmVariant } from '../gpu/gemm.ts';
 import { createKernel, type Kernel } from '../gpu/kernel.ts';
-import { kernelPass, type Pass } from '../gpu/pass.ts';
+import { grid1d, kernelPass, type Pass } from '../gpu/pass.ts';
 import { createTensor, type Tensor } from '../gpu/tensor.ts';
 
 import { convOutSize, type Conv2dShape } from './conv2d-shape.ts';
@@ -178,16 +178,6 @@ export function dgradClasses(s: Conv2dShape): DgradClass[] {
 }
 
 type Step = { kernel: Kernel; grid: [number, number, number] };
-
-function reduceGrid(size: number): [number, number, number] {
-  const g = Math.ceil(size / 256);
-  return [Math.min(g, 65535), Math.ceil(g / 65535), 1];
-}
-
-function naiveGrid(size: number): [number, number, number] {
-  const g = Math.ceil(size / 64);
-  return [Math.min(g, 65535), Math.ceil(g / 65535), 1];
-}
 
 interface PassPlan {
   /** Main GEMM (or naive) dispatches, in order; wgrad has one list per accumulate flag. */
@@ -404,11 +394,11 @@ async function naivePlans(ctx: GpuContext, s: Conv2dShape, Ho: number, Wo: numbe
   const yN = s.batch * Ho * Wo * s.outChannels;
   const wN = s.kernel * s.kernel * s.inChannels * s.outChannels;
   return {
-    forward: { main: [{ kernel: fwd, grid: naiveGrid(yN) }], reduce: null, splits: 1, outElements: yN, tile: null },
-    inputGrad: { main: [{ kernel: dgrad, grid: naiveGrid(xN) }], reduce: null, splits: 1, outElements: xN, tile: null },
+    forward: { main: [{ kernel: fwd, grid: grid1d(ctx, yN, 64) }], reduce: null, splits: 1, outElements: yN, tile: null },
+    inputGrad: { main: [{ kernel: dgrad, grid: grid1d(ctx, xN, 64) }], reduce: null, splits: 1, outElements: xN, tile: null },
     weightGrad: {
-      main: [{ kernel: wgrad, grid: naiveGrid(wN) }],
-      mainAccumulate: [{ kernel: wgradAcc, grid: naiveGrid(wN) }],
+      main: [{ kernel: wgrad, grid: grid1d(ctx, wN, 64) }],
+      mainAccumulate: [{ kernel: wgradAcc, grid: grid1d(ctx, wN, 64) }],
       reduce: null,
       splits: 1,
       outElements: wN,
@@ -520,14 +510,14 @@ async function gemmPlans(
   return {
     forward: {
       main: [step(fm, gemmGrid(variant, fwdM, Cout, fwdSplits, fwdTile))],
-      reduce: fr ? step(fr, reduceGrid(yN)) : null,
+      reduce: fr ? step(fr, grid1d(ctx, yN, 256)) : null,
       splits: fwdSplits,
       outElements: yN,
       tile: fwdTile,
     },
     inputGrad: {
       main: [step(dm, gemmGrid(variant, dgM, Cin, nClasses * dgSplits, dgTile))],
-      reduce: dr ? step(dr, reduceGrid(xN)) : null,
+      reduce: dr ? step(dr, grid1d(ctx, xN, 256)) : null,
       splits: dgSplits,
       outElements: xN,
       tile: dgTile,
@@ -535,8 +525,8 @@ async function gemmPlans(
     weightGrad: {
       main: [step(wm, gemmGrid(variant, wgM, Cout, wgSplits, wgTile))],
       mainAccumulate: wma ? [step(wma, gemmGrid(variant, wgM, Cout, wgSplits, wgTile))] : undefined,
-      reduce: wr ? step(wr, reduceGrid(wN)) : null,
-      reduceAccumulate: wra ? step(wra, reduceGrid(wN)) : undefined,
+      reduce: wr ? step(wr, grid1d(ctx, wN, 256)) : null,
+      reduceAccumulate: wra ? step(wra, grid1d(ctx, wN, 256)) : undefined,
       splits: wgSplits,
       outElements: wN,
       tile: wgTile,

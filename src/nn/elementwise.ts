@@ -11,7 +11,7 @@ import elementwiseWgsl from '../shaders/elementwise.wgsl?raw';
 import type { GpuContext } from '../gpu/context.ts';
 import { assertShape, isPositiveInt } from '../gpu/errors.ts';
 import { createKernel, type Kernel } from '../gpu/kernel.ts';
-import { kernelPass, type Pass } from '../gpu/pass.ts';
+import { grid1d, kernelPass, type Pass } from '../gpu/pass.ts';
 import { createBuffer, numel, STORAGE, type Tensor } from '../gpu/tensor.ts';
 
 // ------------------------------------------------------------------------------ shared helpers
@@ -41,17 +41,6 @@ export function nextPow2(n: number): number {
 export function reduceTile(lanes: number, maxTX = 64): { TX: number; TY: number } {
   const TX = Math.min(nextPow2(Math.max(1, lanes)), maxTX);
   return { TX, TY: 256 / TX };
-}
-
-/**
- * Workgroups for `threads` threads at `perGroup` per workgroup, as a 2-D grid (x ≤ the device's
- * per-dimension limit) that the shaders flatten as (wg.y·nwg.x + wg.x).
- */
-export function grid1d(ctx: GpuContext, threads: number, perGroup = 256): [number, number, number] {
-  const groups = Math.max(1, Math.ceil(threads / perGroup));
-  const max = ctx.limits.maxComputeWorkgroupsPerDimension;
-  const x = Math.min(groups, max);
-  return [x, Math.ceil(groups / x), 1];
 }
 
 /** Refuses a missing tensor, a non-f32 one or one of the wrong size, naming the layer. */

@@ -20,8 +20,8 @@ import type { GpuContext } from '../gpu/context.ts';
 import { GpuKernelError, ShapeError, assertShape } from '../gpu/errors.ts';
 import { createKernel, type Kernel } from '../gpu/kernel.ts';
 import { createBuffer, createTensor, readF32, type Tensor } from '../gpu/tensor.ts';
-import { checkTensor, grid1d, laneHeader, laneWidth } from './elementwise.ts';
-import { kernelPass, type Pass } from '../gpu/pass.ts';
+import { checkTensor, laneHeader, laneWidth } from './elementwise.ts';
+import { grid1d, kernelPass, type Pass } from '../gpu/pass.ts';
 
 /** One parameter tensor inside the flat buffers. */
 export interface ParamTensor {

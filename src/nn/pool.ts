@@ -8,8 +8,8 @@ import type { GpuContext } from '../gpu/context.ts';
 import { assertShape } from '../gpu/errors.ts';
 import { createKernel, type Kernel } from '../gpu/kernel.ts';
 import type { Tensor } from '../gpu/tensor.ts';
-import { checkDisjoint, checkTensor, grid1d, laneHeader, laneWidth, nextPow2, positiveInts, reduceTile } from './elementwise.ts';
-import { kernelPass, type Pass } from '../gpu/pass.ts';
+import { checkDisjoint, checkTensor, laneHeader, laneWidth, nextPow2, positiveInts, reduceTile } from './elementwise.ts';
+import { grid1d, kernelPass, type Pass } from '../gpu/pass.ts';
 
 export interface PoolShape {
   batch: number;
