@@ -6,7 +6,7 @@
 // layer, batch, width and variant — reads the goal directly: input grad and weight grad ≥ 0.5.
 //
 // quick: width 1/8, batch 32, the adapter's default variant, naive on a subset of layers.
-import type { BenchResult, BenchSuite } from './types.ts';
+import type { BenchResult, BenchSuite } from '../src/bench/types.ts';
 import type { GpuContext } from '../src/gpu/context.ts';
 import { defaultGemmVariant } from '../src/gpu/gemm.ts';
 import { createTensor, uploadTensor, type Tensor } from '../src/gpu/tensor.ts';

@@ -1,7 +1,7 @@
 // GEMM GFLOP/s over a range of shapes, for every variant the adapter can run: the tiled
 // (workgroup memory) and direct (register-only) cores and the naive one-thread-per-output
 // baseline.
-import type { BenchSuite, BenchResult } from './types.ts';
+import type { BenchSuite, BenchResult } from '../src/bench/types.ts';
 import { Gemm, type GemmVariant } from '../src/gpu/gemm.ts';
 import { createTensor, uploadTensor } from '../src/gpu/tensor.ts';
 import { timeGpu } from './timing.ts';

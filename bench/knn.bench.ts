@@ -5,7 +5,7 @@
 //   knn.total       normalisation + GEMM + top-k selection + votes, one command buffer;
 //                   GFLOP/s counts the GEMM's FLOPs only (what the evaluation is bound by on a GPU);
 //                   `select_ms` = total − GEMM (normalisation, selection and votes).
-import type { BenchResult, BenchSuite } from './types.ts';
+import type { BenchResult, BenchSuite } from '../src/bench/types.ts';
 import { Gemm } from '../src/gpu/gemm.ts';
 import { createTensor, uploadTensor } from '../src/gpu/tensor.ts';
 import { KnnEvaluator } from '../src/mira/knn.ts';

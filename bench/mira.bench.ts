@@ -8,7 +8,7 @@
 //   per pass   4·B·K (ℓ) + 2·4·⌈B/8⌉·K (partials, write + read) + 4·4·K (g read, g/g_prev/v write)
 //   targets    4·B·K (ℓ) + 4·B·K (w) + 4·K (g)
 //   MIRA runs iters + 1 passes (the first gives v⁽⁰⁾); Sinkhorn runs iters passes.
-import type { BenchResult, BenchSuite } from './types.ts';
+import type { BenchResult, BenchSuite } from '../src/bench/types.ts';
 import { createTensor, uploadTensor } from '../src/gpu/tensor.ts';
 import { MiraSolver } from '../src/mira/assignment.ts';
 import { SinkhornSolver } from '../src/mira/sinkhorn.ts';

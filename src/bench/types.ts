@@ -1,7 +1,7 @@
 // The benchmark contract: each bench/<name>.bench.ts exports `suite: BenchSuite`. The harness
 // (bench/run.ts in Node, the bench page in Chromium) runs every suite on the adapter it has and
 // prints a table and JSON. Figures, never pass/fail: speed goals are read off these numbers.
-import type { GpuContext } from '../src/gpu/context.ts';
+import type { GpuContext } from '../gpu/context.ts';
 
 export interface BenchResult {
   suite: string;
