@@ -1,5 +1,6 @@
 // Element-wise layers (src/shaders/elementwise.wgsl) and the small helpers every layer host in
-// src/nn shares (lane width, reduction tiles, grids, shape checks, dummy bindings).
+// src/nn shares (lane width, reduction tiles, shape checks, dummy bindings; grids and passes
+// are in src/gpu/pass.ts).
 //
 //   Relu      forward  y = max(x, 0)                 y assigned
 //             backward dx = dy·[y > 0]               dx assigned (mask from the saved output y)

@@ -11,12 +11,12 @@
 // Layers (pipelines) are built once per shape by EncoderLayers and shared by every run.
 import type { GpuContext } from '../gpu/context.ts';
 import type { GemmVariant } from '../gpu/gemm.ts';
+import { PassList } from '../gpu/pass.ts';
 import { createTensor, type Tensor } from '../gpu/tensor.ts';
 import { encoderSpec, type ConvSpec, type EncoderSpec } from './architecture.ts';
 import { BatchNorm, type BatchNormForwardPass } from './batchnorm.ts';
 import { Conv2d } from './conv2d.ts';
 import { Add } from './elementwise.ts';
-import { PassList } from '../gpu/pass.ts';
 import { GlobalAvgPool } from './pool.ts';
 import type { ModelConfig } from './config.ts';
 import type { FlatTensors, NetworkWeights } from './param-store.ts';
