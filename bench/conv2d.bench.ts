@@ -6,12 +6,17 @@
 // layer, batch, width and variant — reads the goal directly: input grad and weight grad ≥ 0.5.
 //
 // quick: width 1/8, batch 32, the adapter's default variant, naive on a subset of layers.
-import type { BenchResult, BenchSuite } from './types.ts';
+// Every pass is first checked on sampled outputs against the float64 reference (bench/check.ts)
+// and fails the suite if it is wrong.
+import type { BenchResult, BenchSuite } from '../src/bench/types.ts';
 import type { GpuContext } from '../src/gpu/context.ts';
 import { defaultGemmVariant } from '../src/gpu/gemm.ts';
+import { submitChecked } from '../src/gpu/kernel.ts';
 import { createTensor, uploadTensor, type Tensor } from '../src/gpu/tensor.ts';
 import { allConvs, encoderSpec, type ConvSpec } from '../src/nn/architecture.ts';
 import { Conv2d, type Conv2dPass, type Conv2dVariant } from '../src/nn/conv2d.ts';
+import { conv2dAt } from '../src/ref/conv2d.ts';
+import { checkSampled } from './check.ts';
 import { timeGpu } from './timing.ts';
 
 const PASSES: Conv2dPass[] = ['forward', 'inputGrad', 'weightGrad'];
@@ -64,14 +69,15 @@ async function benchLayer(
     { label: c.name },
   );
   const owned: Tensor[] = [];
-  const t = (n: number, label: string, data = false) => {
-    const tensor = data ? uploadTensor(ctx, fill(n), [n], label) : createTensor(ctx, [n], 'f32', label);
+  const host = { x: fill(conv.xElements), w: fill(conv.wElements), dy: fill(conv.yElements) };
+  const t = (n: number, label: string, data?: Float32Array) => {
+    const tensor = data ? uploadTensor(ctx, data, [n], label) : createTensor(ctx, [n], 'f32', label);
     owned.push(tensor);
     return tensor;
   };
-  const x = t(conv.xElements, 'bench.x', true);
-  const w = t(conv.wElements, 'bench.w', true);
-  const dy = t(conv.yElements, 'bench.dy', true);
+  const x = t(conv.xElements, 'bench.x', host.x);
+  const w = t(conv.wElements, 'bench.w', host.w);
+  const dy = t(conv.yElements, 'bench.dy', host.dy);
   const y = t(conv.yElements, 'bench.y');
   const dx = t(conv.xElements, 'bench.dx');
   const dw = t(conv.wElements, 'bench.dw');
@@ -80,10 +86,20 @@ async function benchLayer(
     inputGrad: conv.bindInputGrad(dy, w, dx),
     weightGrad: conv.bindWeightGrad(x, dy, dw, { accumulate: true }),
   };
+  // What each pass writes, and its operands in the order conv2dAt takes them.
+  const check = {
+    forward: { out: y, a: host.x, b: host.w },
+    inputGrad: { out: dx, a: host.dy, b: host.w },
+    weightGrad: { out: dw, a: host.x, b: host.dy },
+  };
   const out: BenchResult[] = [];
   try {
     for (const pass of wanted) {
       const b = bound[pass];
+      // Checked once before timing: dw starts at zero, so one accumulating run leaves exactly ∂L/∂w.
+      const io = check[pass];
+      await submitChecked(ctx, nameOf(pass), (enc) => b.record(enc));
+      await checkSampled(ctx, nameOf(pass), io.out, (i) => conv2dAt(conv.shape, pass, io.a, io.b, i));
       const timing = await timeGpu(ctx, (enc, timer) => b.record(enc, timer), {
         iters: quick ? 5 : 10,
         budgetMs: quick ? 2000 : 5000,

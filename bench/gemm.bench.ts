@@ -1,9 +1,13 @@
 // GEMM GFLOP/s over a range of shapes, for every variant the adapter can run: the tiled
 // (workgroup memory) and direct (register-only) cores and the naive one-thread-per-output
-// baseline.
-import type { BenchSuite, BenchResult } from './types.ts';
+// baseline. Each case is first checked on sampled outputs against the float64 reference
+// (bench/check.ts) and fails the suite if it is wrong.
+import type { BenchSuite, BenchResult } from '../src/bench/types.ts';
 import { Gemm, type GemmVariant } from '../src/gpu/gemm.ts';
+import { submitChecked } from '../src/gpu/kernel.ts';
 import { createTensor, uploadTensor } from '../src/gpu/tensor.ts';
+import { gemmAt } from '../src/ref/gemm.ts';
+import { checkSampled } from './check.ts';
 import { timeGpu } from './timing.ts';
 
 function fill(n: number): Float32Array {
@@ -21,14 +25,18 @@ export const suite: BenchSuite = {
     const variants: GemmVariant[] = ['tiled', 'direct', 'naive'];
     const out: BenchResult[] = [];
     for (const [M, N, K] of shapes) {
-      const A = uploadTensor(ctx, fill(M * K), [M, K], 'bench.a');
-      const B = uploadTensor(ctx, fill(K * N), [K, N], 'bench.b');
+      const a = fill(M * K);
+      const b = fill(K * N);
+      const A = uploadTensor(ctx, a, [M, K], 'bench.a');
+      const B = uploadTensor(ctx, b, [K, N], 'bench.b');
       const C = createTensor(ctx, [M, N], 'f32', 'bench.c');
       for (const v of variants) {
         const name = `gemm.${v} ${M}x${N}x${K}`;
         if (filter && !name.includes(filter)) continue;
         const g = await Gemm.create(ctx, { M, N, K }, v);
         const bound = g.bind(A, B, C);
+        await submitChecked(ctx, name, (enc) => bound.record(enc));
+        await checkSampled(ctx, name, C, (i) => gemmAt(a, b, M, N, K, Math.floor(i / N), i % N));
         const t = await timeGpu(ctx, (enc, timer) => bound.record(enc, timer), { iters: quick ? 3 : 10, budgetMs: quick ? 3000 : 8000, backToBack: { minMs: 2, max: 64 } });
         out.push({ suite: 'gemm', name, ms: t.ms, flops: g.flops, bytes: 4 * (M * K + K * N + M * N), extra: { variant: v, M, N, K, clock: t.clock, repeat: t.repeat, wall_ms: +t.wallMs.toFixed(4) } });
       }

@@ -5,10 +5,15 @@
 //   knn.total       normalisation + GEMM + top-k selection + votes, one command buffer;
 //                   GFLOP/s counts the GEMM's FLOPs only (what the evaluation is bound by on a GPU);
 //                   `select_ms` = total − GEMM (normalisation, selection and votes).
-import type { BenchResult, BenchSuite } from './types.ts';
+// The similarity GEMM is checked on sampled outputs against the float64 reference before it is
+// timed (bench/check.ts); the total is not (test/knn.test.ts checks it against src/ref/knn.ts).
+import type { BenchResult, BenchSuite } from '../src/bench/types.ts';
 import { Gemm } from '../src/gpu/gemm.ts';
+import { submitChecked } from '../src/gpu/kernel.ts';
 import { createTensor, uploadTensor } from '../src/gpu/tensor.ts';
 import { KnnEvaluator } from '../src/mira/knn.ts';
+import { gemmAt } from '../src/ref/gemm.ts';
+import { checkSampled } from './check.ts';
 import { timeGpu } from './timing.ts';
 
 function features(n: number, d: number, seed: number): Float32Array {
@@ -29,7 +34,8 @@ export const suite: BenchSuite = {
     const tag = `${nb}x${nq}x${dim}`;
     const opts = { warmup: 1, iters: quick ? 3 : 5, budgetMs: quick ? 5000 : 15000 };
     const out: BenchResult[] = [];
-    const bank = uploadTensor(ctx, features(nb, dim, 1), [nb, dim], 'bench.bank');
+    const bankHost = features(nb, dim, 1);
+    const bank = uploadTensor(ctx, bankHost, [nb, dim], 'bench.bank');
     const query = uploadTensor(ctx, features(nq, dim, 2), [nq, dim], 'bench.query');
     const bl = uploadTensor(ctx, Uint32Array.from({ length: nb }, (_, i) => i % classes), [nb], 'bench.bank_labels');
     const ql = uploadTensor(ctx, Uint32Array.from({ length: nq }, (_, i) => (i * 7) % classes), [nq], 'bench.query_labels');
@@ -39,9 +45,12 @@ export const suite: BenchSuite = {
     let gemmMs = NaN;
     if (!filter || gemmName.includes(filter)) {
       const g = await Gemm.create(ctx, { M, N: nb, K: dim, transB: true });
-      const a = createTensor(ctx, [M, dim], 'f32', 'bench.q_hat');
+      const aHost = features(M, dim, 3);
+      const a = uploadTensor(ctx, aHost, [M, dim], 'bench.q_hat');
       const c = createTensor(ctx, [M, nb], 'f32', 'bench.sims');
       const bound = g.bind(a, bank, c);
+      await submitChecked(ctx, gemmName, (enc) => bound.record(enc));
+      await checkSampled(ctx, gemmName, c, (i) => gemmAt(aHost, bankHost, M, nb, dim, Math.floor(i / nb), i % nb, { transB: true }));
       const t = await timeGpu(ctx, (enc, timer) => bound.record(enc, timer), opts);
       gemmMs = t.ms;
       out.push({ suite: 'knn', name: gemmName, ms: t.ms, flops: g.flops, bytes: 4 * (M * dim + nb * dim + M * nb), extra: { variant: g.variant, M, N: nb, K: dim, clock: t.clock } });

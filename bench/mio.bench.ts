@@ -6,7 +6,7 @@
 //                       the figure for the non-GEMM kernels, which the Gram and W·Z do not dominate at D = 128)
 //   representation.health  normalise, Gram, uniformity rows and the one-workgroup Jacobi solve;
 //                       FLOPs count the sweep cap (20 sweeps), so GFLOP/s is an upper bound's rate
-import type { BenchResult, BenchSuite } from './types.ts';
+import type { BenchResult, BenchSuite } from '../src/bench/types.ts';
 import { Gemm } from '../src/gpu/gemm.ts';
 import { createTensor, uploadTensor } from '../src/gpu/tensor.ts';
 import { MioObjective } from '../src/mira/mio.ts';

@@ -3,7 +3,7 @@
 //   npx vite-node bench/run.ts -- [--quick] [--json] [--filter s] [--suite a,b] [--browser]
 // In Node (default) the device comes from Dawn (src/gpu/node.ts). With --browser the same
 // suites run in headless Chromium: the app is built, served with `vite preview`, and
-// bench.html runs them in the page (src/bench/page.ts) and hands back window.__benchResults.
+// bench.html runs them in the page (bench/page.ts) and hands back window.__benchResults.
 // `npm run bench` (scripts/bench-all.mjs) runs both.
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';

@@ -7,7 +7,7 @@
 //                  (the row pass and the column partials) — what bounds it
 //   sela.write     the bank written from a batch of logits (B = 256 rows; the label
 //                  optimisation's per-batch cost beside the network's forward)
-import type { BenchResult, BenchSuite } from './types.ts';
+import type { BenchResult, BenchSuite } from '../src/bench/types.ts';
 import { createTensor, uploadTensor } from '../src/gpu/tensor.ts';
 import { submitChecked } from '../src/gpu/kernel.ts';
 import { SelaLossKernels } from '../src/mira/sela-loss.ts';

@@ -2,7 +2,7 @@
 // loss, both backwards, optimizer, EMA) per second, for several widths, on a synthetic dataset
 // of CIFAR-shaped images. FLOPs count the convolutions: 3 passes (forward, input and weight
 // gradient) for the two student views and 1 for the two teacher views.
-import type { BenchResult, BenchSuite } from './types.ts';
+import type { BenchResult, BenchSuite } from '../src/bench/types.ts';
 import { Trainer } from '../src/train/trainer.ts';
 import { defaultTrainConfig } from '../src/train/config.ts';
 import { encoderSpec, encoderMacsPerImage } from '../src/nn/architecture.ts';

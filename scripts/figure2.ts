@@ -1,14 +1,14 @@
 // Figure 2 of the MIRA paper, on this engine: for a B×K batch of clustered random cosine
 // logits (src/ref/synthetic.ts), the residual per iteration of MIRA's fixed point and of
 // Sinkhorn-Knopp, both on the GPU, and the distance of MIRA's GPU targets to the float64
-// optimum (src/ref/mira.ts miraOptimum) after each iteration.
+// optimum (miraOptimum in src/ref/assignment.ts) after each iteration.
 //
 //   npx vite-node scripts/figure2.ts [-- --json out.json] [--B 512] [--K 3000] [--iters 30]
 //        [--tau 0.225] [--beta 0.7] [--eps 0.05] [--seed 1]
 //
 // Columns: MIRA's residual ‖v⁽ⁿ⁾ − v⁽ⁿ⁻¹⁾‖₁/‖v⁽ⁿ⁻¹⁾‖₁ and max|Δw| between successive targets
 // (the GPU trace, one `step()` per iteration), max|w⁽ⁿ⁾ − w*| and the objective gap
-// F(w⁽ⁿ⁾) − F(w*) against the float64 optimum (ref.miraOptimum, iterated to max|Δw| < 1e-14);
+// F(w⁽ⁿ⁾) − F(w*) against the float64 optimum (miraOptimum, iterated to max|Δw| < 1e-14);
 // Sinkhorn-Knopp's residual (of its prototype scaling exp(u)), marginal error
 // ‖mean_i q_i − 1/K‖₁ and max|q⁽ⁿ⁾ − q*| against its own float64 limit (SwAV's iteration run
 // --sk-ref-iters times, default 300, about a minute on a CPU; 0 skips it; ε = 0.05).
@@ -17,7 +17,8 @@ import { nodeGpu } from '../src/gpu/node.ts';
 import { createTensor, readF32, uploadTensor } from '../src/gpu/tensor.ts';
 import { MiraSolver } from '../src/mira/assignment.ts';
 import { SinkhornSolver } from '../src/mira/sinkhorn.ts';
-import * as ref from '../src/ref/mira.ts';
+import { miraObjective, miraOptimum } from '../src/ref/assignment.ts';
+import { sinkhornSwav } from '../src/ref/sinkhorn.ts';
 import { makeClusteredLogits } from '../src/ref/synthetic.ts';
 
 interface Args {
@@ -72,13 +73,13 @@ async function main(): Promise<void> {
   const logits64 = Float64Array.from(makeClusteredLogits(B, K, seed));
   const logits = Float32Array.from(logits64);
   const t0 = performance.now();
-  const opt = ref.miraOptimum(logits64, B, K, { tau, beta });
+  const opt = miraOptimum(logits64, B, K, { tau, beta });
   const wStar = opt.w;
-  const F = (w: ArrayLike<number>) => ref.miraObjective(logits64, B, K, w, { tau, beta });
+  const F = (w: ArrayLike<number>) => miraObjective(logits64, B, K, w, { tau, beta });
   const fStar = F(wStar);
   console.log(`MIRA float64 optimum: ${opt.iters} iterations (last max|Δw| ${opt.deltaW.toExponential(1)}) in ${((performance.now() - t0) / 1000).toFixed(1)} s, F(w*) = ${fStar.toFixed(9)}`);
   const t1 = performance.now();
-  const qStar = args.skRefIters > 0 ? ref.sinkhornSwav(logits64, B, K, { eps, iters: args.skRefIters }).q : null;
+  const qStar = args.skRefIters > 0 ? sinkhornSwav(logits64, B, K, { eps, iters: args.skRefIters }).q : null;
   if (qStar) console.log(`Sinkhorn-Knopp float64 limit: ${args.skRefIters} iterations in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
 
   const L = uploadTensor(ctx, logits, [B, K], 'figure2.logits');

@@ -5,12 +5,13 @@ import { describe, expect, test } from 'vitest';
 import { submitChecked } from '../src/gpu/kernel.ts';
 import { Arena, createTensor, readF32, uploadTensor, writeTensor } from '../src/gpu/tensor.ts';
 import { ShapeError } from '../src/gpu/errors.ts';
-import { Add, Relu, type LayerPass } from '../src/nn/elementwise.ts';
+import type { Pass } from '../src/gpu/pass.ts';
+import { Add, Relu } from '../src/nn/elementwise.ts';
 import { GlobalAvgPool } from '../src/nn/pool.ts';
 import { globalAvgPoolBackward, globalAvgPoolForward, reluBackward, reluForward, residualAdd } from '../src/ref/elementwise.ts';
 import { expectClose, randomArray, testGpu } from './helpers/gpu.ts';
 
-async function run(label: string, ...passes: LayerPass[]): Promise<void> {
+async function run(label: string, ...passes: Pass[]): Promise<void> {
   const ctx = await testGpu();
   await submitChecked(ctx, label, (enc) => passes.forEach((p) => p.record(enc)));
 }

@@ -1,4 +1,4 @@
-// MIRA's fixed point on the GPU against the float64 reference (src/ref/mira.ts): random cases,
+// MIRA's fixed point on the GPU against the float64 reference (src/ref/assignment.ts): random cases,
 // the hard cases (logits ±100 with near-one-hot rows, logits ≥ 80, B = 1, K = 2), a 512×3000
 // batch of clustered cosine logits against the float64 optimum with the stationarity condition,
 // the per-iteration trace, one-iteration `step()`, determinism, and bad input refused before
@@ -8,7 +8,8 @@ import { MiraSolver, type MiraPlan } from '../src/mira/assignment.ts';
 import { createTensor, readF32, uploadTensor } from '../src/gpu/tensor.ts';
 import { ShapeError } from '../src/gpu/errors.ts';
 import { ParamError } from '../src/mira/validate.ts';
-import * as ref from '../src/ref/mira.ts';
+import { miraOptimum, miraSolve } from '../src/ref/assignment.ts';
+import { logSoftmax } from '../src/ref/softmax.ts';
 import { makeClusteredLogits } from '../src/ref/synthetic.ts';
 import { expectClose, randomArray, seededRandom, testGpu } from './helpers/gpu.ts';
 
@@ -30,7 +31,7 @@ async function gpuSolve(logits: Float32Array, B: number, K: number, tau: number,
 }
 
 function refSolve(logits: Float32Array, B: number, K: number, tau: number, beta: number, iters: number) {
-  return ref.miraSolve(Float64Array.from(logits), B, K, { tau, beta, iters });
+  return miraSolve(Float64Array.from(logits), B, K, { tau, beta, iters });
 }
 
 function assertSimplexRows(w: Float32Array, B: number, K: number, what: string): number {
@@ -133,7 +134,7 @@ describe('MIRA traced on the hard cases', () => {
       const plan = (await MiraSolver.create(ctx, { B, K })).bind(uploadTensor(ctx, x, [B, K], 'l'), createTensor(ctx, [B, K], 'f32', 'w'));
       plan.setParams({ tau: 0.225, beta: 0.7 });
       const got = await plan.solve({ iters: 10, trace: true });
-      const want = ref.miraSolve(x, B, K, { tau: 0.225, beta: 0.7, iters: 10, trace: true }).trace;
+      const want = miraSolve(x, B, K, { tau: 0.225, beta: 0.7, iters: 10, trace: true }).trace;
       got.forEach((r, n) => {
         for (const k of ['residual', 'delta_w', 'objective', 'marginal_entropy', 'mean_entropy', 'mi', 'marginal_error'] as const) {
           expect(Number.isFinite(r[k]), `${name} iteration ${n + 1} ${k} = ${r[k]}`).toBe(true);
@@ -157,13 +158,13 @@ describe('MIRA on a 512×3000 batch of clustered cosine logits', () => {
     const logits = makeClusteredLogits(B, K, 1);
     const g = await gpuSolve(logits, B, K, tau, beta, 30);
     assertSimplexRows(g.w, B, K, '512×3000');
-    const opt = ref.miraOptimum(logits, B, K, { tau, beta });
+    const opt = miraOptimum(logits, B, K, { tau, beta });
     const rep = expectClose(opt.w, g.w, 1e-5, 0, 'targets vs the float64 optimum');
     console.log(`512×3000: max |w_gpu − w*| = ${rep.maxAbs.toExponential(2)} (float64 optimum after ${opt.iters} iterations)`);
     // Stationarity: w_ij ∝ p_ij^(1/(1−β)) · m_j^(−β/(1−β)), m = mean_i w_i (both from the GPU w).
     const m = new Float64Array(K);
     for (let i = 0; i < B; i++) for (let j = 0; j < K; j++) m[j]! += g.w[i * K + j]! / B;
-    const logp = ref.logSoftmax(logits, B, K, tau);
+    const logp = logSoftmax(logits, B, K, tau);
     const a = beta / (1 - beta);
     let worst = 0;
     for (let i = 0; i < B; i++) {
@@ -195,7 +196,7 @@ describe('trace, step and determinism', () => {
     const plan = (await MiraSolver.create(ctx, { B, K })).bind(uploadTensor(ctx, logits, [B, K], 'l'), createTensor(ctx, [B, K], 'f32', 'w'));
     plan.setParams({ tau, beta });
     const got = await plan.solve({ iters: 12, trace: true });
-    const want = ref.miraSolve(logits, B, K, { tau, beta, iters: 12, trace: true }).trace;
+    const want = miraSolve(logits, B, K, { tau, beta, iters: 12, trace: true }).trace;
     expect(got).toHaveLength(12);
     for (let n = 0; n < 12; n++) {
       const [gr, rr] = [got[n]!, want[n]!];
@@ -244,7 +245,7 @@ describe('trace, step and determinism', () => {
     ] as const) {
       plan.setParams({ tau: t, beta: b });
       await plan.solve({ iters: 30 });
-      expectClose(ref.miraSolve(logits, B, K, { tau: t, beta: b, iters: 30 }).w, await readF32(ctx, W), 2e-6, 1e-4, `τ=${t} β=${b}`);
+      expectClose(miraSolve(logits, B, K, { tau: t, beta: b, iters: 30 }).w, await readF32(ctx, W), 2e-6, 1e-4, `τ=${t} β=${b}`);
     }
     // The pipelines are shared by every shape: a second solver reuses them.
     const other = await MiraSolver.create(ctx, { B: 7, K: 3 });

@@ -1,6 +1,6 @@
 // The swapped-prediction loss (two views and multi-crop) forward and backward, the row softmax
 // and log-softmax with temperature, and the naive targets, on the GPU against the float64
-// reference (src/ref/mira.ts).
+// reference (src/ref/loss.ts, softmax.ts).
 import { describe, expect, test } from 'vitest';
 import { CrossEntropyKernels, multiCropLossCrops, swappedLossCrops } from '../src/mira/loss.ts';
 import { Softmax } from '../src/mira/softmax.ts';
@@ -9,12 +9,14 @@ import { submitChecked } from '../src/gpu/kernel.ts';
 import { createTensor, readF32, uploadTensor } from '../src/gpu/tensor.ts';
 import { ShapeError } from '../src/gpu/errors.ts';
 import { ParamError } from '../src/mira/validate.ts';
-import * as ref from '../src/ref/mira.ts';
+import { naiveTargets } from '../src/ref/assignment.ts';
+import { multiCropLoss, swappedLoss } from '../src/ref/loss.ts';
+import { logSoftmax, softmax } from '../src/ref/softmax.ts';
 import { expectClose, randomArray, seededRandom, testGpu } from './helpers/gpu.ts';
 
 /** Rows on the simplex: MIRA-like targets (softmax of random logits at a low temperature). */
 function simplexRows(B: number, K: number, seed: number): Float32Array {
-  return Float32Array.from(ref.softmax(randomArray(B * K, seed, -1, 1), B, K, 0.1));
+  return Float32Array.from(softmax(randomArray(B * K, seed, -1, 1), B, K, 0.1));
 }
 
 describe('swapped-prediction loss', () => {
@@ -38,7 +40,7 @@ describe('swapped-prediction loss', () => {
     const plan = (await CrossEntropyKernels.create(ctx, { B, K })).bind(swappedLossCrops([up(w1, 'w1'), up(w2, 'w2')], [up(q1, 'q1'), up(q2, 'q2')], [g1, g2]), loss);
     plan.setTemperature(tauS);
     await submitChecked(ctx, 'swapped loss', (enc) => plan.record(enc));
-    const r = ref.swappedLoss(q1, q2, w1, w2, B, K, tauS);
+    const r = swappedLoss(q1, q2, w1, w2, B, K, tauS);
     const got = await plan.readLoss();
     expect(Math.abs(got - r.loss)).toBeLessThan(1e-6 * Math.max(1, Math.abs(r.loss)) * 4);
     // Gradients are O(1/(B·τ_s)): compare relative to their scale.
@@ -66,7 +68,7 @@ describe('swapped-prediction loss', () => {
     for (const tauS of [0.1, 0.5, 2]) {
       plan.setTemperature(tauS);
       await submitChecked(ctx, 'swapped loss', (enc) => plan.record(enc));
-      const r = ref.swappedLoss(q1, q2, w1, w2, B, K, tauS);
+      const r = swappedLoss(q1, q2, w1, w2, B, K, tauS);
       const got = await plan.readLoss();
       expect(Number.isFinite(got)).toBe(true);
       expect(Math.abs(got - r.loss) / Math.abs(r.loss)).toBeLessThan(1e-5);
@@ -92,14 +94,14 @@ describe('swapped-prediction loss', () => {
     const plan = (await CrossEntropyKernels.create(ctx, { B, K })).bind(crops, loss);
     plan.setTemperature(tauS);
     await submitChecked(ctx, 'multi-crop loss', (enc) => plan.record(enc));
-    const r = ref.multiCropLoss([w[0], w[1]], q, B, K, tauS);
+    const r = multiCropLoss([w[0], w[1]], q, B, K, tauS);
     expect(Math.abs((await plan.readLoss()) - r.loss)).toBeLessThan(1e-5 * Math.abs(r.loss));
     for (let c = 0; c < 5; c++) expectClose(r.grads[c]!, await readF32(ctx, grads[c]!), 2e-6 / (B * tauS), 1e-4, `grad of crop ${c + 1}`);
     // No local crops: the multi-crop loss is the swapped loss.
     const two = (await CrossEntropyKernels.create(ctx, { B, K })).bind(multiCropLossCrops([up(w[0], 'w1'), up(w[1], 'w2')], [qt[0]!, qt[1]!], [grads[0]!, grads[1]!], [], []), loss);
     two.setTemperature(tauS);
     await submitChecked(ctx, 'two crops', (enc) => two.record(enc));
-    expect(Math.abs((await two.readLoss()) - ref.swappedLoss(q[0]!, q[1]!, w[0], w[1], B, K, tauS).loss)).toBeLessThan(1e-5);
+    expect(Math.abs((await two.readLoss()) - swappedLoss(q[0]!, q[1]!, w[0], w[1], B, K, tauS).loss)).toBeLessThan(1e-5);
   });
 
   test('bad input is refused before any dispatch', async () => {
@@ -145,7 +147,7 @@ describe('softmax with temperature and the naive targets', () => {
         sm.setTemperature(T);
         await submitChecked(ctx, 'softmax', (enc) => sm.record(enc));
         const y = await readF32(ctx, Y);
-        expectClose(ref.naiveTargets(x, B, K, { tau: T }), y, 2e-7, 1e-5, `${name} softmax T=${T}`);
+        expectClose(naiveTargets(x, B, K, { tau: T }), y, 2e-7, 1e-5, `${name} softmax T=${T}`);
         for (let i = 0; i < B; i++) {
           let s = 0;
           for (let j = 0; j < K; j++) s += y[i * K + j]!;
@@ -153,7 +155,7 @@ describe('softmax with temperature and the naive targets', () => {
         }
         lsm.setTemperature(T);
         await submitChecked(ctx, 'log-softmax', (enc) => lsm.record(enc));
-        const want = ref.logSoftmax(x, B, K, T);
+        const want = logSoftmax(x, B, K, T);
         // log-softmax error grows with |value| (f32 spacing at 1e4 is 1e-3): relative there.
         expectClose(want, await readF32(ctx, Y), 2e-6, 2e-6, `${name} log-softmax T=${T}`);
       }

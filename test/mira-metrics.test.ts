@@ -6,7 +6,9 @@ import { AssignmentMetrics } from '../src/mira/metrics.ts';
 import { submitChecked } from '../src/gpu/kernel.ts';
 import { createTensor, uploadTensor } from '../src/gpu/tensor.ts';
 import { ShapeError } from '../src/gpu/errors.ts';
-import * as ref from '../src/ref/mira.ts';
+import { miraSolve } from '../src/ref/assignment.ts';
+import { assignmentMetrics, klDivergence } from '../src/ref/metrics.ts';
+import { softmax } from '../src/ref/softmax.ts';
 import { makeClusteredLogits } from '../src/ref/synthetic.ts';
 import { randomArray, testGpu } from './helpers/gpu.ts';
 
@@ -22,7 +24,7 @@ async function gpuMetrics(p: Float32Array, B: number, K: number, w?: Float32Arra
 function check(name: string, p: Float32Array, B: number, K: number, w?: Float32Array) {
   return async () => {
     const got = await gpuMetrics(p, B, K, w);
-    const want = ref.assignmentMetrics(p, B, K);
+    const want = assignmentMetrics(p, B, K);
     const tol = (x: number) => 2e-6 * Math.max(1, Math.abs(x));
     expect(Math.abs(got.mean_entropy - want.mean_entropy), `${name} mean entropy`).toBeLessThan(tol(want.mean_entropy));
     expect(Math.abs(got.marginal_entropy - want.marginal_entropy), `${name} marginal entropy`).toBeLessThan(tol(want.marginal_entropy));
@@ -31,22 +33,22 @@ function check(name: string, p: Float32Array, B: number, K: number, w?: Float32A
     expect(got.used_clusters).toBe(want.used_clusters);
     expect(got.largest_cluster_fraction).toBeCloseTo(want.largest_cluster_fraction, 7);
     if (w) {
-      const kl = ref.klDivergence(p, w, B, K);
+      const kl = klDivergence(p, w, B, K);
       expect(Math.abs(got.kl - kl), `${name} KL(p‖w) ${got.kl} vs ${kl}`).toBeLessThan(1e-5 * Math.max(1, Math.abs(kl)));
     } else expect(got.kl).toBe(0);
     return got;
   };
 }
 
-const spread = (B: number, K: number, seed: number, tau = 0.3) => Float32Array.from(ref.softmax(randomArray(B * K, seed, -1, 1), B, K, tau));
+const spread = (B: number, K: number, seed: number, tau = 0.3) => Float32Array.from(softmax(randomArray(B * K, seed, -1, 1), B, K, tau));
 
 describe('collapse metrics: GPU vs float64', () => {
   test('spread assignments with KL against MIRA targets', async () => {
     const B = 200;
     const K = 300;
     const logits = makeClusteredLogits(B, K, 5);
-    const p = Float32Array.from(ref.softmax(logits, B, K, 0.1));
-    const w = Float32Array.from(ref.miraSolve(logits, B, K, { iters: 10 }).w);
+    const p = Float32Array.from(softmax(logits, B, K, 0.1));
+    const w = Float32Array.from(miraSolve(logits, B, K, { iters: 10 }).w);
     const got = await check('spread', p, B, K, w)();
     expect(got.used_clusters).toBeGreaterThan(10);
   });

@@ -7,7 +7,8 @@ import { SinkhornSolver, SelaSolver, selaLogProbabilities } from '../src/mira/si
 import { createTensor, readF32, readTensor, uploadTensor } from '../src/gpu/tensor.ts';
 import { ShapeError } from '../src/gpu/errors.ts';
 import { ParamError } from '../src/mira/validate.ts';
-import * as ref from '../src/ref/mira.ts';
+import { selaSinkhorn, sinkhornSwav } from '../src/ref/sinkhorn.ts';
+import { softmax } from '../src/ref/softmax.ts';
 import { makeClusteredLogits } from '../src/ref/synthetic.ts';
 import { expectClose, randomArray, seededRandom, testGpu } from './helpers/gpu.ts';
 
@@ -46,7 +47,7 @@ describe('Sinkhorn-Knopp (SwAV) on the GPU vs float64', () => {
   test.each(CASES)('B=%i K=%i ε=%f, %i iterations', async (B, K, eps, iters) => {
     const logits = B * K > 1e5 ? makeClusteredLogits(B, K, 2) : randomArray(B * K, B + K, -1, 1);
     const g = await gpuSinkhorn(logits, B, K, eps, iters);
-    const r = ref.sinkhornSwav(logits, B, K, { eps, iters });
+    const r = sinkhornSwav(logits, B, K, { eps, iters });
     const rs = rowSums(g.q, B, K);
     expect(rs).toBeLessThan(1e-6);
     const rep = expectClose(r.q, g.q, 2e-6, 0, `q ${B}×${K}`);
@@ -73,7 +74,7 @@ describe('Sinkhorn-Knopp (SwAV) on the GPU vs float64', () => {
       const g = await gpuSinkhorn(x, B, K, 0.05, 3, true);
       expect(rowSums(g.q, B, K), name).toBeLessThan(1e-6);
       // The trace: every scalar finite (the residual saturates where exp(u) overflows).
-      const want = ref.sinkhornSwav(x, B, K, { eps: 0.05, iters: 3, trace: true }).trace;
+      const want = sinkhornSwav(x, B, K, { eps: 0.05, iters: 3, trace: true }).trace;
       g.trace.forEach((r, n) => {
         for (const k of ['residual', 'delta_w', 'objective', 'marginal_entropy', 'mean_entropy', 'mi', 'marginal_error'] as const) {
           expect(Number.isFinite(r[k]), `${name} iteration ${n + 1} ${k} = ${r[k]}`).toBe(true);
@@ -85,7 +86,7 @@ describe('Sinkhorn-Knopp (SwAV) on the GPU vs float64', () => {
       });
       // exp(u) of a prototype no row prefers overflows (≈ e^4000, float64 too); u itself does not.
       for (const x of g.u) expect(Number.isFinite(x), `${name}: u = ${x}`).toBe(true);
-      const rep = expectClose(ref.sinkhornSwav(x, B, K, { eps: 0.05, iters: 3 }).q, g.q, atol, 0, name);
+      const rep = expectClose(sinkhornSwav(x, B, K, { eps: 0.05, iters: 3 }).q, g.q, atol, 0, name);
       console.log(`sinkhorn ${name}: max |q_gpu − q_ref| ${rep.maxAbs.toExponential(2)}`);
       g.plan.destroy();
     }
@@ -96,7 +97,7 @@ describe('Sinkhorn-Knopp (SwAV) on the GPU vs float64', () => {
     const K = 50;
     const logits = makeClusteredLogits(B, K, 9);
     const g = await gpuSinkhorn(logits, B, K, 0.05, 8, true);
-    const want = ref.sinkhornSwav(logits, B, K, { eps: 0.05, iters: 8, trace: true }).trace;
+    const want = sinkhornSwav(logits, B, K, { eps: 0.05, iters: 8, trace: true }).trace;
     expect(g.trace).toHaveLength(8);
     g.trace.forEach((gr, n) => {
       const rr = want[n]!;
@@ -135,7 +136,7 @@ describe('SeLa: Sinkhorn-Knopp on p^λ over a bank, to a tolerance, hard labels'
     const plan = (await SelaSolver.create(ctx, { N, K })).bind(uploadTensor(ctx, logits, [N, K], 'bank'), labels, Q);
     plan.setParams({ lambda: 10 });
     const res = await plan.solve({ tol: 0.1, checkEvery: 10 });
-    const r = ref.selaSinkhorn(logits, N, K, { lambda: 10, tol: 0.1, checkEvery: 10, input: 'logits' });
+    const r = selaSinkhorn(logits, N, K, { lambda: 10, tol: 0.1, checkEvery: 10, input: 'logits' });
     expect(res.converged).toBe(true);
     expect(res.iters).toBe(r.iters);
     const got = (await readTensor(ctx, labels)) as Uint32Array;
@@ -155,13 +156,13 @@ describe('SeLa: Sinkhorn-Knopp on p^λ over a bank, to a tolerance, hard labels'
     const ctx = await testGpu();
     const N = 1500;
     const K = 7;
-    const p = ref.softmax(randomArray(N * K, 21, -3, 3), N, K, 1);
+    const p = softmax(randomArray(N * K, 21, -3, 3), N, K, 1);
     for (let i = 0; i < N; i += 5) p[i * K + (i % K)] = 0; // exact zeros, as softmax underflow leaves
     const labels = createTensor(ctx, [N], 'u32', 'labels');
     const plan = (await SelaSolver.create(ctx, { N, K })).bind(uploadTensor(ctx, selaLogProbabilities(p), [N, K], 'logp'), labels, createTensor(ctx, [N, K], 'f32', 'q'), { input: 'log-probs' });
     plan.setParams({ lambda: 5 });
     const res = await plan.solve({ tol: 0.05, checkEvery: 5 });
-    const r = ref.selaSinkhorn(p, N, K, { lambda: 5, tol: 0.05, checkEvery: 5 });
+    const r = selaSinkhorn(p, N, K, { lambda: 5, tol: 0.05, checkEvery: 5 });
     expect(res.iters).toBe(r.iters);
     const got = (await readTensor(ctx, labels)) as Uint32Array;
     let agree = 0;

@@ -2,7 +2,8 @@
 // independent im2col + GEMM formulation; dgrad and wgrad against central finite differences
 // over odd shapes (stride 2, padding 0/1/2, 1×1 and 3×3 kernels, Cin ≠ Cout).
 import { describe, expect, test } from 'vitest';
-import { conv2dBackward, conv2dForward, conv2dOutShape, type Conv2dShape } from '../src/ref/conv2d.ts';
+import { conv2dOutShape, type Conv2dShape } from '../src/nn/conv2d-shape.ts';
+import { conv2dAt, conv2dBackward, conv2dForward } from '../src/ref/conv2d.ts';
 import { gemm } from '../src/ref/gemm.ts';
 import { dot, expectClose64, expectGradientsMatch, gradientCheck, perturbGradient, randomF64 } from './helpers/gradcheck.ts';
 
@@ -96,5 +97,28 @@ describe('conv2d backward against finite differences', () => {
     expect(gradientCheck(c).ok).toBe(true);
     expect(gradientCheck({ ...c, grads: perturbGradient(c.grads, 'x', 17) }).ok).toBe(false);
     expect(gradientCheck({ ...c, grads: perturbGradient(c.grads, 'w', 5, 1e-5) }).ok).toBe(false);
+  });
+});
+
+describe('conv2dAt (one element, for the benchmarks\' sampled checks)', () => {
+  test.each(SHAPES.map((s) => [label(s), s] as const))('%s: every element of forward, input grad and weight grad equals the full reference', (_, s) => {
+    const n = sizes(s);
+    const x = randomF64(n.x, 5);
+    const w = randomF64(n.w, 6);
+    const dy = randomF64(n.y, 7);
+    const { dx, dWeight } = conv2dBackward(x, w, dy, s);
+    const cases = [
+      ['forward', x, w, conv2dForward(x, w, s)],
+      ['inputGrad', dy, w, dx],
+      ['weightGrad', x, dy, dWeight],
+    ] as const;
+    for (const [pass, a, b, full] of cases) {
+      for (let i = 0; i < full.length; i++) {
+        const r = conv2dAt(s, pass, a, b, i);
+        expect(Math.abs(r.value - full[i]!), `${pass}[${i}]`).toBeLessThan(1e-12);
+        expect(r.absSum).toBeGreaterThanOrEqual(Math.abs(r.value) - 1e-12);
+      }
+    }
+    expect(() => conv2dAt(s, 'forward', x, w, n.y)).toThrow(/outside the \d+ outputs/);
   });
 });

@@ -1,7 +1,7 @@
 // The float64 GEMM reference: C = alpha·op(A)·op(B) + beta·C (+ bias), row-major, against
 // explicitly transposed operands and a hand-worked product.
 import { describe, expect, test } from 'vitest';
-import { gemm } from '../src/ref/gemm.ts';
+import { gemm, gemmAt } from '../src/ref/gemm.ts';
 import { expectClose64, randomF64 } from './helpers/gradcheck.ts';
 
 function transpose(a: Float64Array, rows: number, cols: number): Float64Array {
@@ -39,5 +39,21 @@ describe('gemm reference', () => {
     expect(Array.from(gemm(Float64Array.of(1, 0, 0, 1), Float64Array.of(1, 2, 3, 4), 2, 2, 2, { c }))).toEqual([1, 2, 3, 4]);
     expect(() => gemm(new Float64Array(5), new Float64Array(6), 2, 2, 3)).toThrow(/A has 5 elements, expected 2×3/);
     expect(() => gemm(new Float64Array(6), new Float64Array(6), 2, 2, 3, { beta: 1 })).toThrow(/needs a prior C/);
+  });
+
+  test('gemmAt (one element, for the benchmarks\' sampled checks) equals gemm everywhere, with the magnitude of its terms', () => {
+    const [M, N, K] = [4, 6, 5];
+    const a = randomF64(M * K, 3);
+    const b = randomF64(K * N, 4);
+    for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+      const full = gemm(a, b, M, N, K, { transA, transB, alpha: -2 });
+      const abs = gemm(a.map(Math.abs), b.map(Math.abs), M, N, K, { transA, transB, alpha: 2 });
+      for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) {
+        const r = gemmAt(a, b, M, N, K, m, n, { transA, transB, alpha: -2 });
+        expect(r.value).toBeCloseTo(full[m * N + n]!, 14);
+        expect(r.absSum).toBeCloseTo(abs[m * N + n]!, 14);
+      }
+    }
+    expect(() => gemmAt(a, b, M, N, K, M, 0)).toThrow(/element \[4\]\[0\] is outside the 4×6 result/);
   });
 });

@@ -1,4 +1,5 @@
-// The float64 assignment references (src/ref/mira.ts), checked without a GPU:
+// The float64 assignment references (src/ref/softmax.ts, scaling.ts, assignment.ts,
+// assignment-dual.ts, sinkhorn.ts, metrics.ts, loss.ts), checked without a GPU:
 //   - MIRA's fixed point against an independent solver (damped Newton on the convex dual) to
 //     1e-10, strong duality, the stationarity condition, and B = 1 (optimum = softmax(ℓ/τ));
 //   - hard cases (logits ±100, near one-hot rows, logits ≥ 80 and 200, B = 1, K = 2) stay
@@ -12,7 +13,14 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { parseNpy } from '../src/io/npy.ts';
-import * as ref from '../src/ref/mira.ts';
+import type { IterationRecord } from '../src/mira/iteration-record.ts';
+import { miraInit, miraObjective, miraOptimum, type MiraResult, miraSolve, miraStep, miraTargets, naiveTargets } from '../src/ref/assignment.ts';
+import { miraDualNewton, type MiraDualResult } from '../src/ref/assignment-dual.ts';
+import { crossEntropy, multiCropLoss, swappedLoss } from '../src/ref/loss.ts';
+import { assignmentMetrics, KL_EPS, klDivergence } from '../src/ref/metrics.ts';
+import { type ScalingState, stateV } from '../src/ref/scaling.ts';
+import { selaSinkhorn, sinkhornInit, sinkhornStep, sinkhornSwav, sinkhornTargets } from '../src/ref/sinkhorn.ts';
+import { logSoftmax, softmax } from '../src/ref/softmax.ts';
 import { makeClusteredLogits } from '../src/ref/synthetic.ts';
 import { expectClose64, expectGradientsMatch, randomF64 } from './helpers/gradcheck.ts';
 
@@ -42,7 +50,7 @@ function expectSimplexRows(w: ArrayLike<number>, B: number, K: number, what: str
 }
 
 /** Every field finite; `v` too unless `skipV` (Sinkhorn's exp(u) may overflow, by definition). */
-function expectFiniteRecord(r: ref.IterationRecord, what: string, skipV = false): void {
+function expectFiniteRecord(r: IterationRecord, what: string, skipV = false): void {
   for (const [k, x] of Object.entries(r)) {
     if (k === 'v') {
       if (!skipV) (x as number[]).forEach((vj, j) => expect(Number.isFinite(vj), `${what}: v[${j}] = ${vj}`).toBe(true));
@@ -53,7 +61,7 @@ function expectFiniteRecord(r: ref.IterationRecord, what: string, skipV = false)
 /** The official direct form of MIRA (no logs), for the cases where it works and to show where it fails. */
 function miraDirect(logits: ArrayLike<number>, B: number, K: number, tau: number, beta: number, iters: number): { w: Float64Array; v: Float64Array } {
   const a = beta / (1 - beta);
-  const k = ref.softmax(logits, B, K, tau * (1 - beta));
+  const k = softmax(logits, B, K, tau * (1 - beta));
   const colMean = (m: Float64Array) => {
     const c = new Float64Array(K);
     for (let i = 0; i < B * K; i++) c[i % K]! += m[i]! / B;
@@ -98,16 +106,16 @@ function sinkhornDirect(logits: ArrayLike<number>, B: number, K: number, eps: nu
 describe('softmax, logSoftmax, naive targets', () => {
   test('rows sum to 1, log form agrees, τ scales, float32 input accepted, huge logits finite', () => {
     const x = Float32Array.from([1, 2, 3, -1, 0, 1]);
-    const p = ref.softmax(x, 2, 3, 0.5);
+    const p = softmax(x, 2, 3, 0.5);
     expectSimplexRows(p, 2, 3, 'softmax');
     const z = Math.exp(2) + Math.exp(4) + Math.exp(6);
     expect(p[2]).toBeCloseTo(Math.exp(6) / z, 15);
-    expectClose64('log softmax', ref.logSoftmax(x, 2, 3, 0.5).map(Math.exp), p, 1e-16, 1e-15);
-    expect(Array.from(ref.naiveTargets(x, 2, 3, { tau: 0.5 }))).toEqual(Array.from(p));
-    expect(Array.from(ref.naiveTargets(x, 2, 3, 0.5))).toEqual(Array.from(p));
-    const big = ref.softmax([1000, 999, -1000, 1e4], 2, 2, 0.01);
+    expectClose64('log softmax', logSoftmax(x, 2, 3, 0.5).map(Math.exp), p, 1e-16, 1e-15);
+    expect(Array.from(naiveTargets(x, 2, 3, { tau: 0.5 }))).toEqual(Array.from(p));
+    expect(Array.from(naiveTargets(x, 2, 3, 0.5))).toEqual(Array.from(p));
+    const big = softmax([1000, 999, -1000, 1e4], 2, 2, 0.01);
     expectSimplexRows(big, 2, 2, 'softmax of ±1000 at τ = 0.01');
-    expect(Array.from(ref.logSoftmax([1000, -1000], 1, 2, 0.01))).toEqual([0, -200000]);
+    expect(Array.from(logSoftmax([1000, -1000], 1, 2, 0.01))).toEqual([0, -200000]);
   });
 });
 
@@ -125,13 +133,13 @@ describe('MIRA: the fixed point is the optimum of its objective', () => {
 
   test.each(CASES)('B=%i K=%i τ=%f β=%f: fixed point = dual Newton to 1e-10, strong duality, stationarity', (B, K, tau, beta, seed) => {
     const logits = randomF64(B * K, seed, -1, 1);
-    const fp = ref.miraOptimum(logits, B, K, { tau, beta });
-    const dual = ref.miraDualNewton(logits, B, K, { tau, beta });
+    const fp = miraOptimum(logits, B, K, { tau, beta });
+    const dual = miraDualNewton(logits, B, K, { tau, beta });
     expect(fp.converged, `fixed point stalled at max|Δw| ${fp.deltaW} after ${fp.iters}`).toBe(true);
     expect(dual.gradNorm).toBeLessThan(1e-14);
     const dw = maxAbsDiff(fp.w, dual.targets);
     const dv = maxAbsDiff(fp.v, dual.v);
-    const F = ref.miraObjective(logits, B, K, fp.w, { tau, beta });
+    const F = miraObjective(logits, B, K, fp.w, { tau, beta });
     log(`B=${B} K=${K} τ=${tau} β=${beta.toFixed(3)}: fixed point ${fp.iters} it, Newton ${dual.newtonSteps} steps; max|Δw| ${dw.toExponential(2)}, max|Δv| ${dv.toExponential(2)}, F − D ${(F - dual.dualValue).toExponential(2)}`);
     expect(dw).toBeLessThan(1e-10);
     expect(dv).toBeLessThan(1e-10);
@@ -140,21 +148,21 @@ describe('MIRA: the fixed point is the optimum of its objective', () => {
     expect(Math.abs(F - dual.dualValue)).toBeLessThan(1e-11);
     // And the optimum beats what 3 iterations, the plain softmax and the uniform targets reach.
     for (const [name, w] of [
-      ['3 iterations', ref.miraSolve(logits, B, K, { tau, beta, iters: 3 }).w],
-      ['softmax(ℓ/τ)', ref.softmax(logits, B, K, tau)],
+      ['3 iterations', miraSolve(logits, B, K, { tau, beta, iters: 3 }).w],
+      ['softmax(ℓ/τ)', softmax(logits, B, K, tau)],
       ['uniform', new Float64Array(B * K).fill(1 / K)],
     ] as const) {
-      expect(ref.miraObjective(logits, B, K, w, { tau, beta }), name).toBeGreaterThanOrEqual(F - 1e-14);
+      expect(miraObjective(logits, B, K, w, { tau, beta }), name).toBeGreaterThanOrEqual(F - 1e-14);
     }
 
     // Stationarity: w_i ∝ p_i^(1/(1−β)) · (mean w)^(−β/(1−β)), and v = mean w, Σ v = 1.
     const a = beta / (1 - beta);
-    const logP = ref.logSoftmax(logits, B, K, tau);
+    const logP = logSoftmax(logits, B, K, tau);
     const mean = new Float64Array(K);
     for (let i = 0; i < B * K; i++) mean[i % K]! += fp.w[i]! / B;
     const rhs = new Float64Array(B * K);
     for (let i = 0; i < B * K; i++) rhs[i] = logP[i]! / (1 - beta) - a * Math.log(mean[i % K]!);
-    const predicted = ref.softmax(rhs, B, K, 1);
+    const predicted = softmax(rhs, B, K, 1);
     expect(maxAbsDiff(predicted, fp.w)).toBeLessThan(1e-10);
     expect(maxAbsDiff(fp.v, mean)).toBeLessThan(1e-12);
     expect(Math.abs(fp.v.reduce((s, x) => s + x, 0) - 1)).toBeLessThan(1e-12);
@@ -164,13 +172,13 @@ describe('MIRA: the fixed point is the optimum of its objective', () => {
     // With one row every pass gives targets ∝ k^(1−β) ∝ p at once; v = exp(g) still carries a
     // scale error that shrinks by β per iteration: the targets do not see it.
     const logits = [0.9, -0.3, 0.1, 0.4];
-    const p = ref.softmax(logits, 1, 4, 0.225);
-    const st = ref.miraInit(logits, 1, 4, { tau: 0.225, beta: 0.7 });
-    expect(maxAbsDiff(ref.miraTargets(st), p)).toBeLessThan(1e-15);
+    const p = softmax(logits, 1, 4, 0.225);
+    const st = miraInit(logits, 1, 4, { tau: 0.225, beta: 0.7 });
+    expect(maxAbsDiff(miraTargets(st), p)).toBeLessThan(1e-15);
     const vErr: number[] = [];
     for (let n = 0; n < 20; n++) {
-      ref.miraStep(st);
-      expect(maxAbsDiff(ref.miraTargets(st), p)).toBeLessThan(1e-15);
+      miraStep(st);
+      expect(maxAbsDiff(miraTargets(st), p)).toBeLessThan(1e-15);
       vErr.push(maxAbsDiff(Array.from(st.g), Array.from(p, Math.log)));
     }
     const rate = vErr[19]! / vErr[18]!;
@@ -186,7 +194,7 @@ describe('MIRA: the fixed point is the optimum of its objective', () => {
     ] as const) {
       const logits = randomF64(B * K, B + K, -1, 1);
       const d = miraDirect(logits, B, K, tau, beta, iters);
-      const r = ref.miraSolve(logits, B, K, { tau, beta, iters });
+      const r = miraSolve(logits, B, K, { tau, beta, iters });
       expectClose64(`targets ${B}×${K}`, r.w, d.w, 1e-14, 1e-11);
       expectClose64(`v ${B}×${K}`, r.v, d.v, 1e-14, 1e-11);
     }
@@ -230,16 +238,16 @@ describe('hard cases stay finite in the log domain', () => {
       [0.225, 0.7],
       [0.1, 0.9],
     ] as const) {
-      const r = ref.miraSolve(logits, B, K, { tau, beta, iters: 30, trace: true });
+      const r = miraSolve(logits, B, K, { tau, beta, iters: 30, trace: true });
       expectSimplexRows(r.w, B, K, `${c.name} MIRA τ=${tau} β=${beta}`);
       r.v.forEach((x, j) => expect(Number.isFinite(x), `v[${j}] = ${x}`).toBe(true));
       r.g.forEach((x, j) => expect(Number.isFinite(x), `g[${j}] = ${x}`).toBe(true));
       expect(r.trace).toHaveLength(30);
       r.trace.forEach((rec) => expectFiniteRecord(rec, `${c.name} MIRA iteration ${rec.iter}`));
-      const m = ref.assignmentMetrics(r.w, B, K);
+      const m = assignmentMetrics(r.w, B, K);
       for (const k of ['mean_entropy', 'marginal_entropy', 'mi', 'largest_cluster_fraction'] as const) expect(Number.isFinite(m[k])).toBe(true);
     }
-    const s = ref.sinkhornSwav(logits, B, K, { eps: 0.05, iters: 3, trace: true });
+    const s = sinkhornSwav(logits, B, K, { eps: 0.05, iters: 3, trace: true });
     expectSimplexRows(s.q, B, K, `${c.name} Sinkhorn`);
     // Sinkhorn's reported v = exp(u) is SwAV's prototype scaling, which overflows for near
     // one-hot rows (u ~ 200/ε); its log u and every other field (residual included) stay finite.
@@ -266,11 +274,11 @@ describe('hard cases stay finite in the log domain', () => {
       [0.225, 0.7],
       [0.1, 0.9],
     ] as const) {
-      const d = maxAbsDiff(ref.miraSolve(rowShift, B, K, { tau, beta }).w, ref.miraSolve(base, B, K, { tau, beta }).w);
+      const d = maxAbsDiff(miraSolve(rowShift, B, K, { tau, beta }).w, miraSolve(base, B, K, { tau, beta }).w);
       expect(d).toBeLessThan(1e-10);
     }
     const shifted = Float64Array.from(base, (x) => x + 200);
-    const d = maxAbsDiff(ref.sinkhornSwav(shifted, B, K).q, sinkhornDirect(base, B, K, 0.05, 3));
+    const d = maxAbsDiff(sinkhornSwav(shifted, B, K).q, sinkhornDirect(base, B, K, 0.05, 3));
     expect(d).toBeLessThan(1e-9);
   });
 });
@@ -281,19 +289,19 @@ describe('512×3000 clustered cosine logits (τ = 0.225, β = 0.7)', () => {
   const tau = 0.225;
   const beta = 0.7;
   let logits: Float32Array;
-  let mira30: ref.MiraResult;
-  let dual: ref.MiraDualResult;
+  let mira30: MiraResult;
+  let dual: MiraDualResult;
 
   beforeAll(() => {
     logits = makeClusteredLogits(B, K, 1);
-    mira30 = ref.miraSolve(logits, B, K, { tau, beta, iters: 30, trace: true });
-    dual = ref.miraDualNewton(logits, B, K, { tau, beta });
+    mira30 = miraSolve(logits, B, K, { tau, beta, iters: 30, trace: true });
+    dual = miraDualNewton(logits, B, K, { tau, beta });
   });
 
   test('MIRA after 30 iterations is within 1e-7 of its optimum (Newton on the dual)', () => {
     const d30 = maxAbsDiff(mira30.w, dual.targets);
-    const F30 = ref.miraObjective(logits, B, K, mira30.w, { tau, beta });
-    const Fopt = ref.miraObjective(logits, B, K, dual.targets, { tau, beta });
+    const F30 = miraObjective(logits, B, K, mira30.w, { tau, beta });
+    const Fopt = miraObjective(logits, B, K, dual.targets, { tau, beta });
     const last = mira30.trace[29]!;
     const sumV = mira30.v.reduce((s, x) => s + x, 0);
     log(
@@ -310,7 +318,7 @@ describe('512×3000 clustered cosine logits (τ = 0.225, β = 0.7)', () => {
   });
 
   test('the fixed point run to convergence agrees with Newton on the dual to 1e-10', () => {
-    const fp = ref.miraOptimum(logits, B, K, { tau, beta });
+    const fp = miraOptimum(logits, B, K, { tau, beta });
     const d = maxAbsDiff(fp.w, dual.targets);
     log(`512×3000: fixed point to max|Δw| ${fp.deltaW.toExponential(2)} in ${fp.iters} iterations; |fixed point − Newton| ${d.toExponential(2)}`);
     expect(fp.converged).toBe(true);
@@ -318,7 +326,7 @@ describe('512×3000 clustered cosine logits (τ = 0.225, β = 0.7)', () => {
   });
 
   test('SwAV Sinkhorn-Knopp: the trace shows the marginal error it leaves after 3 iterations', () => {
-    const s = ref.sinkhornSwav(logits, B, K, { eps: 0.05, iters: 3, trace: true });
+    const s = sinkhornSwav(logits, B, K, { eps: 0.05, iters: 3, trace: true });
     const errors = s.trace.map((r) => r.marginal_error);
     const miraErr = mira30.trace[29]!.marginal_error;
     log(`Sinkhorn (ε 0.05) marginal error ‖mean q − 1/K‖₁ by iteration: ${errors.map((e) => e.toExponential(3)).join(', ')}; MIRA's at 30 iterations ${miraErr.toExponential(3)} (not a constraint of MIRA)`);
@@ -333,8 +341,8 @@ describe('512×3000 clustered cosine logits (τ = 0.225, β = 0.7)', () => {
   });
 
   test('β = 0.9, τ = 0.5: 30 iterations are not enough', () => {
-    const r = ref.miraSolve(logits, B, K, { tau: 0.5, beta: 0.9, iters: 30 });
-    const opt = ref.miraDualNewton(logits, B, K, { tau: 0.5, beta: 0.9 });
+    const r = miraSolve(logits, B, K, { tau: 0.5, beta: 0.9, iters: 30 });
+    const opt = miraDualNewton(logits, B, K, { tau: 0.5, beta: 0.9 });
     const d = maxAbsDiff(r.w, opt.targets);
     log(`512×3000 β 0.9 τ 0.5: max|w30 − w*| ${d.toExponential(3)}`);
     expect(d).toBeGreaterThan(1e-6);
@@ -348,36 +356,36 @@ describe('trace records, step API, scale of v', () => {
   const o = { tau: 0.225, beta: 0.7 };
 
   test('the step API reproduces miraSolve / sinkhornSwav exactly', () => {
-    const st = ref.miraInit(logits, B, K, o);
-    const recs = Array.from({ length: 7 }, () => ref.miraStep(st));
-    const r = ref.miraSolve(logits, B, K, { ...o, iters: 7, trace: true });
+    const st = miraInit(logits, B, K, o);
+    const recs = Array.from({ length: 7 }, () => miraStep(st));
+    const r = miraSolve(logits, B, K, { ...o, iters: 7, trace: true });
     expect(recs).toEqual(r.trace);
-    expect(Array.from(ref.miraTargets(st))).toEqual(Array.from(r.w));
-    expect(Array.from(ref.stateV(st))).toEqual(Array.from(r.v));
-    const ss = ref.sinkhornInit(logits, B, K, { eps: 0.05 });
-    expect(Array.from(ref.sinkhornTargets(ss))).toEqual(Array.from(ref.softmax(logits, B, K, 0.05)));
-    const srecs = Array.from({ length: 4 }, () => ref.sinkhornStep(ss));
-    const s = ref.sinkhornSwav(logits, B, K, { eps: 0.05, iters: 4, trace: true });
+    expect(Array.from(miraTargets(st))).toEqual(Array.from(r.w));
+    expect(Array.from(stateV(st))).toEqual(Array.from(r.v));
+    const ss = sinkhornInit(logits, B, K, { eps: 0.05 });
+    expect(Array.from(sinkhornTargets(ss))).toEqual(Array.from(softmax(logits, B, K, 0.05)));
+    const srecs = Array.from({ length: 4 }, () => sinkhornStep(ss));
+    const s = sinkhornSwav(logits, B, K, { eps: 0.05, iters: 4, trace: true });
     expect(srecs).toEqual(s.trace);
-    expect(Array.from(ref.sinkhornTargets(ss))).toEqual(Array.from(s.q));
-    expect(() => ref.miraStep(ss)).toThrow(/sinkhorn state/);
+    expect(Array.from(sinkhornTargets(ss))).toEqual(Array.from(s.q));
+    expect(() => miraStep(ss)).toThrow(/sinkhorn state/);
   });
 
   test('every record field means what the trace format says', () => {
-    const st = ref.miraInit(logits, B, K, o);
-    let vPrev = ref.stateV(st);
+    const st = miraInit(logits, B, K, o);
+    let vPrev = stateV(st);
     // v⁽⁰⁾ = (mean_i k_i)^(1−β)
-    const k = ref.softmax(logits, B, K, o.tau * (1 - o.beta));
+    const k = softmax(logits, B, K, o.tau * (1 - o.beta));
     for (let j = 0; j < K; j++) {
       let m = 0;
       for (let i = 0; i < B; i++) m += k[i * K + j]! / B;
       expect(vPrev[j]).toBeCloseTo(m ** (1 - o.beta), 14);
     }
-    let wPrev = ref.miraTargets(st);
+    let wPrev = miraTargets(st);
     for (let n = 1; n <= 5; n++) {
-      const r = ref.miraStep(st);
-      const v = ref.stateV(st);
-      const w = ref.miraTargets(st);
+      const r = miraStep(st);
+      const v = stateV(st);
+      const w = miraTargets(st);
       expect(r.iter).toBe(n);
       expect(r.v).toEqual(Array.from(v));
       let num = 0;
@@ -388,11 +396,11 @@ describe('trace records, step API, scale of v', () => {
       }
       expect(r.residual).toBeCloseTo(num / den, 14);
       expect(r.delta_w).toBe(maxAbsDiff(w, wPrev));
-      const m = ref.assignmentMetrics(w, B, K);
+      const m = assignmentMetrics(w, B, K);
       expect(r.marginal_entropy).toBeCloseTo(m.marginal_entropy, 13);
       expect(r.mean_entropy).toBeCloseTo(m.mean_entropy, 13);
       expect(r.mi).toBeCloseTo(m.mi, 13);
-      expect(r.objective).toBeCloseTo(ref.miraObjective(logits, B, K, w, o), 13);
+      expect(r.objective).toBeCloseTo(miraObjective(logits, B, K, w, o), 13);
       const mean = new Float64Array(K);
       for (let i = 0; i < B * K; i++) mean[i % K]! += w[i]! / B;
       expect(r.marginal_error).toBeCloseTo(mean.reduce((s, x) => s + Math.abs(x - 1 / K), 0), 14);
@@ -400,32 +408,32 @@ describe('trace records, step API, scale of v', () => {
       wPrev = w;
     }
     // Sinkhorn: v = exp(u), u⁽⁰⁾ = 0; objective = mean KL(q‖softmax(ℓ/ε)).
-    const ss = ref.sinkhornInit(logits, B, K, { eps: 0.05 });
-    const r1 = ref.sinkhornStep(ss);
-    const q = ref.sinkhornTargets(ss);
+    const ss = sinkhornInit(logits, B, K, { eps: 0.05 });
+    const r1 = sinkhornStep(ss);
+    const q = sinkhornTargets(ss);
     expect(r1.iter).toBe(1);
-    expect(r1.delta_w).toBe(maxAbsDiff(q, ref.softmax(logits, B, K, 0.05)));
-    expect(r1.objective).toBeCloseTo(ref.klDivergence(q, ref.softmax(logits, B, K, 0.05), B, K), 13);
+    expect(r1.delta_w).toBe(maxAbsDiff(q, softmax(logits, B, K, 0.05)));
+    expect(r1.objective).toBeCloseTo(klDivergence(q, softmax(logits, B, K, 0.05), B, K), 13);
     expect(r1.residual).toBeCloseTo(r1.v.reduce((s, x) => s + Math.abs(x - 1), 0) / K, 13);
   });
 
   test('the targets do not change when v is scaled; the next v keeps β times the log-scale offset', () => {
-    const st = ref.miraInit(logits, B, K, o);
-    for (let n = 0; n < 3; n++) ref.miraStep(st);
+    const st = miraInit(logits, B, K, o);
+    for (let n = 0; n < 3; n++) miraStep(st);
     const c = 2.5;
-    const shifted: ref.ScalingState = { ...st, g: st.g.map((x) => x + c), cache: undefined };
-    expect(maxAbsDiff(ref.miraTargets(shifted), ref.miraTargets(st))).toBeLessThan(1e-15);
-    ref.miraStep(st);
-    ref.miraStep(shifted);
-    expect(maxAbsDiff(ref.miraTargets(shifted), ref.miraTargets(st))).toBeLessThan(1e-15);
+    const shifted: ScalingState = { ...st, g: st.g.map((x) => x + c), cache: undefined };
+    expect(maxAbsDiff(miraTargets(shifted), miraTargets(st))).toBeLessThan(1e-15);
+    miraStep(st);
+    miraStep(shifted);
+    expect(maxAbsDiff(miraTargets(shifted), miraTargets(st))).toBeLessThan(1e-15);
     for (let j = 0; j < K; j++) expect(shifted.g[j]! - st.g[j]!).toBeCloseTo(o.beta * c, 12);
     // v's scale settles like βⁿ: v⁽⁰⁾ is far from summing to 1, after 150 iterations v = mean w.
-    expect(Math.abs(ref.stateV(ref.miraInit(logits, B, K, o)).reduce((s, x) => s + x, 0) - 1)).toBeGreaterThan(1e-2);
-    const long = ref.miraSolve(logits, B, K, { ...o, iters: 150 });
+    expect(Math.abs(stateV(miraInit(logits, B, K, o)).reduce((s, x) => s + x, 0) - 1)).toBeGreaterThan(1e-2);
+    const long = miraSolve(logits, B, K, { ...o, iters: 150 });
     const mean = new Float64Array(K);
     for (let i = 0; i < B * K; i++) mean[i % K]! += long.w[i]! / B;
     expect(maxAbsDiff(long.v, mean)).toBeLessThan(1e-14);
-    expect(maxAbsDiff(long.v, ref.miraDualNewton(logits, B, K, o).v)).toBeLessThan(1e-12);
+    expect(maxAbsDiff(long.v, miraDualNewton(logits, B, K, o).v)).toBeLessThan(1e-12);
   });
 });
 
@@ -435,7 +443,7 @@ describe('Sinkhorn-Knopp and SeLa', () => {
     const K = 9;
     const logits = randomF64(B * K, 31, -1, 1);
     for (const iters of [1, 3, 10]) {
-      const s = ref.sinkhornSwav(logits, B, K, { eps: 0.05, iters });
+      const s = sinkhornSwav(logits, B, K, { eps: 0.05, iters });
       expectClose64(`Sinkhorn, ${iters} iterations`, s.q, sinkhornDirect(logits, B, K, 0.05, iters), 1e-15, 1e-11);
     }
   });
@@ -444,7 +452,7 @@ describe('Sinkhorn-Knopp and SeLa', () => {
     const B = 64;
     const K = 10;
     const logits = randomF64(B * K, 32, -1, 1);
-    const s = ref.sinkhornSwav(logits, B, K, { eps: 0.05, iters: 300, trace: true });
+    const s = sinkhornSwav(logits, B, K, { eps: 0.05, iters: 300, trace: true });
     const errs = s.trace.map((r) => r.marginal_error);
     log(`Sinkhorn 64×10 marginal error at iterations 1, 3, 10, 30, 300: ${[0, 2, 9, 29, 299].map((n) => errs[n]!.toExponential(2)).join(', ')}`);
     expect(errs[299]!).toBeLessThan(1e-10);
@@ -454,7 +462,7 @@ describe('Sinkhorn-Knopp and SeLa', () => {
     const N = 300;
     const K = 7;
     const logits = randomF64(N * K, 33, -2, 2);
-    const r = ref.selaSinkhorn(logits, N, K, { input: 'logits', lambda: 10, tol: 1e-12 });
+    const r = selaSinkhorn(logits, N, K, { input: 'logits', lambda: 10, tol: 1e-12 });
     expect(r.converged).toBe(true);
     const mean = new Float64Array(K);
     for (let i = 0; i < N * K; i++) mean[i % K]! += r.q[i]! / N;
@@ -464,10 +472,10 @@ describe('Sinkhorn-Knopp and SeLa', () => {
       const row = Array.from(r.q.subarray(i * K, (i + 1) * K));
       expect(r.labels[i]).toBe(row.indexOf(Math.max(...row)));
     }
-    const p = ref.selaSinkhorn(ref.softmax(logits, N, K), N, K, { lambda: 10, tol: 1e-12 });
+    const p = selaSinkhorn(softmax(logits, N, K), N, K, { lambda: 10, tol: 1e-12 });
     expect(Array.from(p.labels)).toEqual(Array.from(r.labels));
     expectClose64('SeLa q from probabilities', p.q, r.q, 1e-12, 1e-10);
-    const every = ref.selaSinkhorn(logits, N, K, { input: 'logits', tol: 1e-3, checkEvery: 10 });
+    const every = selaSinkhorn(logits, N, K, { input: 'logits', tol: 1e-3, checkEvery: 10 });
     expect(every.iters % 10).toBe(0);
     log(`SeLa ${N}×${K} λ 10: ${r.iters} iterations to Σ|c/c' − 1| < 1e-12, ${new Set(r.labels).size} clusters used`);
   });
@@ -476,7 +484,7 @@ describe('Sinkhorn-Knopp and SeLa', () => {
 describe('metrics', () => {
   test('entropies, MI, histogram (ties to the lowest k), used clusters, largest fraction', () => {
     const p = [0.5, 0.5, 0, 0, 1, 0, 0.2, 0.3, 0.5, 0.1, 0.8, 0.1];
-    const m = ref.assignmentMetrics(p, 4, 3);
+    const m = assignmentMetrics(p, 4, 3);
     expect(Array.from(m.histogram)).toEqual([1, 2, 1]);
     expect(m.used_clusters).toBe(3);
     expect(m.largest_cluster_fraction).toBe(0.5);
@@ -486,17 +494,17 @@ describe('metrics', () => {
     expect(m.mean_entropy).toBeCloseTo(meanH, 15);
     expect(m.marginal_entropy).toBeCloseTo(margH, 15);
     expect(m.mi).toBeCloseTo(margH - meanH, 15);
-    const collapsed = ref.assignmentMetrics([0, 1, 0, 0, 1, 0], 2, 3);
+    const collapsed = assignmentMetrics([0, 1, 0, 0, 1, 0], 2, 3);
     expect(collapsed).toMatchObject({ used_clusters: 1, largest_cluster_fraction: 1, mi: 0, marginal_entropy: 0 });
   });
 
   test('KL(p‖w): zero for equal rows, the textbook value otherwise, finite when w underflows', () => {
     const p = [0.25, 0.75, 0.5, 0.5];
-    expect(ref.klDivergence(p, p, 2, 2)).toBe(0);
+    expect(klDivergence(p, p, 2, 2)).toBe(0);
     const w = [0.5, 0.5, 0.9, 0.1];
     const want = (0.25 * Math.log(0.5) + 0.75 * Math.log(1.5) + 0.5 * Math.log(0.5 / 0.9) + 0.5 * Math.log(5)) / 2;
-    expect(ref.klDivergence(p, w, 2, 2)).toBeCloseTo(want, 15);
-    expect(ref.klDivergence([0.5, 0.5], [1, 0], 1, 2)).toBeCloseTo(0.5 * Math.log(0.5) + 0.5 * (Math.log(0.5) - Math.log(ref.KL_EPS)), 12);
+    expect(klDivergence(p, w, 2, 2)).toBeCloseTo(want, 15);
+    expect(klDivergence([0.5, 0.5], [1, 0], 1, 2)).toBeCloseTo(0.5 * Math.log(0.5) + 0.5 * (Math.log(0.5) - Math.log(KL_EPS)), 12);
   });
 });
 
@@ -506,21 +514,21 @@ describe('swapped-prediction loss', () => {
   const tauS = 0.1;
   const q1 = randomF64(B * K, 41, -1, 1);
   const q2 = randomF64(B * K, 42, -1, 1);
-  const w1 = ref.softmax(randomF64(B * K, 43, -3, 3), B, K);
-  const w2 = ref.softmax(randomF64(B * K, 44, -3, 3), B, K);
+  const w1 = softmax(randomF64(B * K, 43, -3, 3), B, K);
+  const w2 = softmax(randomF64(B * K, 44, -3, 3), B, K);
 
   test('gradients match finite differences; L = ½[CE(w1, q2) + CE(w2, q1)]', () => {
-    const r = ref.swappedLoss(q1, q2, w1, w2, B, K, tauS);
+    const r = swappedLoss(q1, q2, w1, w2, B, K, tauS);
     const ce = (w: Float64Array, q: Float64Array) => {
-      const ls = ref.logSoftmax(q, B, K, tauS);
+      const ls = logSoftmax(q, B, K, tauS);
       let s = 0;
       for (let i = 0; i < B * K; i++) s -= w[i]! * ls[i]!;
       return s / B;
     };
     expect(r.loss).toBeCloseTo(0.5 * (ce(w1, q2) + ce(w2, q1)), 14);
-    expect(ref.crossEntropy(w1, q2, B, K, tauS).loss).toBeCloseTo(ce(w1, q2), 14);
+    expect(crossEntropy(w1, q2, B, K, tauS).loss).toBeCloseTo(ce(w1, q2), 14);
     const rep = expectGradientsMatch(
-      { loss: () => ref.swappedLoss(q1, q2, w1, w2, B, K, tauS).loss, inputs: { q1, q2 }, grads: { q1: r.grad1, q2: r.grad2 } },
+      { loss: () => swappedLoss(q1, q2, w1, w2, B, K, tauS).loss, inputs: { q1, q2 }, grads: { q1: r.grad1, q2: r.grad2 } },
       { h: 1e-6, atol: 1e-9, rtol: 1e-6 },
     );
     log(`swapped loss gradient check: ${rep.message}`);
@@ -531,20 +539,20 @@ describe('swapped-prediction loss', () => {
   test('multi-crop: finite differences, weight 1/(2(V−1)) per term, two crops = swapped loss', () => {
     const l1 = randomF64(B * K, 45, -1, 1);
     const l2 = randomF64(B * K, 46, -1, 1);
-    const r = ref.multiCropLoss([w1, w2], [q1, q2, l1, l2], B, K, tauS);
-    const ce = (w: Float64Array, q: Float64Array) => ref.crossEntropy(w, q, B, K, tauS).loss;
+    const r = multiCropLoss([w1, w2], [q1, q2, l1, l2], B, K, tauS);
+    const ce = (w: Float64Array, q: Float64Array) => crossEntropy(w, q, B, K, tauS).loss;
     const want = (ce(w2, q1) + ce(w1, q2) + ce(w1, l1) + ce(w2, l1) + ce(w1, l2) + ce(w2, l2)) / 6;
     expect(r.loss).toBeCloseTo(want, 14);
     expectGradientsMatch(
       {
-        loss: () => ref.multiCropLoss([w1, w2], [q1, q2, l1, l2], B, K, tauS).loss,
+        loss: () => multiCropLoss([w1, w2], [q1, q2, l1, l2], B, K, tauS).loss,
         inputs: { q1, q2, l1, l2 },
         grads: { q1: r.grads[0]!, q2: r.grads[1]!, l1: r.grads[2]!, l2: r.grads[3]! },
       },
       { h: 1e-6, atol: 1e-9, rtol: 1e-6 },
     );
-    const two = ref.multiCropLoss([w1, w2], [q1, q2], B, K, tauS);
-    const sw = ref.swappedLoss(q1, q2, w1, w2, B, K, tauS);
+    const two = multiCropLoss([w1, w2], [q1, q2], B, K, tauS);
+    const sw = swappedLoss(q1, q2, w1, w2, B, K, tauS);
     expect(two.loss).toBe(sw.loss);
     expect(Array.from(two.grads[0]!)).toEqual(Array.from(sw.grad1));
   });
@@ -565,13 +573,13 @@ describe('golden values from PyTorch / NumPy (scripts/fixtures/make_mira_fixture
   test('MIRA targets and v (official direct form) to 1e-10', () => {
     expect(load('teacher1').shape).toEqual([B, K]);
     for (const v of ['1', '2']) {
-      const r = ref.miraSolve(f(`teacher${v}`), B, K, { tau, beta, iters });
+      const r = miraSolve(f(`teacher${v}`), B, K, { tau, beta, iters });
       expect(maxAbsDiff(r.w, f(`targets${v}`))).toBeLessThan(1e-10);
       expect(maxAbsDiff(r.v, f(`v${v}`))).toBeLessThan(1e-10);
     }
-    const rb = ref.miraSolve(f('teacher1'), B, K, { tau: tauB, beta: betaB, iters: itersB });
+    const rb = miraSolve(f('teacher1'), B, K, { tau: tauB, beta: betaB, iters: itersB });
     const d = maxAbsDiff(rb.w, f('targets_b'));
-    log(`PyTorch MIRA fixture: max |Δw| ${maxAbsDiff(ref.miraSolve(f('teacher1'), B, K, { tau, beta, iters }).w, f('targets1')).toExponential(2)} (τ ${tau}, β ${beta}, ${iters} it), ${d.toExponential(2)} (τ ${tauB}, β ${betaB}, ${itersB} it)`);
+    log(`PyTorch MIRA fixture: max |Δw| ${maxAbsDiff(miraSolve(f('teacher1'), B, K, { tau, beta, iters }).w, f('targets1')).toExponential(2)} (τ ${tau}, β ${beta}, ${iters} it), ${d.toExponential(2)} (τ ${tauB}, β ${betaB}, ${itersB} it)`);
     expect(d).toBeLessThan(1e-10);
     expect(maxAbsDiff(rb.v, f('v_b'))).toBeLessThan(1e-10);
   });
@@ -579,11 +587,11 @@ describe('golden values from PyTorch / NumPy (scripts/fixtures/make_mira_fixture
   test('swapped and multi-crop losses and their autograd gradients to 1e-10', () => {
     const w1 = f('targets1');
     const w2 = f('targets2');
-    const r = ref.swappedLoss(f('student1'), f('student2'), w1, w2, B, K, tauS);
+    const r = swappedLoss(f('student1'), f('student2'), w1, w2, B, K, tauS);
     expect(Math.abs(r.loss - f('swapped_loss')[0]!)).toBeLessThan(1e-10);
     expect(maxAbsDiff(r.grad1, f('swapped_grad1'))).toBeLessThan(1e-10);
     expect(maxAbsDiff(r.grad2, f('swapped_grad2'))).toBeLessThan(1e-10);
-    const mc = ref.multiCropLoss([w1, w2], [f('student1'), f('student2'), f('local1'), f('local2')], B, K, tauS);
+    const mc = multiCropLoss([w1, w2], [f('student1'), f('student2'), f('local1'), f('local2')], B, K, tauS);
     expect(Math.abs(mc.loss - f('multicrop_loss')[0]!)).toBeLessThan(1e-10);
     mc.grads.forEach((g, c) => expect(maxAbsDiff(g, f(`multicrop_grad${c + 1}`)), `crop ${c + 1}`).toBeLessThan(1e-10));
     log(`PyTorch loss fixture: swapped ${r.loss.toFixed(12)} vs ${f('swapped_loss')[0]!.toFixed(12)}, multi-crop ${mc.loss.toFixed(12)} vs ${f('multicrop_loss')[0]!.toFixed(12)}`);
@@ -591,12 +599,12 @@ describe('golden values from PyTorch / NumPy (scripts/fixtures/make_mira_fixture
 
   test('SwAV Sinkhorn-Knopp (distributed_sinkhorn) to 1e-10; SeLa labels', () => {
     for (const v of ['1', '2']) {
-      const s = ref.sinkhornSwav(f(`teacher${v}`), B, K, { eps, iters: skIters });
+      const s = sinkhornSwav(f(`teacher${v}`), B, K, { eps, iters: skIters });
       expect(maxAbsDiff(s.q, f(`sinkhorn${v}`))).toBeLessThan(1e-10);
     }
     const probs = load('sela_probs');
     const [N, Ks] = probs.shape as [number, number];
-    const r = ref.selaSinkhorn(probs.data, N, Ks, { lambda: 10, tol: 1e-12 });
+    const r = selaSinkhorn(probs.data, N, Ks, { lambda: 10, tol: 1e-12 });
     expect(Array.from(r.labels)).toEqual(Array.from(f('sela_labels')));
     expect(maxAbsDiff(r.q, f('sela_q'))).toBeLessThan(1e-9);
   });
@@ -605,15 +613,15 @@ describe('golden values from PyTorch / NumPy (scripts/fixtures/make_mira_fixture
 describe('bad arguments are refused', () => {
   const x = randomF64(6, 1);
   test.each([
-    ['β = 1', () => ref.miraSolve(x, 2, 3, { beta: 1 }), /β must lie strictly between 0 and 1/],
-    ['τ = 0', () => ref.miraSolve(x, 2, 3, { tau: 0 }), /τ must be a finite number > 0/],
-    ['iterations −1', () => ref.miraSolve(x, 2, 3, { iters: -1 }), /iterations must be an integer ≥ 0/],
-    ['length', () => ref.miraSolve(x, 2, 4), /hold 6 values, expected 2×4 = 8/],
-    ['K = 1', () => ref.sinkhornSwav(x, 6, 1), /K must be an integer ≥ 2/],
-    ['NaN', () => ref.sinkhornSwav([0, NaN, 1, 2], 2, 2), /logits\[0\]\[1\] = NaN is not finite/],
-    ['ε = 0', () => ref.sinkhornSwav(x, 2, 3, { eps: 0 }), /ε must be a finite number > 0/],
-    ['negative probability', () => ref.selaSinkhorn([0.5, 0.5, -0.1, 1.1], 2, 2), /negative/],
-    ['one crop', () => ref.multiCropLoss([x, x], [x], 2, 3), /at least the two global crops/],
+    ['β = 1', () => miraSolve(x, 2, 3, { beta: 1 }), /β must lie strictly between 0 and 1/],
+    ['τ = 0', () => miraSolve(x, 2, 3, { tau: 0 }), /τ must be a finite number > 0/],
+    ['iterations −1', () => miraSolve(x, 2, 3, { iters: -1 }), /iterations must be an integer ≥ 0/],
+    ['length', () => miraSolve(x, 2, 4), /hold 6 values, expected 2×4 = 8/],
+    ['K = 1', () => sinkhornSwav(x, 6, 1), /K must be an integer ≥ 2/],
+    ['NaN', () => sinkhornSwav([0, NaN, 1, 2], 2, 2), /logits\[0\]\[1\] = NaN is not finite/],
+    ['ε = 0', () => sinkhornSwav(x, 2, 3, { eps: 0 }), /ε must be a finite number > 0/],
+    ['negative probability', () => selaSinkhorn([0.5, 0.5, -0.1, 1.1], 2, 2), /negative/],
+    ['one crop', () => multiCropLoss([x, x], [x], 2, 3), /at least the two global crops/],
   ] as const)('%s', (_name, f, msg) => {
     expect(f).toThrow(RangeError);
     expect(f).toThrow(msg);

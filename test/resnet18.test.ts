@@ -9,7 +9,7 @@ import { initialState } from '../src/nn/checkpoint.ts';
 import { defaultModelConfig } from '../src/nn/config.ts';
 import { ParamLayout, ParamStore, type FlatTensors } from '../src/nn/param-store.ts';
 import { EncoderLayers, EncoderRun, Scratch } from '../src/nn/resnet18.ts';
-import { nchwToNhwc, oihwToHwio } from '../src/ref/layout.ts';
+import { nchwToNhwc, oihwToHwio } from '../src/nn/layout.ts';
 import { readF32, uploadTensor } from '../src/gpu/tensor.ts';
 import { submitChecked } from '../src/gpu/kernel.ts';
 import { testGpu } from './helpers/gpu.ts';

@@ -2,7 +2,7 @@
 //   [--tau 0.225] [--beta 0.7] [--iters N] [--eps 0.05] [--trace trace.json] [--backend gpu|cpu]`
 //
 // Pseudo-labels a B×K logit matrix (float32 or float64 .npy) and writes the targets (float32
-// B×K .npy). gpu: the WGSL kernels (src/mira); cpu: the float64 reference (src/ref/mira.ts).
+// B×K .npy). gpu: the WGSL kernels (src/mira); cpu: the float64 references (src/ref/assignment.ts, sinkhorn.ts).
 // Defaults follow DESIGN §4: τ_t 0.225, β 0.7, 30 MIRA iterations, ε 0.05; Sinkhorn-Knopp
 // defaults to SwAV's 3 iterations. --trace writes a JSON array, one record per iteration
 // (iter, v, residual, delta_w, objective, marginal_entropy, mean_entropy, mi, marginal_error).
@@ -22,7 +22,7 @@ import { checkAssignOptions, type AssignMethod, type AssignOptions } from '../..
 import { ParamError } from '../../src/mira/validate.ts';
 import { ShapeError } from '../../src/gpu/errors.ts';
 import { CliError, parseFlags, usage, type FlagSpec } from '../args.ts';
-import type { IterationRecord } from '../../src/ref/mira.ts';
+import type { IterationRecord } from '../../src/mira/iteration-record.ts';
 
 export const summary = 'pseudo-label B×K logits (.npy) by MIRA, Sinkhorn-Knopp or the naive softmax; hard SeLa labels over N×K';
 
@@ -99,26 +99,30 @@ async function onGpu(m: LogitMatrix, path: string, o: AssignOptions): Promise<Ou
 }
 
 async function onCpu(m: LogitMatrix, o: ReturnType<typeof checkAssignOptions>): Promise<Outcome> {
-  const ref = await import('../../src/ref/mira.ts');
+  const [{ miraSolve, naiveTargets }, { sinkhornSwav }, { assignmentMetrics }] = await Promise.all([
+    import('../../src/ref/assignment.ts'),
+    import('../../src/ref/sinkhorn.ts'),
+    import('../../src/ref/metrics.ts'),
+  ]);
   const logits = m.data instanceof Float64Array ? m.data : Float64Array.from(m.data);
   const { B, K } = m;
   const t0 = performance.now();
   let w: ArrayLike<number>;
   let trace: TraceRecord[] = [];
   if (o.method === 'mira') {
-    const r = ref.miraSolve(logits, B, K, { tau: o.tau, beta: o.beta, iters: o.iters, trace: o.trace });
+    const r = miraSolve(logits, B, K, { tau: o.tau, beta: o.beta, iters: o.iters, trace: o.trace });
     w = r.w;
     trace = (r.trace ?? []).map(plainRecord);
   } else if (o.method === 'sinkhorn') {
-    const r = ref.sinkhornSwav(logits, B, K, { eps: o.eps, iters: o.iters, trace: o.trace });
+    const r = sinkhornSwav(logits, B, K, { eps: o.eps, iters: o.iters, trace: o.trace });
     w = r.q;
     trace = (r.trace ?? []).map(plainRecord);
   } else {
-    w = ref.naiveTargets(logits, B, K, { tau: o.tau });
+    w = naiveTargets(logits, B, K, { tau: o.tau });
   }
   const ms = performance.now() - t0;
   const w64 = w instanceof Float64Array ? w : Float64Array.from(w);
-  const met = ref.assignmentMetrics(w64, B, K);
+  const met = assignmentMetrics(w64, B, K);
   return {
     targets: Float32Array.from(w64),
     trace,

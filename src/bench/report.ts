@@ -1,6 +1,6 @@
-// Bench reports, the same in Node (bench/run.ts) and in the browser (src/bench/page.ts):
+// Bench reports, the same in Node (bench/run.ts) and in the browser (bench/page.ts):
 // results with their rates filled in, and the plain-text table both print.
-import { gbps, gflops, imagesPerSecond, type BenchResult } from '../../bench/types.ts';
+import { gbps, gflops, imagesPerSecond, type BenchResult } from './types.ts';
 
 export interface BenchRow extends BenchResult {
   gflops?: number;
@@ -79,7 +79,7 @@ export function matchesFilter(r: BenchResult, filter: string | undefined): boole
 
 declare global {
   interface Window {
-    /** Set by the bench page (src/bench/page.ts) when its run is over; read by the Chromium harness. */
+    /** Set by the bench page (bench/page.ts) when its run is over; read by the Chromium harness. */
     __benchResults?: BenchReport;
   }
 }

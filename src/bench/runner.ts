@@ -1,7 +1,7 @@
 // Runs bench suites on a device, the same in Node and in the browser: each suite is loaded
 // and run in turn; one that fails to load or run is reported and the others go on.
 import type { GpuContext } from '../gpu/context.ts';
-import type { BenchOptions, BenchSuite } from '../../bench/types.ts';
+import type { BenchOptions, BenchSuite } from './types.ts';
 import { matchesFilter, withRates, type BenchReport } from './report.ts';
 
 /** A bench/<id>.bench.ts module, loaded on demand. */

@@ -7,7 +7,8 @@ import naiveWgsl from '../shaders/gemm_naive.wgsl?raw';
 import ioDefaults from '../shaders/gemm_io_defaults.wgsl?raw';
 import type { GpuContext } from './context.ts';
 import { assertShape, isPositiveInt } from './errors.ts';
-import { createKernel, type BoundKernel, type PassTimer } from './kernel.ts';
+import { createKernel, type Kernel } from './kernel.ts';
+import { grid1d, kernelPass, type KernelStep, type Pass } from './pass.ts';
 import { createBuffer, createTensor, STORAGE, type Tensor } from './tensor.ts';
 
 /** 'tiled' stages tiles in workgroup memory (real GPUs); 'direct' does not (CPU emulators). */
@@ -130,8 +131,8 @@ export class Gemm {
     readonly ctx: GpuContext,
     readonly shape: Required<Omit<GemmShape, 'tile'>>,
     readonly variant: GemmVariant,
-    private readonly main: import('./kernel.ts').Kernel,
-    private readonly reduce: import('./kernel.ts').Kernel | null,
+    private readonly main: Kernel,
+    private readonly reduce: Kernel | null,
     readonly splits: number,
     /** The core's thread layout ('tiled' and 'direct'). */
     readonly tile: GemmTile | null,
@@ -195,7 +196,7 @@ export class Gemm {
   }
 
   /** Checks operand sizes (before any dispatch) and binds them. Call once per plan. */
-  bind(a: Tensor, b: Tensor, c: Tensor, bias?: Tensor): GemmBound {
+  bind(a: Tensor, b: Tensor, c: Tensor, bias?: Tensor): Pass {
     const { M, N, K } = this.shape;
     const want = (t: Tensor, n: number, what: string) =>
       assertShape(t.dtype === 'f32' && t.numel === n, () => `gemm ${M}×${N}×${K}: ${what} ${t} should hold ${n} f32 values`);
@@ -206,27 +207,23 @@ export class Gemm {
       assertShape(!!bias, () => 'gemm: this GEMM was created with bias but none was bound');
       want(bias!, N, 'bias');
     }
-    if (this.variant === 'naive') return new GemmBound([this.main.bind([a, b, c])], [[Math.ceil(N / 16), Math.ceil(M / 16), 1]]);
+    if (this.variant === 'naive') return this.pass([{ kernel: this.main.bind([a, b, c]), grid: [Math.ceil(N / 16), Math.ceil(M / 16), 1] }]);
     if (this.splits > 1) {
       this.partial ??= createTensor(this.ctx, [this.splits, M, N], 'f32', 'gemm.splitk_partial');
       this.dummyBias ??= createBuffer(this.ctx, 4, STORAGE(), 'gemm.no_bias');
       const v = this.variant as 'tiled' | 'direct';
-      return new GemmBound(
-        [this.main.bind([a, b, this.partial, this.dummyBias]), this.reduce!.bind([this.partial, c])],
-        [gemmGrid(v, M, N, this.splits, this.tile!), [Math.min(Math.ceil((M * N) / 256), 65535), Math.ceil(Math.ceil((M * N) / 256) / 65535), 1]],
-      );
+      return this.pass([
+        { kernel: this.main.bind([a, b, this.partial, this.dummyBias]), grid: gemmGrid(v, M, N, this.splits, this.tile!) },
+        { kernel: this.reduce!.bind([this.partial, c]), grid: grid1d(this.ctx, M * N, 256) },
+      ]);
     }
     this.dummyBias ??= createBuffer(this.ctx, 4, STORAGE(), 'gemm.no_bias');
-    return new GemmBound([this.main.bind([a, b, c, bias ?? this.dummyBias])], [gemmGrid(this.variant as 'tiled' | 'direct', M, N, 1, this.tile!)]);
+    return this.pass([{ kernel: this.main.bind([a, b, c, bias ?? this.dummyBias]), grid: gemmGrid(this.variant as 'tiled' | 'direct', M, N, 1, this.tile!) }]);
   }
-}
 
-export class GemmBound {
-  constructor(
-    private readonly kernels: BoundKernel[],
-    private readonly grids: [number, number, number][],
-  ) {}
-  record(encoder: GPUCommandEncoder, timer?: PassTimer): void {
-    this.kernels.forEach((k, i) => k.record(encoder, this.grids[i]!, timer));
+  /** The bound dispatches as a Pass: the GEMM's FLOPs, and A, B and C each moved once. */
+  private pass(steps: KernelStep[]): Pass {
+    const { M, N, K } = this.shape;
+    return kernelPass(steps, this.flops, 4 * (M * K + K * N + M * N));
   }
 }

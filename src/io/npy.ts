@@ -210,7 +210,7 @@ function shapeRepr(shape: number[]): string {
 
 /**
  * Encodes a C-order array as .npy, byte-for-byte as numpy 1.24's np.save would (v1.0 header,
- * v2.0 when the header exceeds 65535 bytes). `dtype` defaults to the typed array's own type;
+ * v2.0 when the header does not fit v1.0's 16-bit length). `dtype` defaults to the typed array's own type;
  * pass 'bool' to write a Uint8Array of 0/1 as numpy booleans.
  */
 export function encodeNpy(data: NpyInput, shape: number[], dtype: NpyDtype = dtypeOf(data)): Uint8Array {

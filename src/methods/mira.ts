@@ -20,7 +20,7 @@ export const mira = defineMethod({
   params: [...PSEUDO_LABEL_PARAMS, BETA_START, BETA_END, ITERS],
   viewsPerImage: 2,
   usesTeacher: true,
-  reference: 'src/ref/mira.ts',
+  reference: 'src/ref/assignment.ts',
   metrics: PSEUDO_LABEL_METRICS,
   recommended: { iters: 30 },
   panels: PSEUDO_LABEL_PANELS,

@@ -16,7 +16,7 @@ export const naive = defineMethod({
   params: PSEUDO_LABEL_PARAMS,
   viewsPerImage: 2,
   usesTeacher: true,
-  reference: 'src/ref/mira.ts',
+  reference: 'src/ref/assignment.ts',
   metrics: PSEUDO_LABEL_METRICS,
   panels: PSEUDO_LABEL_PANELS,
   async createObjective(ctx, shape) {

@@ -19,7 +19,7 @@ export const swav = defineMethod({
   params: [...PSEUDO_LABEL_PARAMS, EPS, ITERS],
   viewsPerImage: 2,
   usesTeacher: true,
-  reference: 'src/ref/mira.ts',
+  reference: 'src/ref/sinkhorn.ts',
   metrics: PSEUDO_LABEL_METRICS,
   recommended: { iters: 3 },
   panels: PSEUDO_LABEL_PANELS,

@@ -22,7 +22,8 @@
 import knnWgsl from '../shaders/knn.wgsl?raw';
 import type { GpuContext } from '../gpu/context.ts';
 import { GpuKernelError, ShapeError, assertShape, isPositiveInt } from '../gpu/errors.ts';
-import { Gemm, defaultGemmVariant, gemmFlops, type GemmBound, type GemmVariant } from '../gpu/gemm.ts';
+import { Gemm, defaultGemmVariant, gemmFlops, type GemmVariant } from '../gpu/gemm.ts';
+import type { Pass } from '../gpu/pass.ts';
 import { createKernel, submitChecked, type BoundKernel, type Kernel, type PassTimer } from '../gpu/kernel.ts';
 import { createBuffer, createTensor, readTensor, type Tensor } from '../gpu/tensor.ts';
 import { pcg } from '../data/rng.ts';
@@ -82,7 +83,7 @@ export function knnSelectWorkgroupBytes(kmax: number): number {
 interface Binding {
   normBank: BoundKernel;
   normChunks: BoundKernel[];
-  gemm: GemmBound;
+  gemm: Pass;
   selects: BoundKernel[];
 }
 

@@ -26,10 +26,11 @@
 import code from '../shaders/mio.wgsl?raw';
 import type { GpuContext } from '../gpu/context.ts';
 import { ShapeError } from '../gpu/errors.ts';
-import { Gemm, type GemmBound } from '../gpu/gemm.ts';
+import { Gemm } from '../gpu/gemm.ts';
+import { grid1d, type Pass } from '../gpu/pass.ts';
 import { createKernel, type BoundKernel, type Kernel, type PassTimer } from '../gpu/kernel.ts';
 import { createBuffer, createTensor, type Tensor } from '../gpu/tensor.ts';
-import { checkDisjoint, checkTensor, grid1d, reduceTile } from '../nn/elementwise.ts';
+import { checkDisjoint, checkTensor, reduceTile } from '../nn/elementwise.ts';
 import { ParamError } from './validate.ts';
 
 /** What an embedding objective reads and writes (all f32 GPU tensors). */
@@ -145,7 +146,7 @@ export class MioPlan {
   private readonly sw: Tensor;
   private readonly rowstat: Tensor;
   private readonly uniform: GPUBuffer;
-  private readonly steps: { kernel: BoundKernel | GemmBound; grid?: [number, number, number] }[];
+  private readonly steps: { kernel: BoundKernel | Pass; grid?: [number, number, number] }[];
   private params: MioParams = { ...MIO_DEFAULT_PARAMS };
 
   constructor(
@@ -197,7 +198,7 @@ export class MioPlan {
   record(encoder: GPUCommandEncoder, timer?: PassTimer): void {
     for (const s of this.steps) {
       if (s.grid) (s.kernel as BoundKernel).record(encoder, s.grid, timer);
-      else (s.kernel as GemmBound).record(encoder, timer);
+      else (s.kernel as Pass).record(encoder, timer);
     }
   }
 

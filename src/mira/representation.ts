@@ -20,10 +20,11 @@
 import code from '../shaders/representation.wgsl?raw';
 import type { GpuContext } from '../gpu/context.ts';
 import { ShapeError } from '../gpu/errors.ts';
-import { Gemm, type GemmBound } from '../gpu/gemm.ts';
+import { Gemm } from '../gpu/gemm.ts';
+import { grid1d, type Pass } from '../gpu/pass.ts';
 import { createKernel, type BoundKernel, type Kernel, type PassTimer } from '../gpu/kernel.ts';
 import { createTensor, type Tensor } from '../gpu/tensor.ts';
-import { checkDisjoint, checkTensor, grid1d, nextPow2, reduceTile } from '../nn/elementwise.ts';
+import { checkDisjoint, checkTensor, nextPow2, reduceTile } from '../nn/elementwise.ts';
 
 /** The most vectors the one-workgroup Jacobi solver takes (min(B, D)). */
 export const MAX_JACOBI_VECTORS = 512;
@@ -105,7 +106,7 @@ export class RepresentationHealthPlan {
   readonly sigma: Tensor;
   private readonly kernels: BoundKernel[];
   private readonly grids: [number, number, number][];
-  private readonly gram: GemmBound;
+  private readonly gram: Pass;
 
   constructor(
     readonly health: RepresentationHealth,

@@ -9,7 +9,7 @@ import { GpuKernelError, ShapeError } from '../gpu/errors.ts';
 import { createKernel, type BoundKernel, type Kernel, type PassTimer } from '../gpu/kernel.ts';
 import { createBuffer, createTensor, type Tensor } from '../gpu/tensor.ts';
 import { checkAssignShape } from './validate.ts';
-import type { IterationRecord } from '../ref/mira.ts';
+import type { IterationRecord } from './iteration-record.ts';
 
 /** Rows per workgroup and threads per workgroup: must match RB and WG in mira.wgsl. */
 export const ROWS_PER_BLOCK = 8;

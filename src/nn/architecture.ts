@@ -2,6 +2,7 @@
 // name, in forward order. The GPU model, the checkpoint mapping and the benchmarks all walk
 // this one list, so a name or a shape is decided in exactly one place.
 import { stageChannels, type ModelConfig } from './config.ts';
+import { convOutSize } from './conv2d-shape.ts';
 
 export interface ConvSpec {
   /** PyTorch module path under `encoder.`, e.g. "layer2.0.downsample.0". */
@@ -37,7 +38,7 @@ export interface EncoderSpec {
 }
 
 function conv(name: string, inChannels: number, outChannels: number, kernel: number, stride: number, padding: number, inSize: number): ConvSpec {
-  const outSize = Math.floor((inSize + 2 * padding - kernel) / stride) + 1;
+  const outSize = convOutSize(inSize, kernel, stride, padding);
   return { name, inChannels, outChannels, kernel, stride, padding, inSize, outSize };
 }
 

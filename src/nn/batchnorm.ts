@@ -19,7 +19,8 @@ import type { GpuContext } from '../gpu/context.ts';
 import { assertShape } from '../gpu/errors.ts';
 import { createKernel, type Kernel } from '../gpu/kernel.ts';
 import { createTensor, type Tensor } from '../gpu/tensor.ts';
-import { checkDisjoint, checkTensor, dummyStorage, grid1d, KernelPass, laneHeader, laneWidth, positiveInts, reduceTile, type LayerPass } from './elementwise.ts';
+import { checkDisjoint, checkTensor, dummyStorage, laneHeader, laneWidth, positiveInts, reduceTile } from './elementwise.ts';
+import { grid1d, kernelPass, type Pass } from '../gpu/pass.ts';
 
 export interface BatchNormShape {
   batch: number;
@@ -83,7 +84,7 @@ export interface BatchNormBackwardIO {
   dresidual?: Tensor;
 }
 
-export interface BatchNormForwardPass extends LayerPass {
+export interface BatchNormForwardPass extends Pass {
   readonly mode: 'train' | 'eval';
   /** Training: the batch mean and 1/sqrt(var + eps) per channel, for the backward. */
   readonly mean?: Tensor;
@@ -210,7 +211,7 @@ export class BatchNorm {
     if (mode === 'eval') {
       const ec = this.kernel('eval_coef', 'evaluation');
       const k = ec.bind([io.gamma, io.beta, io.runningMean, io.runningVar, work], `${L}.eval_coef`);
-      const pass = new KernelPass([{ kernel: k, grid: [Math.ceil(CL / 64), 1, 1] }, applyStep], 3 * n, ioBytes);
+      const pass = kernelPass([{ kernel: k, grid: [Math.ceil(CL / 64), 1, 1] }, applyStep], 3 * n, ioBytes);
       return Object.assign(pass, { mode: 'eval' as const });
     }
     this.refuseSingleValue();
@@ -220,7 +221,7 @@ export class BatchNorm {
     checkTensor(L, 'invstd', invstd, C, `${C} channels`);
     const sp = this.kernel('stats_partial', 'training').bind([io.x, work], `${L}.stats_partial`);
     const sf = this.kernel('stats_final', 'training').bind([work, io.gamma, io.beta, io.runningMean, io.runningVar, mean, invstd], `${L}.stats_final`);
-    const pass = new KernelPass(
+    const pass = kernelPass(
       [{ kernel: sp, grid: this.reduceGrid() }, { kernel: sf, grid: this.finalGrid() }, applyStep],
       6 * n,
       ioBytes + 4 * n,
@@ -229,7 +230,7 @@ export class BatchNorm {
   }
 
   /** Binds one backward use; `mean`/`invstd` from the matching training forward. */
-  bindBackward(io: BatchNormBackwardIO): LayerPass {
+  bindBackward(io: BatchNormBackwardIO): Pass {
     const { R, C, CL } = this.dims;
     const L = this.label;
     const dims = this.describe();
@@ -256,7 +257,7 @@ export class BatchNorm {
     const ba = this.kernel('bwd_apply', 'backward').bind([io.x, io.dy, y, work, io.dx, dres], `${L}.bwd_apply`);
     const n = R * C;
     const reads = this.options.relu ? 3 : 2;
-    return new KernelPass(
+    return kernelPass(
       [
         { kernel: bp, grid: this.reduceGrid() },
         { kernel: bf, grid: this.finalGrid() },

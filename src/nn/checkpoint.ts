@@ -2,7 +2,7 @@
 // strict=True (DESIGN §7). Our tensors are kept in our layouts in memory and converted only
 // here. Loading is strict too: every missing, unexpected or misshapen key is listed at once.
 import { encodeSafetensors, parseSafetensors, type SafeTensorInput } from '../io/safetensors.ts';
-import { hwioToOihw, oihwToHwio } from '../ref/layout.ts';
+import { hwioToOihw, oihwToHwio } from './layout.ts';
 import { fromStoredConfig, toStoredConfig, validateModelConfig, type ModelConfig } from './config.ts';
 import { initialValues, modelParams, type ParamSpec } from './parameters.ts';
 

@@ -46,12 +46,14 @@ import naiveWgsl from '../shaders/conv2d_naive.wgsl?raw';
 import type { GpuContext } from '../gpu/context.ts';
 import { assertShape, isPositiveInt } from '../gpu/errors.ts';
 import { defaultGemmVariant, gemmEntry, gemmGrid, gemmSource, gemmTile, isGemmTile, splitChunk, tileConstants, type GemmTile, type GemmVariant } from '../gpu/gemm.ts';
-import { createKernel, type BoundKernel, type Kernel, type PassTimer } from '../gpu/kernel.ts';
+import { createKernel, type Kernel } from '../gpu/kernel.ts';
+import { grid1d, kernelPass, type Pass } from '../gpu/pass.ts';
 import { createTensor, type Tensor } from '../gpu/tensor.ts';
 
-/** The layer's shape (batch, input size, channels, square kernel, stride, padding); as the float64 reference's. */
-export type { Conv2dShape } from '../ref/conv2d.ts';
-import type { Conv2dShape } from '../ref/conv2d.ts';
+import { convOutSize, type Conv2dShape } from './conv2d-shape.ts';
+
+/** The layer's shape (batch, input size, channels, square kernel, stride, padding), shared with the float64 reference. */
+export type { Conv2dShape } from './conv2d-shape.ts';
 
 export type Conv2dPass = 'forward' | 'inputGrad' | 'weightGrad';
 
@@ -68,13 +70,6 @@ export interface Conv2dOptions {
   /** A planner-owned scratch tensor (≥ scratchElements f32) for split-K partial products;
    *  by default the layer allocates its own on the first bind that needs one. */
   scratch?: Tensor;
-}
-
-export interface Conv2dBound {
-  /** Records the pass's dispatches (one, or several with split-K / dgrad phase classes). */
-  record(encoder: GPUCommandEncoder, timer?: PassTimer): void;
-  /** How many compute dispatches `record` issues (a clearBuffer, when there is one, not counted). */
-  readonly dispatches: number;
 }
 
 export const SPLIT_TARGET_WORKGROUPS = { tiled: 1024, direct: 64 } as const;
@@ -184,26 +179,6 @@ export function dgradClasses(s: Conv2dShape): DgradClass[] {
 
 type Step = { kernel: Kernel; grid: [number, number, number] };
 
-function reduceGrid(size: number): [number, number, number] {
-  const g = Math.ceil(size / 256);
-  return [Math.min(g, 65535), Math.ceil(g / 65535), 1];
-}
-
-function naiveGrid(size: number): [number, number, number] {
-  const g = Math.ceil(size / 64);
-  return [Math.min(g, 65535), Math.ceil(g / 65535), 1];
-}
-
-class Bound implements Conv2dBound {
-  constructor(private readonly steps: { k: BoundKernel; grid: [number, number, number] }[]) {}
-  get dispatches(): number {
-    return this.steps.length;
-  }
-  record(encoder: GPUCommandEncoder, timer?: PassTimer): void {
-    for (const s of this.steps) s.k.record(encoder, s.grid, timer);
-  }
-}
-
 interface PassPlan {
   /** Main GEMM (or naive) dispatches, in order; wgrad has one list per accumulate flag. */
   main: Step[];
@@ -234,8 +209,8 @@ export class Conv2d {
     private readonly plans: Record<Conv2dPass, PassPlan>,
     scratch: Tensor | undefined,
   ) {
-    this.outHeight = outSize(shape.height, shape.kernel, shape.stride, shape.padding);
-    this.outWidth = outSize(shape.width, shape.kernel, shape.stride, shape.padding);
+    this.outHeight = convOutSize(shape.height, shape.kernel, shape.stride, shape.padding);
+    this.outWidth = convOutSize(shape.width, shape.kernel, shape.stride, shape.padding);
     this.label = label;
     this.scratch = scratch ?? null;
     if (scratch) {
@@ -251,8 +226,8 @@ export class Conv2d {
       assertShape(isPositiveInt(s[k]), () => `${label}: ${k} must be a positive integer, got ${s[k]}`);
     }
     assertShape(Number.isInteger(s.padding) && s.padding >= 0, () => `${label}: padding must be a non-negative integer, got ${s.padding}`);
-    const Ho = outSize(s.height, s.kernel, s.stride, s.padding);
-    const Wo = outSize(s.width, s.kernel, s.stride, s.padding);
+    const Ho = convOutSize(s.height, s.kernel, s.stride, s.padding);
+    const Wo = convOutSize(s.width, s.kernel, s.stride, s.padding);
     assertShape(Ho >= 1 && Wo >= 1, () => `${label}: the ${s.kernel}×${s.kernel} kernel does not fit the ${s.height}×${s.width} input padded by ${s.padding}`);
     const xN = s.batch * s.height * s.width * s.inChannels;
     const yN = s.batch * Ho * Wo * s.outChannels;
@@ -338,30 +313,30 @@ export class Conv2d {
   }
 
   /** y = conv(x, w). Checks sizes before anything is recorded; bind once per plan. */
-  bindForward(x: Tensor, w: Tensor, y: Tensor): Conv2dBound {
+  bindForward(x: Tensor, w: Tensor, y: Tensor): Pass {
     const L = this.layouts;
     this.check('forward', 'x', x, this.xElements, L.x);
     this.check('forward', 'w', w, this.wElements, L.w);
     this.check('forward', 'y', y, this.yElements, L.y);
-    return this.bindPass(this.plans.forward, x, w, y, false);
+    return this.bindPass('forward', x, w, y, false);
   }
 
   /** dx = ∂L/∂x (assigned) from dy = ∂L/∂y and w. */
-  bindInputGrad(dy: Tensor, w: Tensor, dx: Tensor): Conv2dBound {
+  bindInputGrad(dy: Tensor, w: Tensor, dx: Tensor): Pass {
     const L = this.layouts;
     this.check('inputGrad', 'dy', dy, this.yElements, L.y);
     this.check('inputGrad', 'w', w, this.wElements, L.w);
     this.check('inputGrad', 'dx', dx, this.xElements, L.x);
-    return this.bindPass(this.plans.inputGrad, dy, w, dx, false);
+    return this.bindPass('inputGrad', dy, w, dx, false);
   }
 
   /** dw = ∂L/∂w from x and dy; `accumulate: true` adds into dw (`+=`), false assigns (`=`). */
-  bindWeightGrad(x: Tensor, dy: Tensor, dw: Tensor, opts: { accumulate: boolean } = { accumulate: false }): Conv2dBound {
+  bindWeightGrad(x: Tensor, dy: Tensor, dw: Tensor, opts: { accumulate: boolean } = { accumulate: false }): Pass {
     const L = this.layouts;
     this.check('weightGrad', 'x', x, this.xElements, L.x);
     this.check('weightGrad', 'dy', dy, this.yElements, L.y);
     this.check('weightGrad', 'dw', dw, this.wElements, L.w);
-    return this.bindPass(this.plans.weightGrad, x, dy, dw, opts.accumulate);
+    return this.bindPass('weightGrad', x, dy, dw, opts.accumulate);
   }
 
   /** Frees the split-K scratch this layer allocated itself (not a planner-owned one). */
@@ -379,23 +354,20 @@ export class Conv2d {
     return { buffer: this.scratch.buffer, offset: this.scratch.byteOffset, size: elements * 4 };
   }
 
-  private bindPass(plan: PassPlan, a: Tensor, b: Tensor, out: Tensor, accumulate: boolean): Conv2dBound {
+  private bindPass(pass: Conv2dPass, a: Tensor, b: Tensor, out: Tensor, accumulate: boolean): Pass {
+    const plan = this.plans[pass];
     const main = accumulate && plan.mainAccumulate ? plan.mainAccumulate : plan.main;
     const reduce = accumulate && plan.reduceAccumulate !== undefined ? plan.reduceAccumulate : plan.reduce;
     // Dispatch labels name the layer too, so profiles tell the layers apart.
     const tag = (k: Kernel) => (this.name ? `${k.label} [${this.name}]` : k.label);
     if (plan.splits > 1) {
       const partial = this.scratchFor(plan);
-      const steps = main.map((st) => ({ k: st.kernel.bind([a, b, partial], tag(st.kernel)), grid: st.grid }));
-      steps.push({ k: reduce!.kernel.bind([partial, out], tag(reduce!.kernel)), grid: reduce!.grid });
-      return new Bound(steps);
+      const steps = main.map((st) => ({ kernel: st.kernel.bind([a, b, partial], tag(st.kernel)), grid: st.grid }));
+      steps.push({ kernel: reduce!.kernel.bind([partial, out], tag(reduce!.kernel)), grid: reduce!.grid });
+      return kernelPass(steps, this.flops[pass], this.bytes[pass]);
     }
-    return new Bound(main.map((st) => ({ k: st.kernel.bind([a, b, out], tag(st.kernel)), grid: st.grid })));
+    return kernelPass(main.map((st) => ({ kernel: st.kernel.bind([a, b, out], tag(st.kernel)), grid: st.grid })), this.flops[pass], this.bytes[pass]);
   }
-}
-
-export function outSize(size: number, kernel: number, stride: number, padding: number): number {
-  return Math.floor((size + 2 * padding - kernel) / stride) + 1;
 }
 
 function shapeConstants(s: Conv2dShape, Ho: number, Wo: number): Record<string, number> {
@@ -422,11 +394,11 @@ async function naivePlans(ctx: GpuContext, s: Conv2dShape, Ho: number, Wo: numbe
   const yN = s.batch * Ho * Wo * s.outChannels;
   const wN = s.kernel * s.kernel * s.inChannels * s.outChannels;
   return {
-    forward: { main: [{ kernel: fwd, grid: naiveGrid(yN) }], reduce: null, splits: 1, outElements: yN, tile: null },
-    inputGrad: { main: [{ kernel: dgrad, grid: naiveGrid(xN) }], reduce: null, splits: 1, outElements: xN, tile: null },
+    forward: { main: [{ kernel: fwd, grid: grid1d(ctx, yN, 64) }], reduce: null, splits: 1, outElements: yN, tile: null },
+    inputGrad: { main: [{ kernel: dgrad, grid: grid1d(ctx, xN, 64) }], reduce: null, splits: 1, outElements: xN, tile: null },
     weightGrad: {
-      main: [{ kernel: wgrad, grid: naiveGrid(wN) }],
-      mainAccumulate: [{ kernel: wgradAcc, grid: naiveGrid(wN) }],
+      main: [{ kernel: wgrad, grid: grid1d(ctx, wN, 64) }],
+      mainAccumulate: [{ kernel: wgradAcc, grid: grid1d(ctx, wN, 64) }],
       reduce: null,
       splits: 1,
       outElements: wN,
@@ -538,14 +510,14 @@ async function gemmPlans(
   return {
     forward: {
       main: [step(fm, gemmGrid(variant, fwdM, Cout, fwdSplits, fwdTile))],
-      reduce: fr ? step(fr, reduceGrid(yN)) : null,
+      reduce: fr ? step(fr, grid1d(ctx, yN, 256)) : null,
       splits: fwdSplits,
       outElements: yN,
       tile: fwdTile,
     },
     inputGrad: {
       main: [step(dm, gemmGrid(variant, dgM, Cin, nClasses * dgSplits, dgTile))],
-      reduce: dr ? step(dr, reduceGrid(xN)) : null,
+      reduce: dr ? step(dr, grid1d(ctx, xN, 256)) : null,
       splits: dgSplits,
       outElements: xN,
       tile: dgTile,
@@ -553,8 +525,8 @@ async function gemmPlans(
     weightGrad: {
       main: [step(wm, gemmGrid(variant, wgM, Cout, wgSplits, wgTile))],
       mainAccumulate: wma ? [step(wma, gemmGrid(variant, wgM, Cout, wgSplits, wgTile))] : undefined,
-      reduce: wr ? step(wr, reduceGrid(wN)) : null,
-      reduceAccumulate: wra ? step(wra, reduceGrid(wN)) : undefined,
+      reduce: wr ? step(wr, grid1d(ctx, wN, 256)) : null,
+      reduceAccumulate: wra ? step(wra, grid1d(ctx, wN, 256)) : undefined,
       splits: wgSplits,
       outElements: wN,
       tile: wgTile,

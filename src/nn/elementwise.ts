@@ -1,5 +1,6 @@
 // Element-wise layers (src/shaders/elementwise.wgsl) and the small helpers every layer host in
-// src/nn shares (lane width, reduction tiles, grids, shape checks, dummy bindings).
+// src/nn shares (lane width, reduction tiles, shape checks, dummy bindings; grids and passes
+// are in src/gpu/pass.ts).
 //
 //   Relu      forward  y = max(x, 0)                 y assigned
 //             backward dx = dy·[y > 0]               dx assigned (mask from the saved output y)
@@ -10,21 +11,11 @@
 import elementwiseWgsl from '../shaders/elementwise.wgsl?raw';
 import type { GpuContext } from '../gpu/context.ts';
 import { assertShape, isPositiveInt } from '../gpu/errors.ts';
-import { createKernel, type BoundKernel, type Kernel, type PassTimer } from '../gpu/kernel.ts';
+import { createKernel, type Kernel } from '../gpu/kernel.ts';
+import { grid1d, kernelPass, type Pass } from '../gpu/pass.ts';
 import { createBuffer, numel, STORAGE, type Tensor } from '../gpu/tensor.ts';
 
 // ------------------------------------------------------------------------------ shared helpers
-
-/** A recorded pass of a layer: one or more dispatches into the caller's encoder. */
-export interface LayerPass {
-  record(encoder: GPUCommandEncoder, timer?: PassTimer): void;
-  /** Dispatches `record` issues. */
-  readonly dispatches: number;
-  /** Floating-point operations of one run (approximate; for GFLOP/s). */
-  readonly flops: number;
-  /** Bytes one run must read and write at least (for GB/s). */
-  readonly bytes: number;
-}
 
 /** 4 when every row of `n` values splits into whole vec4 lanes, else 1. */
 export function laneWidth(...n: number[]): 1 | 4 {
@@ -53,17 +44,6 @@ export function reduceTile(lanes: number, maxTX = 64): { TX: number; TY: number 
   return { TX, TY: 256 / TX };
 }
 
-/**
- * Workgroups for `threads` threads at `perGroup` per workgroup, as a 2-D grid (x ≤ the device's
- * per-dimension limit) that the shaders flatten as (wg.y·nwg.x + wg.x).
- */
-export function grid1d(ctx: GpuContext, threads: number, perGroup = 256): [number, number, number] {
-  const groups = Math.max(1, Math.ceil(threads / perGroup));
-  const max = ctx.limits.maxComputeWorkgroupsPerDimension;
-  const x = Math.min(groups, max);
-  return [x, Math.ceil(groups / x), 1];
-}
-
 /** Refuses a missing tensor, a non-f32 one or one of the wrong size, naming the layer. */
 export function checkTensor(layer: string, what: string, t: Tensor | undefined, expected: number, dims = ''): asserts t is Tensor {
   assertShape(!!t, () => `${layer}: ${what} is required (${expected} f32 values${dims ? `, ${dims}` : ''})`);
@@ -88,38 +68,6 @@ export function dummyStorage(ctx: GpuContext, label: string): GPUBuffer {
 export function positiveInts(layer: string, fields: Record<string, number>): void {
   for (const [k, v] of Object.entries(fields)) {
     assertShape(isPositiveInt(v), () => `${layer}: ${k} must be a positive integer, got ${v}`);
-  }
-}
-
-/** A pass made of bound kernels and their grids. */
-export class KernelPass implements LayerPass {
-  constructor(
-    private readonly steps: { kernel: BoundKernel; grid: [number, number, number] }[],
-    readonly flops: number,
-    readonly bytes: number,
-  ) {}
-  get dispatches(): number {
-    return this.steps.length;
-  }
-  record(encoder: GPUCommandEncoder, timer?: PassTimer): void {
-    for (const s of this.steps) s.kernel.record(encoder, s.grid, timer);
-  }
-}
-
-/** Passes run one after the other (e.g. a GEMM then a reduction). */
-export class SequencePass implements LayerPass {
-  constructor(private readonly passes: LayerPass[]) {}
-  get dispatches(): number {
-    return this.passes.reduce((a, p) => a + p.dispatches, 0);
-  }
-  get flops(): number {
-    return this.passes.reduce((a, p) => a + p.flops, 0);
-  }
-  get bytes(): number {
-    return this.passes.reduce((a, p) => a + p.bytes, 0);
-  }
-  record(encoder: GPUCommandEncoder, timer?: PassTimer): void {
-    for (const p of this.passes) p.record(encoder, timer);
   }
 }
 
@@ -153,14 +101,14 @@ abstract class ElementwiseLayer {
   }
 
   /** Checks every tensor against the layer's shape and that each pair in `disjoint` is, then binds `kernel` to the tensors in order. */
-  protected pass(kernel: Kernel, which: 'forward' | 'backward', tensors: [string, Tensor][], disjoint: [string, string][], flops: number, bytesPerElement: number): LayerPass {
+  protected pass(kernel: Kernel, which: 'forward' | 'backward', tensors: [string, Tensor][], disjoint: [string, string][], flops: number, bytesPerElement: number): Pass {
     const n = this.numel;
     const dims = this.shape.join('×');
     for (const [name, t] of tensors) checkTensor(this.label, name, t, n, dims);
     const byName = new Map(tensors);
     checkDisjoint(this.label, disjoint.map(([a, b]) => [a, byName.get(a)!, b, byName.get(b)!] as [string, Tensor, string, Tensor]));
     const k = kernel.bind(tensors.map(([, t]) => t), `${this.label}.${which}`);
-    return new KernelPass([{ kernel: k, grid: grid1d(this.ctx, n / this.laneWidth) }], flops, bytesPerElement * n);
+    return kernelPass([{ kernel: k, grid: grid1d(this.ctx, n / this.laneWidth) }], flops, bytesPerElement * n);
   }
 }
 
@@ -172,12 +120,12 @@ export class Relu extends ElementwiseLayer {
   }
 
   /** y = max(x, 0). */
-  bindForward(x: Tensor, y: Tensor): LayerPass {
+  bindForward(x: Tensor, y: Tensor): Pass {
     return this.pass(this.fwd, 'forward', [['x', x], ['y', y]], [['x', 'y']], this.numel, 8);
   }
 
   /** dx = dy·[y > 0], y the forward's output (the same mask as [x > 0]). */
-  bindBackward(y: Tensor, dy: Tensor, dx: Tensor): LayerPass {
+  bindBackward(y: Tensor, dy: Tensor, dx: Tensor): Pass {
     return this.pass(this.bwd, 'backward', [['y', y], ['dy', dy], ['dx', dx]], [['dx', 'y'], ['dx', 'dy']], this.numel, 12);
   }
 }
@@ -189,12 +137,12 @@ export class Add extends ElementwiseLayer {
     return new Add(ctx, shape, label, kernels[0]!, kernels[1]!, width);
   }
 
-  bindForward(a: Tensor, b: Tensor, y: Tensor): LayerPass {
+  bindForward(a: Tensor, b: Tensor, y: Tensor): Pass {
     return this.pass(this.fwd, 'forward', [['a', a], ['b', b], ['y', y]], [['y', 'a'], ['y', 'b']], this.numel, 12);
   }
 
   /** da = dy and db = dy (assigned). Where a planner can alias both to dy, it needs no pass. */
-  bindBackward(dy: Tensor, da: Tensor, db: Tensor): LayerPass {
+  bindBackward(dy: Tensor, da: Tensor, db: Tensor): Pass {
     return this.pass(this.bwd, 'backward', [['dy', dy], ['da', da], ['db', db]], [['da', 'dy'], ['db', 'dy'], ['da', 'db']], 0, 12);
   }
 }

@@ -10,7 +10,8 @@ import type { GpuContext } from '../gpu/context.ts';
 import { assertShape } from '../gpu/errors.ts';
 import { createKernel, type Kernel } from '../gpu/kernel.ts';
 import { createTensor, type Tensor } from '../gpu/tensor.ts';
-import { checkDisjoint, checkTensor, grid1d, KernelPass, laneHeader, laneWidth, positiveInts, reduceTile, type LayerPass } from './elementwise.ts';
+import { checkDisjoint, checkTensor, laneHeader, laneWidth, positiveInts, reduceTile } from './elementwise.ts';
+import { grid1d, kernelPass, type Pass } from '../gpu/pass.ts';
 
 export interface L2NormShape {
   rows: number;
@@ -25,7 +26,7 @@ export interface L2NormOptions {
   accumulate?: boolean;
 }
 
-export interface L2NormForwardPass extends LayerPass {
+export interface L2NormForwardPass extends Pass {
   /** ‖x_r‖ per row, unclamped. */
   readonly norm: Tensor;
 }
@@ -85,11 +86,11 @@ export class L2Norm {
     checkTensor(this.label, 'norm', n, rows, `${rows} rows`);
     checkDisjoint(this.label, [['y', y, 'x', x], ['norm', n, 'x', x], ['norm', n, 'y', y]]);
     const k = this.fwd.bind([x, y, n], `${this.label}.forward`);
-    const pass = new KernelPass([{ kernel: k, grid: this.grid() }], 3 * rows * dim, 4 * (3 * rows * dim + rows));
+    const pass = kernelPass([{ kernel: k, grid: this.grid() }], 3 * rows * dim, 4 * (3 * rows * dim + rows));
     return Object.assign(pass, { norm: n });
   }
 
-  bindBackward(io: L2NormBackwardIO): LayerPass {
+  bindBackward(io: L2NormBackwardIO): Pass {
     const { rows, dim } = this.shape;
     const dims = `${rows}×${dim}`;
     checkTensor(this.label, 'y', io.y, rows * dim, dims);
@@ -99,6 +100,6 @@ export class L2Norm {
     checkDisjoint(this.label, [['dx', io.dx, 'y', io.y], ['dx', io.dx, 'dy', io.dy], ['dx', io.dx, 'norm', io.norm]]);
     const k = this.bwd.bind([io.y, io.dy, io.norm, io.dx], `${this.label}.backward`);
     const reads = this.options.accumulate ? 4 : 3;
-    return new KernelPass([{ kernel: k, grid: this.grid() }], 5 * rows * dim, 4 * (reads * rows * dim + rows));
+    return kernelPass([{ kernel: k, grid: this.grid() }], 5 * rows * dim, 4 * (reads * rows * dim + rows));
   }
 }

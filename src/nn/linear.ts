@@ -11,9 +11,10 @@ import reduceWgsl from '../shaders/reduce.wgsl?raw';
 import type { GpuContext } from '../gpu/context.ts';
 import { assertShape } from '../gpu/errors.ts';
 import { defaultGemmVariant, Gemm, gemmGrid, type GemmVariant } from '../gpu/gemm.ts';
-import { createKernel, type Kernel, type PassTimer } from '../gpu/kernel.ts';
+import { createKernel, type Kernel } from '../gpu/kernel.ts';
 import { createTensor, type Tensor } from '../gpu/tensor.ts';
-import { checkDisjoint, checkTensor, KernelPass, laneHeader, laneWidth, positiveInts, reduceTile, SequencePass, type LayerPass } from './elementwise.ts';
+import { checkDisjoint, checkTensor, laneHeader, laneWidth, positiveInts, reduceTile } from './elementwise.ts';
+import { kernelPass, sequencePass, type Pass } from '../gpu/pass.ts';
 
 // ------------------------------------------------------------------------------ column sums
 
@@ -52,7 +53,7 @@ export class ColumnSum {
     return new ColumnSum(ctx, rows, cols, label, a, b, { CL, TX, NB });
   }
 
-  bind(x: Tensor, out: Tensor): LayerPass {
+  bind(x: Tensor, out: Tensor): Pass {
     const { rows, cols, label } = this;
     checkTensor(label, 'x', x, rows * cols, `${rows}×${cols}`);
     checkTensor(label, 'out', out, cols, `${cols}`);
@@ -60,9 +61,9 @@ export class ColumnSum {
     const gx = Math.ceil(this.plan.CL / this.plan.TX);
     const flops = rows * cols;
     const bytes = 4 * (rows * cols + cols);
-    if (!this.second) return new KernelPass([{ kernel: this.first.bind([x, out], `${label}.colsum`), grid: [gx, 1, 1] }], flops, bytes);
+    if (!this.second) return kernelPass([{ kernel: this.first.bind([x, out], `${label}.colsum`), grid: [gx, 1, 1] }], flops, bytes);
     const part = createTensor(this.ctx, [this.plan.NB, cols], 'f32', `${label}.partials`);
-    return new KernelPass(
+    return kernelPass(
       [
         { kernel: this.first.bind([x, part], `${label}.colsum_partial`), grid: [gx, this.plan.NB, 1] },
         { kernel: this.second.bind([part, out], `${label}.colsum_final`), grid: [gx, 1, 1] },
@@ -117,21 +118,6 @@ export interface LinearBackwardIO {
   dbias?: Tensor;
 }
 
-class GemmPass implements LayerPass {
-  readonly dispatches: number;
-  constructor(
-    private readonly bound: ReturnType<Gemm['bind']>,
-    readonly flops: number,
-    readonly bytes: number,
-    splits: number,
-  ) {
-    this.dispatches = splits > 1 ? 2 : 1;
-  }
-  record(encoder: GPUCommandEncoder, timer?: PassTimer): void {
-    this.bound.record(encoder, timer);
-  }
-}
-
 export class Linear {
   private constructor(
     readonly ctx: GpuContext,
@@ -172,18 +158,17 @@ export class Linear {
   }
 
   /** y = x·W (+ b). */
-  bindForward(x: Tensor, weight: Tensor, y: Tensor, bias?: Tensor): LayerPass {
-    const { batch: B, inFeatures: I, outFeatures: O } = this.shape;
+  bindForward(x: Tensor, weight: Tensor, y: Tensor, bias?: Tensor): Pass {
+    const { batch: B, outFeatures: O } = this.shape;
     this.checkCommon(x, weight);
     checkTensor(this.label, 'y', y, B * O, `batch ${B} × out ${O}`);
     if (this.shape.bias) checkTensor(this.label, 'bias', bias, O, `${O}`);
     else assertShape(!bias, () => `${this.label}: a bias was given to a layer created with bias: false`);
     checkDisjoint(this.label, [['y', y, 'x', x], ['y', y, 'weight', weight]]);
-    const b = this.fwd.bind(x, weight, y, bias);
-    return new GemmPass(b, this.fwd.flops, 4 * (B * I + I * O + B * O), 1);
+    return this.fwd.bind(x, weight, y, bias);
   }
 
-  bindBackward(io: LinearBackwardIO): LayerPass {
+  bindBackward(io: LinearBackwardIO): Pass {
     const { batch: B, inFeatures: I, outFeatures: O } = this.shape;
     this.checkCommon(io.x, io.weight);
     checkTensor(this.label, 'dy', io.dy, B * O, `batch ${B} × out ${O}`);
@@ -194,10 +179,10 @@ export class Linear {
       checkTensor(this.label, 'dx', io.dx, B * I, `batch ${B} × in ${I}`);
     }
     checkDisjoint(this.label, [['dx', io.dx, 'dy', io.dy], ['dx', io.dx, 'weight', io.weight], ['dweight', io.dweight, 'x', io.x], ['dweight', io.dweight, 'dy', io.dy]]);
-    const passes: LayerPass[] = [];
-    if (io.dx) passes.push(new GemmPass(this.dgrad!.bind(io.dy, io.weight, io.dx), this.dgrad!.flops, 4 * (B * O + I * O + B * I), 1));
-    passes.push(new GemmPass(this.wgrad.bind(io.x, io.dy, io.dweight), this.wgrad.flops, 4 * (B * I + B * O + I * O), this.wgrad.splits));
+    const passes: Pass[] = [];
+    if (io.dx) passes.push(this.dgrad!.bind(io.dy, io.weight, io.dx));
+    passes.push(this.wgrad.bind(io.x, io.dy, io.dweight));
     if (this.bgrad) passes.push(this.bgrad.bind(io.dy, io.dbias!));
-    return new SequencePass(passes);
+    return sequencePass(passes);
   }
 }

@@ -20,8 +20,8 @@ import type { GpuContext } from '../gpu/context.ts';
 import { GpuKernelError, ShapeError, assertShape } from '../gpu/errors.ts';
 import { createKernel, type Kernel } from '../gpu/kernel.ts';
 import { createBuffer, createTensor, readF32, type Tensor } from '../gpu/tensor.ts';
-import { checkTensor, grid1d, KernelPass, laneHeader, laneWidth, type LayerPass } from './elementwise.ts';
-import type { RefOptimizerParams } from '../ref/optimizer.ts';
+import { checkTensor, laneHeader, laneWidth } from './elementwise.ts';
+import { grid1d, kernelPass, type Pass } from '../gpu/pass.ts';
 
 /** One parameter tensor inside the flat buffers. */
 export interface ParamTensor {
@@ -57,8 +57,20 @@ export interface OptimizerConfig {
   label?: string;
 }
 
-/** lr, momentum, weight decay and the LARS options (η, gradient scale, eps, clip), as the float64 reference takes them. */
-export type OptimizerStepParams = RefOptimizerParams;
+/** lr, momentum, weight decay and the LARS options (η, gradient scale, eps, clip): the per-step scalars, as the float64 reference takes them too. */
+export interface OptimizerStepParams {
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  /** LARS trust coefficient η (default 0.001). */
+  eta?: number;
+  /** Gradient multiplier s (MIRA's per-group `ratio`; default 1). */
+  gradScale?: number;
+  /** solo-learn's eps in the trust-ratio denominator (default 1e-8). */
+  eps?: number;
+  /** solo-learn's clip_lars_lr (default false). */
+  clip?: boolean;
+}
 
 export interface TensorTrust {
   name: string;
@@ -193,7 +205,7 @@ export class Optimizer {
   }
 
   /** Binds the flat buffers (each `size` f32); call once per plan. */
-  bind(io: { params: Tensor; grads: Tensor; momentum: Tensor }): LayerPass {
+  bind(io: { params: Tensor; grads: Tensor; momentum: Tensor }): Pass {
     const L = this.label;
     const n = this.config.size;
     for (const [k, t] of Object.entries(io)) checkTensor(L, k, t, n, `the flat ${k} buffer`);
@@ -214,7 +226,7 @@ export class Optimizer {
     });
     const covered = this.tensors.reduce((a, t) => a + t.length, 0);
     const lars = this.config.kind === 'lars';
-    const pass = new KernelPass(steps, covered * (lars ? 12 : 6), 4 * covered * (lars ? 7 : 5));
+    const pass = kernelPass(steps, covered * (lars ? 12 : 6), 4 * covered * (lars ? 7 : 5));
     const self = this;
     return {
       get dispatches() {
@@ -307,7 +319,7 @@ export class Ema {
   }
 
   /** teacher ← m·teacher + (1 − m)·student. */
-  bind(teacher: Tensor, student: Tensor): LayerPass {
+  bind(teacher: Tensor, student: Tensor): Pass {
     checkTensor(this.label, 'teacher', teacher, this.size, 'the flat teacher buffer');
     checkTensor(this.label, 'student', student, this.size, 'the flat student buffer');
     const overlap = teacher.buffer === student.buffer && teacher.byteOffset < student.byteOffset + student.byteLength && student.byteOffset < teacher.byteOffset + teacher.byteLength;
@@ -316,7 +328,7 @@ export class Ema {
     const step = this.chunks
       ? { kernel: this.kernel.bind([teacher, student, this.chunks.table, this.params], `${this.label}.update_ranges`), grid: [this.chunks.count, 1, 1] as [number, number, number] }
       : { kernel: this.kernel.bind([teacher, student, this.params], `${this.label}.update`), grid: grid1d(this.ctx, this.size / this.width) };
-    const pass = new KernelPass([step], 3 * n, 12 * n);
+    const pass = kernelPass([step], 3 * n, 12 * n);
     const self = this;
     return {
       dispatches: 1,

@@ -8,7 +8,8 @@ import type { GpuContext } from '../gpu/context.ts';
 import { assertShape } from '../gpu/errors.ts';
 import { createKernel, type Kernel } from '../gpu/kernel.ts';
 import type { Tensor } from '../gpu/tensor.ts';
-import { checkDisjoint, checkTensor, grid1d, KernelPass, laneHeader, laneWidth, nextPow2, positiveInts, reduceTile, type LayerPass } from './elementwise.ts';
+import { checkDisjoint, checkTensor, laneHeader, laneWidth, nextPow2, positiveInts, reduceTile } from './elementwise.ts';
+import { grid1d, kernelPass, type Pass } from '../gpu/pass.ts';
 
 export interface PoolShape {
   batch: number;
@@ -51,22 +52,22 @@ export class GlobalAvgPool {
     return { nIn: N * H * W * C, nOut: N * C, dimsIn: `${N}×${H}×${W}×${C} NHWC`, dimsOut: `${N}×${C}` };
   }
 
-  bindForward(x: Tensor, y: Tensor): LayerPass {
+  bindForward(x: Tensor, y: Tensor): Pass {
     const { nIn, nOut, dimsIn, dimsOut } = this.sizes();
     checkTensor(this.label, 'x', x, nIn, dimsIn);
     checkTensor(this.label, 'y', y, nOut, dimsOut);
     checkDisjoint(this.label, [['y', y, 'x', x]]);
     const k = this.fwd.bind([x, y], `${this.label}.forward`);
     const grid: [number, number, number] = [Math.ceil(this.tile.CL / this.tile.TX), this.shape.batch, 1];
-    return new KernelPass([{ kernel: k, grid }], nIn, 4 * (nIn + nOut));
+    return kernelPass([{ kernel: k, grid }], nIn, 4 * (nIn + nOut));
   }
 
-  bindBackward(dy: Tensor, dx: Tensor): LayerPass {
+  bindBackward(dy: Tensor, dx: Tensor): Pass {
     const { nIn, nOut, dimsIn, dimsOut } = this.sizes();
     checkTensor(this.label, 'dy', dy, nOut, dimsOut);
     checkTensor(this.label, 'dx', dx, nIn, dimsIn);
     checkDisjoint(this.label, [['dx', dx, 'dy', dy]]);
     const k = this.bwd.bind([dy, dx], `${this.label}.backward`);
-    return new KernelPass([{ kernel: k, grid: grid1d(this.ctx, nIn / this.tile.width) }], nIn, 4 * (nIn + nOut));
+    return kernelPass([{ kernel: k, grid: grid1d(this.ctx, nIn / this.tile.width) }], nIn, 4 * (nIn + nOut));
   }
 }

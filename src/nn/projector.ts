@@ -10,13 +10,14 @@
 // Backward assigns activation gradients and accumulates (+=) parameter gradients.
 import type { GpuContext } from '../gpu/context.ts';
 import type { GemmVariant } from '../gpu/gemm.ts';
+import { PassList } from '../gpu/pass.ts';
 import { createTensor, type Tensor } from '../gpu/tensor.ts';
 import { BatchNorm, type BatchNormForwardPass } from './batchnorm.ts';
 import { featureDim, type ModelConfig } from './config.ts';
 import { L2Norm, type L2NormForwardPass } from './l2norm.ts';
 import { Linear } from './linear.ts';
 import type { FlatTensors, NetworkWeights } from './param-store.ts';
-import { PassList, type BnMode, type Scratch } from './resnet18.ts';
+import type { BnMode, Scratch } from './resnet18.ts';
 import { WeightNormLinear, type WeightNormNormalizePass } from './weightnorm.ts';
 
 export class HeadLayers {

@@ -11,41 +11,17 @@
 // Layers (pipelines) are built once per shape by EncoderLayers and shared by every run.
 import type { GpuContext } from '../gpu/context.ts';
 import type { GemmVariant } from '../gpu/gemm.ts';
+import { PassList } from '../gpu/pass.ts';
 import { createTensor, type Tensor } from '../gpu/tensor.ts';
-import type { PassTimer } from '../gpu/kernel.ts';
 import { encoderSpec, type ConvSpec, type EncoderSpec } from './architecture.ts';
 import { BatchNorm, type BatchNormForwardPass } from './batchnorm.ts';
 import { Conv2d } from './conv2d.ts';
-import { Add, type LayerPass } from './elementwise.ts';
+import { Add } from './elementwise.ts';
 import { GlobalAvgPool } from './pool.ts';
 import type { ModelConfig } from './config.ts';
 import type { FlatTensors, NetworkWeights } from './param-store.ts';
 
 export type BnMode = 'train' | 'eval';
-
-/** Records a list of passes in order. */
-export class PassList implements LayerPass {
-  readonly passes: LayerPass[] = [];
-  push(...p: LayerPass[]): void {
-    this.passes.push(...p);
-  }
-  get dispatches(): number {
-    return this.passes.reduce((s, p) => s + p.dispatches, 0);
-  }
-  get flops(): number {
-    return this.passes.reduce((s, p) => s + p.flops, 0);
-  }
-  get bytes(): number {
-    return this.passes.reduce((s, p) => s + p.bytes, 0);
-  }
-  record(encoder: GPUCommandEncoder, timer?: PassTimer): void {
-    for (const p of this.passes) p.record(encoder, timer);
-  }
-}
-
-function convPass(b: { record(e: GPUCommandEncoder, t?: PassTimer): void; dispatches: number }, flops: number, bytes: number): LayerPass {
-  return { record: (e, t) => b.record(e, t), dispatches: b.dispatches, flops, bytes };
-}
 
 /** The pipelines of one encoder configuration at one batch size. */
 export class EncoderLayers {
@@ -169,7 +145,7 @@ export class EncoderRun {
     const f = this.forward;
     const conv = (c: ConvSpec, x: Tensor, y: Tensor) => {
       const layer = layers.conv(c.name);
-      f.push(convPass(layer.bindForward(x, p(`${c.name}.weight`), y), layer.flops.forward, layer.bytes.forward));
+      f.push(layer.bindForward(x, p(`${c.name}.weight`), y));
     };
     const c0 = act('conv1', spec.stem);
     const a0 = act('relu1', spec.stem);
@@ -220,8 +196,8 @@ export class EncoderRun {
     const like = (name: string, t: Tensor) => scratch.get(name, [...t.shape]);
     const convBack = (c: ConvSpec, x: Tensor, dy: Tensor, dx: Tensor | null) => {
       const layer = layers.conv(c.name);
-      if (dx) bwd.push(convPass(layer.bindInputGrad(dy, p(`${c.name}.weight`), dx), layer.flops.inputGrad, layer.bytes.inputGrad));
-      bwd.push(convPass(layer.bindWeightGrad(x, dy, g(`${c.name}.weight`), { accumulate: true }), layer.flops.weightGrad, layer.bytes.weightGrad));
+      if (dx) bwd.push(layer.bindInputGrad(dy, p(`${c.name}.weight`), dx));
+      bwd.push(layer.bindWeightGrad(x, dy, g(`${c.name}.weight`), { accumulate: true }));
     };
     const bnBack = (name: string, fwd: BatchNormForwardPass, x: Tensor, y: Tensor | undefined, dy: Tensor, dx: Tensor, dresidual?: Tensor) =>
       bwd.push(

@@ -12,9 +12,9 @@
 import type { GpuContext } from '../gpu/context.ts';
 import { assertShape } from '../gpu/errors.ts';
 import { defaultGemmVariant, Gemm, type GemmVariant } from '../gpu/gemm.ts';
-import type { PassTimer } from '../gpu/kernel.ts';
 import { createTensor, type Tensor } from '../gpu/tensor.ts';
-import { checkDisjoint, checkTensor, positiveInts, SequencePass, type LayerPass } from './elementwise.ts';
+import { checkDisjoint, checkTensor, positiveInts } from './elementwise.ts';
+import { sequencePass, type Pass } from '../gpu/pass.ts';
 import { L2Norm, type L2NormForwardPass } from './l2norm.ts';
 import { weightGradSplits } from './linear.ts';
 
@@ -50,21 +50,9 @@ export interface WeightNormBackwardIO {
   dw?: Tensor;
 }
 
-export interface WeightNormNormalizePass extends LayerPass {
+export interface WeightNormNormalizePass extends Pass {
   readonly w: Tensor;
   readonly vnorm: Tensor;
-}
-
-class BoundGemmPass implements LayerPass {
-  constructor(
-    private readonly bound: ReturnType<Gemm['bind']>,
-    readonly flops: number,
-    readonly bytes: number,
-    readonly dispatches: number,
-  ) {}
-  record(encoder: GPUCommandEncoder, timer?: PassTimer): void {
-    this.bound.record(encoder, timer);
-  }
 }
 
 export class WeightNormLinear {
@@ -103,16 +91,16 @@ export class WeightNormLinear {
   }
 
   /** logits = x·Wᵀ (W from bindNormalize). */
-  bindForward(x: Tensor, w: Tensor, logits: Tensor): LayerPass {
+  bindForward(x: Tensor, w: Tensor, logits: Tensor): Pass {
     const { batch: B, dim: D, prototypes: K } = this.shape;
     checkTensor(this.label, 'x', x, B * D, `batch ${B} × D ${D}`);
     checkTensor(this.label, 'w', w, K * D, `K ${K} × D ${D}`);
     checkTensor(this.label, 'logits', logits, B * K, `batch ${B} × K ${K}`);
     checkDisjoint(this.label, [['logits', logits, 'x', x], ['logits', logits, 'w', w]]);
-    return new BoundGemmPass(this.fwd.bind(x, w, logits), this.fwd.flops, 4 * (B * D + K * D + B * K), 1);
+    return this.fwd.bind(x, w, logits);
   }
 
-  bindBackward(io: WeightNormBackwardIO): LayerPass {
+  bindBackward(io: WeightNormBackwardIO): Pass {
     const { batch: B, dim: D, prototypes: K } = this.shape;
     const L = this.label;
     checkTensor(L, 'x', io.x, B * D, `batch ${B} × D ${D}`);
@@ -127,10 +115,10 @@ export class WeightNormLinear {
     const dw = io.dw ?? createTensor(this.ctx, [K, D], 'f32', `${L}.dw`);
     checkTensor(L, 'dw (scratch)', dw, K * D, `K ${K} × D ${D}`);
     checkDisjoint(L, [['dx', io.dx, 'dlogits', io.dlogits], ['dw', dw, 'dv', io.dv], ['dw', dw, 'w', io.w], ['dv', io.dv, 'w', io.w]]);
-    const passes: LayerPass[] = [];
-    if (io.dx) passes.push(new BoundGemmPass(this.dgrad!.bind(io.dlogits, io.w, io.dx), this.dgrad!.flops, 4 * (B * K + K * D + B * D), 1));
-    passes.push(new BoundGemmPass(this.wgrad.bind(io.dlogits, io.x, dw), this.wgrad.flops, 4 * (B * K + B * D + K * D), this.wgrad.splits > 1 ? 2 : 1));
+    const passes: Pass[] = [];
+    if (io.dx) passes.push(this.dgrad!.bind(io.dlogits, io.w, io.dx));
+    passes.push(this.wgrad.bind(io.dlogits, io.x, dw));
     passes.push(this.norm.bindBackward({ y: io.w, dy: dw, norm: io.vnorm, dx: io.dv }));
-    return new SequencePass(passes);
+    return sequencePass(passes);
   }
 }

@@ -10,26 +10,8 @@
 // input gradient is *assigned* (it is dx for this call alone); the parameter gradient is this
 // call's contribution, which the GPU kernels *accumulate* (+=) into the gradient buffer.
 
-export interface Conv2dShape {
-  batch: number;
-  /** Input height and width. */
-  height: number;
-  width: number;
-  inChannels: number;
-  outChannels: number;
-  /** Square kernel side (1 or 3 in ResNet-18). */
-  kernel: number;
-  stride: number;
-  padding: number;
-}
-
-export function convOutSize(size: number, kernel: number, stride: number, padding: number): number {
-  return Math.floor((size + 2 * padding - kernel) / stride) + 1;
-}
-
-export function conv2dOutShape(s: Conv2dShape): { outHeight: number; outWidth: number } {
-  return { outHeight: convOutSize(s.height, s.kernel, s.stride, s.padding), outWidth: convOutSize(s.width, s.kernel, s.stride, s.padding) };
-}
+import { conv2dOutShape, type Conv2dShape } from '../nn/conv2d-shape.ts';
+import type { SampledValue } from './gemm.ts';
 
 function check(s: Conv2dShape, arrays: [string, Float64Array, number][]): void {
   const { outHeight, outWidth } = conv2dOutShape(s);
@@ -128,4 +110,71 @@ export function conv2dBackwardWeight(x: Float64Array, dy: Float64Array, s: Conv2
 /** Both gradients of one convolution. */
 export function conv2dBackward(x: Float64Array, weight: Float64Array, dy: Float64Array, s: Conv2dShape): { dx: Float64Array; dWeight: Float64Array } {
   return { dx: conv2dBackwardInput(dy, weight, s), dWeight: conv2dBackwardWeight(x, dy, s) };
+}
+
+/**
+ * One element of one pass, in float64, without computing the whole output: what a benchmark
+ * checks a few sampled elements of a large layer against (bench/conv2d.bench.ts). The operands
+ * come in the order the GPU layer binds them — forward (x, w) → y[index], inputGrad (dy, w) →
+ * dx[index], weightGrad (x, dy) → dw[index] — in the layouts above.
+ */
+export function conv2dAt(s: Conv2dShape, pass: 'forward' | 'inputGrad' | 'weightGrad', a: ArrayLike<number>, b: ArrayLike<number>, index: number): SampledValue {
+  const { outHeight: Ho, outWidth: Wo } = conv2dOutShape(s);
+  const { height: H, width: W, inChannels: Ci, outChannels: Co, kernel: K, stride: S, padding: P } = s;
+  const n = sizes(s);
+  const [na, nb, nOut] = pass === 'forward' ? [n.x, n.w, n.y] : pass === 'inputGrad' ? [n.y, n.w, n.x] : [n.x, n.y, n.w];
+  if (a.length !== na || b.length !== nb) throw new Error(`conv2dAt ${pass}: operands have ${a.length} and ${b.length} elements, expected ${na} and ${nb}`);
+  if (!(Number.isInteger(index) && index >= 0 && index < nOut)) throw new Error(`conv2dAt ${pass}: index ${index} is outside the ${nOut} outputs`);
+  let value = 0;
+  let absSum = 0;
+  const add = (t: number) => {
+    value += t;
+    absSum += Math.abs(t);
+  };
+  if (pass === 'forward') {
+    const co = index % Co;
+    const ow = Math.floor(index / Co) % Wo;
+    const oh = Math.floor(index / (Co * Wo)) % Ho;
+    const b0 = Math.floor(index / (Co * Wo * Ho));
+    for (let kh = 0; kh < K; kh++) {
+      const ih = oh * S - P + kh;
+      if (ih < 0 || ih >= H) continue;
+      for (let kw = 0; kw < K; kw++) {
+        const iw = ow * S - P + kw;
+        if (iw < 0 || iw >= W) continue;
+        for (let ci = 0; ci < Ci; ci++) add(a[((b0 * H + ih) * W + iw) * Ci + ci]! * b[((kh * K + kw) * Ci + ci) * Co + co]!);
+      }
+    }
+  } else if (pass === 'inputGrad') {
+    const ci = index % Ci;
+    const iw = Math.floor(index / Ci) % W;
+    const ih = Math.floor(index / (Ci * W)) % H;
+    const b0 = Math.floor(index / (Ci * W * H));
+    for (let kh = 0; kh < K; kh++) {
+      const oh = (ih + P - kh) / S;
+      if (!Number.isInteger(oh) || oh < 0 || oh >= Ho) continue;
+      for (let kw = 0; kw < K; kw++) {
+        const ow = (iw + P - kw) / S;
+        if (!Number.isInteger(ow) || ow < 0 || ow >= Wo) continue;
+        for (let co = 0; co < Co; co++) add(a[((b0 * Ho + oh) * Wo + ow) * Co + co]! * b[((kh * K + kw) * Ci + ci) * Co + co]!);
+      }
+    }
+  } else {
+    const co = index % Co;
+    const ci = Math.floor(index / Co) % Ci;
+    const kw = Math.floor(index / (Co * Ci)) % K;
+    const kh = Math.floor(index / (Co * Ci * K));
+    for (let b0 = 0; b0 < s.batch; b0++) {
+      for (let oh = 0; oh < Ho; oh++) {
+        const ih = oh * S - P + kh;
+        if (ih < 0 || ih >= H) continue;
+        for (let ow = 0; ow < Wo; ow++) {
+          const iw = ow * S - P + kw;
+          if (iw < 0 || iw >= W) continue;
+          add(a[((b0 * H + ih) * W + iw) * Ci + ci]! * b[((b0 * Ho + oh) * Wo + ow) * Co + co]!);
+        }
+      }
+    }
+  }
+  return { value, absSum };
 }

@@ -40,3 +40,27 @@ export function gemm(a: Float64Array, b: Float64Array, M: number, N: number, K: 
   }
   return out;
 }
+
+/** One element of a reference result and the sum of its terms' magnitudes (the scale its float32 rounding error grows with). */
+export interface SampledValue {
+  value: number;
+  absSum: number;
+}
+
+/**
+ * C[m][n] of alpha · op(A) · op(B) alone, in float64, without forming C: what a benchmark checks
+ * a few sampled elements of a large GEMM against (bench/gemm.bench.ts). Same layouts as `gemm`.
+ */
+export function gemmAt(a: ArrayLike<number>, b: ArrayLike<number>, M: number, N: number, K: number, m: number, n: number, opts: Pick<GemmOptions, 'transA' | 'transB' | 'alpha'> = {}): SampledValue {
+  const { transA = false, transB = false, alpha = 1 } = opts;
+  if (a.length !== M * K || b.length !== K * N) throw new Error(`gemmAt: A has ${a.length} and B ${b.length} elements, expected ${M}×${K} and ${K}×${N}`);
+  if (!(m >= 0 && m < M && n >= 0 && n < N)) throw new Error(`gemmAt: element [${m}][${n}] is outside the ${M}×${N} result`);
+  let sum = 0;
+  let absSum = 0;
+  for (let k = 0; k < K; k++) {
+    const t = (transA ? a[k * M + m]! : a[m * K + k]!) * (transB ? b[n * K + k]! : b[k * N + n]!);
+    sum += t;
+    absSum += Math.abs(t);
+  }
+  return { value: alpha * sum, absSum: Math.abs(alpha) * absSum };
+}

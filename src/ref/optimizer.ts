@@ -18,6 +18,8 @@
 //   d = q·(s·g + wd·p [decay]);  otherwise d = s·g (no weight decay at all).
 // EMA: t ← m·t + (1 − m)·s (as mp.data * m + p.data * (1 − m)).
 
+import type { LarsVariant, OptimizerStepParams } from '../nn/optimizer.ts';
+
 export interface RefParamTensor {
   offset: number;
   length: number;
@@ -26,21 +28,7 @@ export interface RefParamTensor {
   frozen?: boolean;
 }
 
-export interface RefOptimizerParams {
-  lr: number;
-  momentum: number;
-  weightDecay: number;
-  /** LARS trust coefficient η (default 0.001). */
-  eta?: number;
-  /** Gradient multiplier s (MIRA's per-group `ratio`; default 1). */
-  gradScale?: number;
-  /** solo-learn's eps in the trust-ratio denominator (default 1e-8). */
-  eps?: number;
-  /** solo-learn's clip_lars_lr (default false). */
-  clip?: boolean;
-}
-
-export type LarsVariant = 'mira' | 'solo';
+export type { LarsVariant };
 
 /** What LARS did to one tensor (for the tests and the UI's trust-ratio display). */
 export interface RefTrust {
@@ -66,7 +54,7 @@ function checkArrays(what: string, p: Float64Array, g: Float64Array, m: Float64A
   if (g.length !== p.length || m.length !== p.length) throw new Error(`${what}: params ${p.length}, grads ${g.length} and momentum ${m.length} must have one length`);
 }
 
-function momentumStep(p: Float64Array, m: Float64Array, t: RefParamTensor, d: (i: number) => number, o: RefOptimizerParams): void {
+function momentumStep(p: Float64Array, m: Float64Array, t: RefParamTensor, d: (i: number) => number, o: OptimizerStepParams): void {
   for (let i = t.offset; i < t.offset + t.length; i++) {
     const di = d(i);
     m[i] = o.momentum * m[i]! + di;
@@ -75,7 +63,7 @@ function momentumStep(p: Float64Array, m: Float64Array, t: RefParamTensor, d: (i
 }
 
 /** One SGD step with momentum (PyTorch semantics) over every non-frozen tensor. */
-export function sgdStep(p: Float64Array, g: Float64Array, m: Float64Array, tensors: readonly RefParamTensor[], o: RefOptimizerParams): void {
+export function sgdStep(p: Float64Array, g: Float64Array, m: Float64Array, tensors: readonly RefParamTensor[], o: OptimizerStepParams): void {
   checkArrays('sgdStep', p, g, m);
   checkTensors('sgdStep', p.length, tensors);
   const s = o.gradScale ?? 1;
@@ -92,7 +80,7 @@ export function larsStep(
   g: Float64Array,
   m: Float64Array,
   tensors: readonly RefParamTensor[],
-  o: RefOptimizerParams,
+  o: OptimizerStepParams,
   variant: LarsVariant = 'mira',
 ): RefTrust[] {
   checkArrays('larsStep', p, g, m);

@@ -18,11 +18,12 @@
 // Backward convention (llm.c style): resnet18Backward returns a freshly allocated input
 // gradient (assigned) and every parameter gradient of this call (which the GPU accumulates).
 // It needs the training-mode forward's cache: gradients flow through the batch statistics.
-import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutShape, type Conv2dShape } from './conv2d.ts';
+import { conv2dOutShape, type Conv2dShape } from '../nn/conv2d-shape.ts';
+import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward } from './conv2d.ts';
 import { batchNormBackwardTrain, batchNormForwardEval, batchNormForwardTrain, batchNormUpdateRunningStats } from './batchnorm.ts';
 import { globalAvgPoolBackward, globalAvgPoolForward, reluBackward, reluForward, residualAdd } from './elementwise.ts';
 
-export { hwioToOihw, oihwToHwio, nhwcToNchw, nchwToNhwc } from './layout.ts';
+export { hwioToOihw, oihwToHwio, nhwcToNchw, nchwToNhwc } from '../nn/layout.ts';
 
 export interface ResNet18Config {
   /** Channel multiplier: 1 → 64/128/256/512 channels, 1/16 → 4/8/16/32. */

@@ -8,7 +8,7 @@
 //                     winner over its runner-up in the scaled log domain (log P_ik + log r_k), so
 //                     a test can forgive disagreements where the float64 top two nearly tie.
 //   classSizes        the class-size histogram of a labelling and its largest class / (N/K).
-import { selaSinkhorn } from './mira.ts';
+import { selaSinkhorn } from './sinkhorn.ts';
 
 export type Matrix = ArrayLike<number>;
 

@@ -7,7 +7,7 @@
 //   naive_weight_grad:  src0 = x,  src1 = dy, dst = dw  (= or += with ACCUMULATE), a serial loop
 //                       over BATCH·OUT_H·OUT_W per thread: exactly what the real kernel avoids.
 // Dispatch: 64 threads per workgroup over (x, y) workgroups; element index
-// gid.x + gid.y · nwg.x · 64, so more than 65535 workgroups fit.
+// gid.x + gid.y · nwg.x · 64, so more workgroups than the device's per-dimension limit fit.
 
 override BATCH: u32;
 override IN_H: u32;

@@ -1,6 +1,6 @@
 // Element-wise layers over flat tensors of N values, N/LANE lanes of type V (the host prepends
 // `alias V = vec4<f32>;` when N % 4 == 0, else `alias V = f32;`). One thread per lane, 256
-// threads per workgroup, a 2-D grid when there are more than 65535 workgroups.
+// threads per workgroup, a 2-D grid when there are more workgroups than the device's per-dimension limit.
 //   relu_fwd   y  = max(x, 0)                          x, y
 //   relu_bwd   dx = dy·[y > 0]   (mask from the output) y, dy, dx        dx assigned
 //   add_fwd    y  = a + b                              a, b, y

@@ -21,7 +21,7 @@ import { Embedder } from '../nn/embedder.ts';
 import { Ema, Optimizer } from '../nn/optimizer.ts';
 import { methodById } from '../methods/registry.ts';
 import type { MethodDef, MethodRunState } from '../methods/types.ts';
-import type { LayerPass } from '../nn/elementwise.ts';
+import type { Pass } from '../gpu/pass.ts';
 import { ParamLayout, ParamStore } from '../nn/param-store.ts';
 import { KnnEvaluator, chooseEvalIndices } from '../mira/knn.ts';
 import { betaAt, emaMomentumAt, learningRate } from './schedule.ts';
@@ -112,9 +112,9 @@ export class Trainer {
     private readonly indices: Tensor,
     readonly graph: StepGraph,
     private readonly optimizer: Optimizer,
-    private readonly optimizerPass: LayerPass,
+    private readonly optimizerPass: Pass,
     private readonly ema: Ema,
-    private readonly emaPass: LayerPass,
+    private readonly emaPass: Pass,
     readonly method: MethodDef,
     private readonly runState: MethodRunState | null,
     readonly layout: MetricLayout,

@@ -1,7 +1,9 @@
-// The explorer's CPU side: the float64 reference (src/ref/mira.ts), stepped alongside the GPU
+// The explorer's CPU side: the float64 references (src/ref/assignment.ts, sinkhorn.ts), stepped alongside the GPU
 // so "Verify on CPU" compares the targets at the same iteration count, and the synthetic toy
 // batches (src/ref/synthetic.ts).
-import { miraInit, miraStep, miraTargets, sinkhornInit, sinkhornStep, sinkhornTargets, type ScalingState } from '../ref/mira.ts';
+import { miraInit, miraStep, miraTargets } from '../ref/assignment.ts';
+import type { ScalingState } from '../ref/scaling.ts';
+import { sinkhornInit, sinkhornStep, sinkhornTargets } from '../ref/sinkhorn.ts';
 import { makeClusteredLogits } from '../ref/synthetic.ts';
 import type { ExplorerParams } from './explorer.ts';
 

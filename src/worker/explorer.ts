@@ -3,7 +3,7 @@
 // point (MiraSolver) and by Sinkhorn-Knopp (SinkhornSolver), one iteration per click. Every
 // iteration is traced (residual, max |Δw|, objective, entropies) and the targets are read back
 // for the heatmap. New τ/β/ε re-solve from scratch to the same iteration count in one submit.
-// With "verify on CPU", the float64 reference (src/ref/mira.ts) follows at the same count.
+// With "verify on CPU", the float64 references (src/ref/assignment.ts, sinkhorn.ts) follow at the same count.
 import type { GpuContext } from '../gpu/context.ts';
 import { submitChecked } from '../gpu/kernel.ts';
 import { createTensor, readF32, writeTensor, type Tensor } from '../gpu/tensor.ts';

@@ -6,7 +6,7 @@ import type { GemmVariant } from '../gpu/gemm.ts';
 import type { TrainConfig } from '../train/config.ts';
 import type { StepMetrics } from '../train/metric-layout.ts';
 import type { MethodId } from '../methods/registry.ts';
-import type { IterationRecord } from '../ref/mira.ts';
+import type { IterationRecord } from '../mira/iteration-record.ts';
 
 /** What the status bar shows about the adapter. */
 export interface AdapterStatus {

@@ -3,7 +3,9 @@
 // production code never imports, so the pairing of a method with its reference lives here, on
 // the test side; test/method-registry.test.ts requires an entry for every registered method and
 // compares it with the method's GPU objective.
-import * as ref from '../../src/ref/mira.ts';
+import { miraSolve, naiveTargets } from '../../src/ref/assignment.ts';
+import { crossEntropy } from '../../src/ref/loss.ts';
+import { sinkhornSwav } from '../../src/ref/sinkhorn.ts';
 
 export interface TargetStepValues {
   tauT: number;
@@ -15,14 +17,14 @@ export interface TargetStepValues {
 export type TargetReference = (logits: Float64Array, B: number, K: number, v: TargetStepValues) => Float64Array;
 
 export const TARGET_REFERENCES: Record<string, TargetReference> = {
-  mira: (logits, B, K, v) => ref.miraSolve(logits, B, K, { tau: v.tauT, beta: v.beta, iters: v.iters }).w,
-  swav: (logits, B, K, v) => ref.sinkhornSwav(logits, B, K, { eps: v.eps, iters: v.iters }).targets,
-  naive: (logits, B, K, v) => ref.naiveTargets(logits, B, K, v.tauT),
+  mira: (logits, B, K, v) => miraSolve(logits, B, K, { tau: v.tauT, beta: v.beta, iters: v.iters }).w,
+  swav: (logits, B, K, v) => sinkhornSwav(logits, B, K, { eps: v.eps, iters: v.iters }).targets,
+  naive: (logits, B, K, v) => naiveTargets(logits, B, K, v.tauT),
 };
 
 /** The swapped cross-entropy of the targets of both views (float64). */
 export function swappedLossReference(w: [Float64Array, Float64Array], q: [Float64Array, Float64Array], B: number, K: number, tauS: number): { loss: number; grads: [Float64Array, Float64Array] } {
-  const a = ref.crossEntropy(w[1], q[0], B, K, tauS);
-  const b = ref.crossEntropy(w[0], q[1], B, K, tauS);
+  const a = crossEntropy(w[1], q[0], B, K, tauS);
+  const b = crossEntropy(w[0], q[1], B, K, tauS);
   return { loss: 0.5 * (a.loss + b.loss), grads: [a.grad.map((g) => 0.5 * g), b.grad.map((g) => 0.5 * g)] };
 }

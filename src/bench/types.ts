@@ -1,7 +1,9 @@
 // The benchmark contract: each bench/<name>.bench.ts exports `suite: BenchSuite`. The harness
 // (bench/run.ts in Node, the bench page in Chromium) runs every suite on the adapter it has and
-// prints a table and JSON. Figures, never pass/fail: speed goals are read off these numbers.
-import type { GpuContext } from '../src/gpu/context.ts';
+// prints a table and JSON. Speed goals are read off these numbers, never pass/fail; but a suite
+// checks a sample of each result against the float64 reference before it times it (bench/check.ts)
+// and fails when one is wrong.
+import type { GpuContext } from '../gpu/context.ts';
 
 export interface BenchResult {
   suite: string;

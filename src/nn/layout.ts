@@ -1,7 +1,8 @@
 // Layout conversions between our tensors and PyTorch's: activations NHWC ↔ NCHW, convolution
 // weights HWIO ([kh][kw][Cin][Cout]) ↔ OIHW ([Cout][Cin][kh][kw]). Each takes the source
 // array and the source's shape in the source's own axis order, and returns a new array of the
-// same type.
+// same type. Checkpoints (src/nn/checkpoint.ts) use them to read and write PyTorch's layouts; the
+// float64 references and the tests use them too (src/ref imports them from here, never the reverse).
 
 type Floats = Float32Array | Float64Array;
 

@@ -2,12 +2,12 @@
 // adapter, renders a table, and sets window.__benchResults (a BenchReport) when done — which
 // is what `npm run bench` (bench/run.ts --browser) waits for in headless Chromium.
 // Query: ?run=1 starts at once; quick=1, filter=<s>, suite=<a,b> as in the Node harness.
-import '../ui/styles.css';
-import { acquireGpu } from '../gpu/context.ts';
-import { COLUMNS, formatReport, rowCells, type BenchReport } from './report.ts';
-import { runSuites, suiteId, type SuiteSource } from './runner.ts';
+import '../src/ui/styles.css';
+import { acquireGpu } from '../src/gpu/context.ts';
+import { COLUMNS, formatReport, rowCells, type BenchReport } from '../src/bench/report.ts';
+import { runSuites, suiteId, type SuiteSource } from '../src/bench/runner.ts';
 
-const modules = import.meta.glob('../../bench/*.bench.ts');
+const modules = import.meta.glob('./*.bench.ts');
 const sources: SuiteSource[] = Object.entries(modules).map(([path, load]) => ({ id: suiteId(path), load }));
 
 const form = document.getElementById('controls') as HTMLFormElement;

@@ -1,6 +1,6 @@
 // Layout conversions NHWC ↔ NCHW and HWIO ↔ OIHW: exact index mapping and round trips.
 import { describe, expect, test } from 'vitest';
-import { hwioToOihw, nchwToNhwc, nhwcToNchw, oihwToHwio } from '../src/ref/layout.ts';
+import { hwioToOihw, nchwToNhwc, nhwcToNchw, oihwToHwio } from '../src/nn/layout.ts';
 
 /** Element value = its NHWC (or HWIO) coordinates encoded as digits, so any misplacement shows. */
 function coded(d: number[]): Float64Array {
