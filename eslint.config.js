@@ -69,10 +69,7 @@ function restrictImports(rules) {
     'no-restricted-imports': ['error', { patterns: rules.map(([regex, message]) => ({ regex, message })) }],
     'no-restricted-syntax': [
       'error',
-      ...rules.flatMap(([regex, message]) => [
-        { selector: `ImportExpression[source.value=/${esqueryRegex(regex)}/]`, message },
-        { selector: `TSImportType[argument.literal.value=/${esqueryRegex(regex)}/]`, message },
-      ]),
+      ...rules.map(([regex, message]) => ({ selector: `:matches(ImportExpression, TSImportType)[source.value=/${esqueryRegex(regex)}/]`, message })),
     ],
   };
 }
