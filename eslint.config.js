@@ -24,7 +24,8 @@ const WHY = {
   ref: (from) =>
     `Layer rule: src/ref (the float64 references) is a leaf that ${from} must not import; only test/, bench/, scripts/, e2e/, ${REF_IMPORTERS.join(', ')} may. ` +
     'Move the shared type or converter next to the code that owns it. See docs/ARCHITECTURE.md, the layers.',
-  topBench: (from) => `Layer rule: ${from} must not import the top-level bench/ (the Node benchmark suites); types shared with the bench page live under src/bench. See docs/ARCHITECTURE.md, the layers.`,
+  topBench: (from) =>
+    `Layer rule: ${from} must not import the top-level bench/ (the Node benchmark suites); types shared with the bench page live under src/bench. See docs/ARCHITECTURE.md, the layers.`,
   benchPage: (from) => `Layer rule: src/${from} must not import src/bench (the benchmark page sits beside the UI, above every layer). See docs/ARCHITECTURE.md, the layers.`,
 };
 
@@ -67,10 +68,7 @@ const esqueryRegex = (regex) => regex.replaceAll('/', '\\x2f');
 function restrictImports(rules) {
   return {
     'no-restricted-imports': ['error', { patterns: rules.map(([regex, message]) => ({ regex, message })) }],
-    'no-restricted-syntax': [
-      'error',
-      ...rules.map(([regex, message]) => ({ selector: `:matches(ImportExpression, TSImportType)[source.value=/${esqueryRegex(regex)}/]`, message })),
-    ],
+    'no-restricted-syntax': ['error', ...rules.map(([regex, message]) => ({ selector: `:matches(ImportExpression, TSImportType)[source.value=/${esqueryRegex(regex)}/]`, message }))],
   };
 }
 
@@ -92,7 +90,11 @@ const refExceptionBlocks = REF_IMPORTERS.filter((f) => f.startsWith('src/')).map
   return {
     name: `layers/${file}`,
     files: [file],
-    rules: restrictImports(forbiddenFor(folder).filter(([target]) => target !== 'ref').map(([target, message]) => [targetRegex(target, 1), message])),
+    rules: restrictImports(
+      forbiddenFor(folder)
+        .filter(([target]) => target !== 'ref')
+        .map(([target, message]) => [targetRegex(target, 1), message]),
+    ),
   };
 });
 
