@@ -66,7 +66,7 @@ const F32_RTOL = 1e-6;
 describe.each([3, 1])('ResNet-18 reference vs PyTorch, %s input channel(s)', (inChannels) => {
   const fx = loadFixture(inChannels);
 
-  test('the fixture holds exactly the checkpoint names (encoder.* as DESIGN §7) and shapes we expect', () => {
+  test('the fixture holds exactly the checkpoint names (encoder.* as in docs/ARCHITECTURE.md, the checkpoint format) and shapes we expect', () => {
     const shapes = resnet18ParamShapes(fx.config);
     for (const [name, shape] of shapes) {
       const t = fx.tensor(`encoder.${name}`);

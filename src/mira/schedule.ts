@@ -1,4 +1,4 @@
-// Per-step schedules of the MIRA recipe (DESIGN §4): learning rate with linear warm-up then
+// Per-step schedules of the MIRA recipe (docs/ARCHITECTURE.md, the algorithm): learning rate with linear warm-up then
 // cosine decay, β from beta_start to beta_end on a cosine, and the EMA teacher momentum from
 // ema_start to 1 on a cosine (as BYOL / solo-learn do). `step` counts from 0; `total` steps.
 

@@ -1,11 +1,11 @@
-// Float64 CPU references of the pseudo-labelling algorithms (DESIGN §4), the twins of
+// Float64 CPU references of the pseudo-labelling algorithms (docs/ARCHITECTURE.md, the algorithm), the twins of
 // src/shaders/mira.wgsl, sinkhorn.wgsl, swapped_loss.wgsl and assign_metrics.wgsl. Used by
 // the tests, by `assign --backend cpu` and by the explorer's "verify on CPU". Pure TS, no I/O.
 //
 // Every matrix is row-major B×K (rows = samples, columns = clusters / prototypes); inputs may
 // be Float64Array or Float32Array (any ArrayLike<number>), outputs are Float64Array.
 //
-// MIRA (Lee et al. 2022), with a = β/(1−β), in the log domain (DESIGN §4):
+// MIRA (Lee et al. 2022), with a = β/(1−β), in the log domain (docs/ARCHITECTURE.md, the algorithm):
 //   log k_ij = ℓ_ij/(τ(1−β)) − LSE_j(ℓ_ij/(τ(1−β)))            (k = softmax(ℓ/τ/(1−β)))
 //   g⁽⁰⁾_j  = (1−β)·[LSE_i(log k_ij) − log B]                   (v⁽⁰⁾ = (mean_i k_i)^(1−β))
 //   per iteration:  r_i = LSE_j(log k_ij − a·g_j)
