@@ -1,7 +1,7 @@
 // Convolution GFLOP/s per ResNet-18 (CIFAR) layer shape: forward, input grad and weight grad, at
 // batch 32 and 128 and several width multipliers, for the implicit-GEMM variants and the naive
 // one-thread-per-output baseline. Every distinct layer shape once (the stem with its 3 input
-// channels padded to 4, DESIGN §3). All three passes count the same FLOPs (the convolution's
+// channels padded to 4; docs/ARCHITECTURE.md, memory layouts). All three passes count the same FLOPs (the convolution's
 // 2·B·Ho·Wo·Cout·k²·Cin), so `vs_fwd` — a gradient pass's GFLOP/s over the forward's at the same
 // layer, batch, width and variant — reads the goal directly: input grad and weight grad ≥ 0.5.
 //

@@ -9,7 +9,7 @@
 // The source is Debian's `dataset-fashion-mnist` (apt-get install dataset-fashion-mnist), i.e.
 // the files of https://github.com/zalandoresearch/fashion-mnist (MIT licence). The output is
 // byte-for-byte reproducible (gzip level 9, no timestamp).
-import { mkdirSync, readFileSync, writeFileSync, existsSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync, gzipSync } from 'node:zlib';

@@ -139,12 +139,13 @@ function expectCifarContent(ds: DatasetSplits, n: number) {
     expect(split.classes[0]).toBe('airplane');
   }
   // NHWC: pixel p, channel c of record r of file f.
-  for (const [f, r] of [
+  const fileAndRecord: [file: number, record: number][] = [
     [0, 0],
     [2, 1],
     [4, 2],
     [5, 2],
-  ]) {
+  ];
+  for (const [f, r] of fileAndRecord) {
     const ds1 = f === 5 ? ds.test : ds.train;
     const rec = f === 5 ? r : f * n + r;
     expect(ds1.labels[rec]).toBe((r + f * 3) % 10);
@@ -250,7 +251,7 @@ describe('CIFAR-10 binary', () => {
     await rejectsWith(gunzip(new Uint8Array([1, 2, 3]), 'x.gz'), /^x\.gz: not a gzip file \(expected the magic bytes 1f 8b, got 01 02\)/);
 
     const badSum = tar.slice();
-    badSum[512 + 3] ^= 0x40; // a letter in the second header's name
+    badSum[512 + 3]! ^= 0x40; // a letter in the second header's name
     await rejectsWith(readCifarTarGz(gzipSync(badSum), 'cifar-10-binary.tar.gz'), /^cifar-10-binary\.tar\.gz: corrupt tar header at byte 512: checksum \d+ does not match the header's \d+/);
     // The gzip is fine but the tar inside stops in the middle of a member.
     await rejectsWith(readCifarTarGz(gzipSync(tar.subarray(0, 4096)), 'cifar-10-binary.tar.gz'), /truncated tar archive: entry "cifar-10-batches-bin\/data_batch_1\.bin" needs 9219 bytes/);

@@ -275,7 +275,7 @@ describe('chooseEvalIndices', () => {
     const skew = Uint32Array.from({ length: 63 }, (_, i) => (i < 3 ? 2 : i % 2));
     const s = chooseEvalIndices(63, 30, 1, skew);
     const ps = [0, 0, 0];
-    for (const i of s) ps[skew[i]!]++;
+    for (const i of s) ps[skew[i]!]!++;
     expect(ps).toEqual([14, 13, 3]);
     expect(new Set(s).size).toBe(30);
   });

@@ -87,7 +87,7 @@ describe('column sums', () => {
     const p = cs.bind(X, O);
     await submitChecked(ctx, 'colsum', (enc) => p.record(enc));
     const ref = new Float64Array(C);
-    for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) ref[c] += x[r * C + c]!;
+    for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) ref[c]! += x[r * C + c]!;
     expectClose(ref.map((v, c) => v + base[c]!), await readF32(ctx, O), 1e-5 * Math.sqrt(R), 1e-6, `colsum ${R}×${C}`);
   });
 });

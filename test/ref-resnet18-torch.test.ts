@@ -66,7 +66,7 @@ const F32_RTOL = 1e-6;
 describe.each([3, 1])('ResNet-18 reference vs PyTorch, %s input channel(s)', (inChannels) => {
   const fx = loadFixture(inChannels);
 
-  test('the fixture holds exactly the checkpoint names (encoder.* as DESIGN §7) and shapes we expect', () => {
+  test('the fixture holds exactly the checkpoint names (encoder.* as in docs/ARCHITECTURE.md, the checkpoint format) and shapes we expect', () => {
     const shapes = resnet18ParamShapes(fx.config);
     for (const [name, shape] of shapes) {
       const t = fx.tensor(`encoder.${name}`);
@@ -108,7 +108,7 @@ describe.each([3, 1])('ResNet-18 reference vs PyTorch, %s input channel(s)', (in
   test('the comparison is sharp: a 1e-6 change in one weight, or the other stem padding, is caught', () => {
     const { config, input, x, f64 } = fx;
     const params = new Map([...fx.params].map(([k, v]) => [k, Float64Array.from(v)]));
-    params.get('layer4.1.conv2.weight')![7] += 1e-6;
+    params.get('layer4.1.conv2.weight')![7]! += 1e-6;
     const nudged = resnet18Forward(params, x, input, config, 'train').features;
     expect(closeness(nudged, f64('features'), 0, F64_RTOL).ok).toBe(false);
     const otherPadding = resnet18Forward(fx.params, x, input, { ...config, stemPadding: 3 - config.stemPadding }, 'train').features;

@@ -20,7 +20,7 @@ describe('weight-normalised linear', () => {
     expectClose64('logits', logits, linearForward(x, wt, null, { batch: 3, inFeatures: 5, outFeatures: 7 }), 1e-15, 1e-14);
     // Scaling a row of v changes nothing.
     const v2 = Float64Array.from(v);
-    for (let d = 0; d < 5; d++) v2[10 + d] *= 4.5;
+    for (let d = 0; d < 5; d++) v2[10 + d]! *= 4.5;
     expectClose64('scale invariance', weightNormLinearForward(x, v2, s).logits, logits, 1e-15, 1e-13);
     expect(normalizeRows(Float64Array.from([3, 4]), 1, 2).weight).toEqual(Float64Array.from([0.6, 0.8]));
   });

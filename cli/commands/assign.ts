@@ -3,7 +3,7 @@
 //
 // Pseudo-labels a B×K logit matrix (float32 or float64 .npy) and writes the targets (float32
 // B×K .npy). gpu: the WGSL kernels (src/mira); cpu: the float64 references (src/ref/assignment.ts, sinkhorn.ts).
-// Defaults follow DESIGN §4: τ_t 0.225, β 0.7, 30 MIRA iterations, ε 0.05; Sinkhorn-Knopp
+// Defaults follow the official code (docs/ARCHITECTURE.md, the algorithm): τ_t 0.225, β 0.7, 30 MIRA iterations, ε 0.05; Sinkhorn-Knopp
 // defaults to SwAV's 3 iterations. --trace writes a JSON array, one record per iteration
 // (iter, v, residual, delta_w, objective, marginal_entropy, mean_entropy, mi, marginal_error).
 // Every input problem (unreadable or truncated file, wrong dtype, not 2-D, K < 2, NaN/Inf —

@@ -57,8 +57,8 @@ export function channelStats(images: Uint8Array, channels: number): { mean: numb
   for (let i = 0; i < images.length; i += channels) {
     for (let c = 0; c < channels; c++) {
       const v = images[i + c]!;
-      sum[c] += v;
-      sq[c] += v * v;
+      sum[c]! += v;
+      sq[c]! += v * v;
     }
   }
   const n = images.length / channels;

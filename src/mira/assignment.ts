@@ -1,4 +1,4 @@
-// MIRA pseudo-labelling on the GPU (DESIGN §4): the fixed point of
+// MIRA pseudo-labelling on the GPU (docs/ARCHITECTURE.md, the algorithm): the fixed point of
 //   v ← [ mean_i ( k_i / Σ_j k_ij v_j^(−a) ) ]^(1−β),  k = softmax(ℓ/(τ(1−β))),  a = β/(1−β),
 // in the log domain (src/shaders/mira.wgsl), and the targets w_ij ∝ k_ij v_j^(−a).
 //
@@ -20,7 +20,7 @@ import { checkBeta, checkIters, checkPositive } from './validate.ts';
 
 export type { GpuIterationRecord } from './scaling.ts';
 
-/** DESIGN §4 defaults (official code): τ_t = 0.225, β = 0.7 (the CLI's default), 30 iterations. */
+/** Defaults of the official code (docs/ARCHITECTURE.md, the algorithm): τ_t = 0.225, β = 0.7 (the CLI's default), 30 iterations. */
 export const MIRA_DEFAULTS = { tau: 0.225, beta: 0.7, iters: 30 } as const;
 
 export interface MiraParams {

@@ -17,7 +17,7 @@ import { checkAssignShape, checkRowBlocks, checkPositive, ParamError } from './v
 
 const ROWS_PER_BLOCK = 8;
 
-/** DESIGN §4: student temperature τ_s = 0.1. */
+/** Student temperature τ_s = 0.1 (docs/ARCHITECTURE.md, the algorithm). */
 export const STUDENT_TAU = 0.1;
 
 /** One student crop: its logits, where its gradient goes, and the targets it predicts. */

@@ -1,7 +1,7 @@
 // Sinkhorn-Knopp on the GPU, in the log domain, with the same row/column kernels as MIRA
 // (src/shaders/mira.wgsl with a = 1, γ = 1):
 //
-// SwAV (DESIGN §4): Q = exp(ℓ/ε)ᵀ, Q /= ΣQ, `iters` times {prototype rows /= their sum, /= K;
+// SwAV (docs/ARCHITECTURE.md, the algorithm): Q = exp(ℓ/ε)ᵀ, Q /= ΣQ, `iters` times {prototype rows /= their sum, /= K;
 //   sample columns /= their sum, /= B}, Q ×= B. With log Q_ij = ℓ_ij/ε + u_j + r_i this is
 //   u_j = −log K − LSE_i(ℓ_ij/ε + r_i), r_i = −log B − LSE_j(ℓ_ij/ε + u_j) starting from r = 0
 //   (the global normalisation only shifts u), and the targets are q_i = softmax_j(ℓ_ij/ε + u_j).

@@ -5,7 +5,7 @@
 //             backward; updates running_mean / running_var as PyTorch (momentum 0.1, running_var
 //             with the unbiased variance). R = N·H·W = 1 is refused, as PyTorch does.
 //   eval      the affine map from the running statistics
-//   backward  dx assigned (`=`); dgamma, dbeta accumulated (`+=`, the DESIGN default) or assigned
+//   backward  dx assigned (`=`); dgamma, dbeta accumulated (`+=`, the default; docs/ARCHITECTURE.md, forward and backward) or assigned
 //             (`accumulate: false`); with a fused residual, d residual = g assigned; with a fused
 //             ReLU the mask comes from the saved output y (y > 0).
 // Dispatches: training forward 3 (block partials, reduce + running stats, apply), eval forward 2,

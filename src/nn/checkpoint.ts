@@ -1,5 +1,5 @@
 // Checkpoints: safetensors with PyTorch's names and layouts, so `torch` loads the student with
-// strict=True (DESIGN §7). Our tensors are kept in our layouts in memory and converted only
+// strict=True (docs/ARCHITECTURE.md, the checkpoint format). Our tensors are kept in our layouts in memory and converted only
 // here. Loading is strict too: every missing, unexpected or misshapen key is listed at once.
 import { encodeSafetensors, parseSafetensors, type SafeTensorInput } from '../io/safetensors.ts';
 import { hwioToOihw, oihwToHwio } from './layout.ts';

@@ -66,7 +66,7 @@ export function validateModelConfig(c: ModelConfig): void {
   if (problems.length) throw new ShapeError(`invalid model configuration: ${problems.join('; ')}`);
 }
 
-/** The JSON stored as safetensors metadata `mira.config` (snake_case, as DESIGN §7 names it). */
+/** The JSON stored as safetensors metadata `mira.config` (snake_case, as docs/ARCHITECTURE.md, the checkpoint format, names it). */
 export interface StoredConfig {
   width: number;
   in_channels: number;

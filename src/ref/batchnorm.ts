@@ -44,18 +44,18 @@ export function batchNormForwardTrain(x: Float64Array, gamma: Float64Array, beta
   checkLengths('batchNormForwardTrain', s, [['x', x, rows * C], ['gamma', gamma, C], ['beta', beta, C]]);
   const mean = new Float64Array(C);
   const variance = new Float64Array(C);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < C; c++) mean[c] += x[r * C + c]!;
-  for (let c = 0; c < C; c++) mean[c] /= rows;
+  for (let r = 0; r < rows; r++) for (let c = 0; c < C; c++) mean[c]! += x[r * C + c]!;
+  for (let c = 0; c < C; c++) mean[c]! /= rows;
   // Two passes (mean first, then squared deviations): exact enough to be the reference.
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < C; c++) {
       const d = x[r * C + c]! - mean[c]!;
-      variance[c] += d * d;
+      variance[c]! += d * d;
     }
   }
   const invstd = new Float64Array(C);
   for (let c = 0; c < C; c++) {
-    variance[c] /= rows;
+    variance[c]! /= rows;
     invstd[c] = 1 / Math.sqrt(variance[c]! + eps);
   }
   const y = new Float64Array(rows * C);
@@ -137,8 +137,8 @@ export function batchNormBackwardTrain(
     for (let c = 0; c < C; c++) {
       const i = r * C + c;
       const xhat = (x[i]! - mean[c]!) * invstd[c]!;
-      dBeta[c] += dy[i]!;
-      dGamma[c] += dy[i]! * xhat;
+      dBeta[c]! += dy[i]!;
+      dGamma[c]! += dy[i]! * xhat;
     }
   }
   const dx = new Float64Array(rows * C);

@@ -68,7 +68,7 @@ export function conv2dForward(x: Float64Array, weight: Float64Array, s: Conv2dSh
     for (let ci = 0; ci < Ci; ci++) {
       const xv = x[xb + ci]!;
       const wRow = wb + ci * Co;
-      for (let co = 0; co < Co; co++) y[yb + co] += xv * weight[wRow + co]!;
+      for (let co = 0; co < Co; co++) y[yb + co]! += xv * weight[wRow + co]!;
     }
   });
   return y;
@@ -85,7 +85,7 @@ export function conv2dBackwardInput(dy: Float64Array, weight: Float64Array, s: C
       const wRow = wb + ci * Co;
       let sum = 0;
       for (let co = 0; co < Co; co++) sum += dy[yb + co]! * weight[wRow + co]!;
-      dx[xb + ci] += sum;
+      dx[xb + ci]! += sum;
     }
   });
   return dx;
@@ -101,7 +101,7 @@ export function conv2dBackwardWeight(x: Float64Array, dy: Float64Array, s: Conv2
     for (let ci = 0; ci < Ci; ci++) {
       const xv = x[xb + ci]!;
       const wRow = wb + ci * Co;
-      for (let co = 0; co < Co; co++) dw[wRow + co] += xv * dy[yb + co]!;
+      for (let co = 0; co < Co; co++) dw[wRow + co]! += xv * dy[yb + co]!;
     }
   });
   return dw;

@@ -47,9 +47,9 @@ export function globalAvgPoolForward(x: Float64Array, s: PoolShape): Float64Arra
   const y = new Float64Array(N * C);
   for (let n = 0; n < N; n++) {
     for (let p = 0; p < hw; p++) {
-      for (let c = 0; c < C; c++) y[n * C + c] += x[(n * hw + p) * C + c]!;
+      for (let c = 0; c < C; c++) y[n * C + c]! += x[(n * hw + p) * C + c]!;
     }
-    for (let c = 0; c < C; c++) y[n * C + c] /= hw;
+    for (let c = 0; c < C; c++) y[n * C + c]! /= hw;
   }
   return y;
 }

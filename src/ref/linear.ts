@@ -28,7 +28,7 @@ export function linearForward(x: Float64Array, weight: Float64Array, bias: Float
     for (let o = 0; o < O; o++) y[b * O + o] = bias ? bias[o]! : 0;
     for (let i = 0; i < I; i++) {
       const xv = x[b * I + i]!;
-      for (let o = 0; o < O; o++) y[b * O + o] += xv * weight[i * O + o]!;
+      for (let o = 0; o < O; o++) y[b * O + o]! += xv * weight[i * O + o]!;
     }
   }
   return y;
@@ -55,11 +55,11 @@ export function linearBackward(
       let sum = 0;
       for (let o = 0; o < O; o++) {
         sum += dy[b * O + o]! * weight[i * O + o]!;
-        dWeight[i * O + o] += xv * dy[b * O + o]!;
+        dWeight[i * O + o]! += xv * dy[b * O + o]!;
       }
       dx[b * I + i] = sum;
     }
-    if (dBias) for (let o = 0; o < O; o++) dBias[o] += dy[b * O + o]!;
+    if (dBias) for (let o = 0; o < O; o++) dBias[o]! += dy[b * O + o]!;
   }
   return { dx, dWeight, dBias };
 }

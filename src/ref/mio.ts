@@ -108,9 +108,9 @@ export function mioObjective(p1: ArrayLike<number>, p2: ArrayLike<number>, B: nu
         negProb += sigmoid(sab / tauNeg);
         w = cNeg * sigmoid(sab / tauNeg);
       }
-      for (let d = 0; d < D; d++) dZ[a * D + d] += w * Z[b * D + d]!;
+      for (let d = 0; d < D; d++) dZ[a * D + d]! += w * Z[b * D + d]!;
     }
-    for (let d = 0; d < D; d++) dZ[a * D + d] += cL2 * (Z[a * D + d]! - Z[ap * D + d]!);
+    for (let d = 0; d < D; d++) dZ[a * D + d]! += cL2 * (Z[a * D + d]! - Z[ap * D + d]!);
   }
   let l2 = 0;
   for (let i = 0; i < B * D; i++) l2 += (n1.y[i]! - n2.y[i]!) ** 2;

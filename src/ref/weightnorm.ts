@@ -71,8 +71,8 @@ export function weightNormLinearBackward(
     for (let k = 0; k < K; k++) {
       const g = dLogits[b * K + k]!;
       for (let d = 0; d < D; d++) {
-        dx[b * D + d] += g * weight[k * D + d]!;
-        dW[k * D + d] += g * x[b * D + d]!;
+        dx[b * D + d]! += g * weight[k * D + d]!;
+        dW[k * D + d]! += g * x[b * D + d]!;
       }
     }
   }

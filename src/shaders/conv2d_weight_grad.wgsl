@@ -3,7 +3,7 @@
 //
 //   dw[i, j, ci, co] (=|+=) Σ_{b, oh, ow} x[b, oh·S + i − P, ow·S + j − P, ci] · dy[b, oh, ow, co]
 //
-// ACCUMULATE selects `+=` (parameter gradients summed over several backward passes, DESIGN §3)
+// ACCUMULATE selects `+=` (parameter gradients summed over several backward passes; docs/ARCHITECTURE.md, forward and backward)
 // or `=`; with split-K the flag moves to the reduce (BETA = 1 or 0) and this kernel only writes
 // partial products.
 // Layouts: x NHWC (BATCH×IN_H×IN_W×CIN), dy NHWC (BATCH×OUT_H×OUT_W×COUT), dw HWIO (KH×KW×CIN×COUT).

@@ -1,4 +1,4 @@
-// The MIRA fixed point (DESIGN §4) and Sinkhorn-Knopp, both as one log-domain "row/column
+// The MIRA fixed point (docs/ARCHITECTURE.md, the algorithm) and Sinkhorn-Knopp, both as one log-domain "row/column
 // scaling" iteration over a B×K logit matrix ℓ (row-major):
 //
 //   ρ_i = LSE_j( s·ℓ_ij − a·g_j )                       (row pass: the row's normaliser)
@@ -6,7 +6,7 @@
 //   log w_ij = s·ℓ_ij − a·g_j − ρ_i                      (targets, rows sum to 1)
 //
 // MIRA: s = 1/(τ(1−β)), a = β/(1−β), γ = 1−β, off = log B, and g = log v. The row LSE of s·ℓ
-// (DESIGN's LSE_row in log k) is folded into ρ, so log k is never stored or re-read: each
+// (the −LSE_j term of log k) is folded into ρ, so log k is never stored or re-read: each
 // pass forms s·d − a·g_j (one fma) from the logits. Starting from g = 0 the first pass
 // yields g⁽⁰⁾ = (1−β)[LSE_i(log k_ij) − log B], i.e. v⁽⁰⁾ = (mean_i k_i)^(1−β).
 // Sinkhorn-Knopp (SwAV / SeLa): s = 1/ε (or λ), a = 1, γ = 1, off = log B − log K and g = −u
