@@ -31,9 +31,9 @@ export const DEFAULT_INFLATE_LIMIT: InflateLimit = { maxBytes: 1 << 30, what: 'a
 /** Bytes fed to the inflater at a time (it pulls more only as its output is read). */
 const FEED_CHUNK = 1 << 16;
 
-function feed(bytes: Uint8Array): ReadableStream<Uint8Array> {
+function feed(bytes: Uint8Array): ReadableStream<BufferSource> {
   let at = 0;
-  return new ReadableStream<Uint8Array>({
+  return new ReadableStream<BufferSource>({
     pull(controller) {
       if (at >= bytes.length) {
         controller.close();
