@@ -13,15 +13,38 @@ export function clip(text: string, max = QUOTE_MAX): string {
   return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} characters)`;
 }
 
-/** JSON of a value, cut to `max` characters (never throws: BigInts and cycles are described). */
+/**
+ * JSON of a value, cut to `max` characters. Written iteratively and stopped at the limit, so a
+ * huge or deeply nested value (a hostile header) costs neither the stack nor memory; never throws.
+ */
 export function quote(value: unknown, max = QUOTE_MAX): string {
-  let text: string;
-  try {
-    text = JSON.stringify(value) ?? String(value);
-  } catch {
-    text = String(value);
+  let out = '';
+  // Strings on the stack are literal output (brackets, commas); values are wrapped in a box.
+  const box = (v: unknown) => ({ v });
+  const stack: unknown[] = [box(value)];
+  while (stack.length && out.length <= max) {
+    const item = stack.pop();
+    if (typeof item === 'string') {
+      out += item;
+      continue;
+    }
+    const v = (item as { v: unknown }).v;
+    if (Array.isArray(v)) {
+      stack.push(']');
+      if (v.length > max) stack.push(',…');
+      for (let i = Math.min(v.length, max) - 1; i >= 0; i--) stack.push(box(v[i]), ...(i > 0 ? [','] : []));
+      out += '[';
+    } else if (v !== null && typeof v === 'object') {
+      const keys = Object.keys(v).slice(0, max);
+      stack.push('}');
+      for (let i = keys.length - 1; i >= 0; i--) stack.push(box((v as Record<string, unknown>)[keys[i]!]), `${JSON.stringify(keys[i])}:`, ...(i > 0 ? [','] : []));
+      out += '{';
+    } else if (typeof v === 'bigint') out += `${v}`;
+    else if (v === undefined) out += 'undefined';
+    else out += JSON.stringify(v) ?? String(v);
   }
-  return clip(text, max);
+  if (out.length > max || stack.length) return `${out.slice(0, max)}…`;
+  return out;
 }
 
 /** The first `max` items (each clipped), joined, then "… and N more" when there are more. */
