@@ -6,7 +6,7 @@ import { createGzip, gzipSync } from 'node:zlib';
 import { describe, expect, test } from 'vitest';
 import { CIFAR_TAR_MAX_BYTES, readCifarTarGz } from '../src/data/cifar.ts';
 import { DatasetError } from '../src/data/dataset.ts';
-import { gunzip } from '../src/data/gzip.ts';
+import { gunzip, gunzipWeb } from '../src/data/gzip.ts';
 import { readIdxSplit } from '../src/data/idx.ts';
 
 /** gzip of `header` followed by `zeros` zero bytes, compressed as a stream (never held inflated). */
@@ -82,6 +82,16 @@ describe('gzip is inflated only as far as the format allows', () => {
     expect(await gunzip(gz, 'ok.gz', { maxBytes: 300_000, what: 'this test' })).toEqual(data);
     const e = await refusal(gunzip(gz, 'small.gz', { maxBytes: 100_000, what: 'this test\'s 100 kB' }));
     expect(e.message).toMatch(/^small\.gz: inflates to more than 100000 bytes, more than this test's 100 kB can hold/);
+  });
+
+  test('the page\'s path (DecompressionStream) applies the same limit and inspection', async () => {
+    const data = new Uint8Array(300_000).map((_, i) => (i * 31) % 251);
+    const gz = gzipSync(data);
+    expect(Array.from(await gunzipWeb(gz, 'ok.gz', { maxBytes: 300_000, what: 'this test' })).slice(0, 5)).toEqual([0, 31, 62, 93, 124]);
+    expect((await refusal(gunzipWeb(gz, 'small.gz', { maxBytes: 100_000, what: 'this test\'s 100 kB' }))).message).toMatch(/^small\.gz: inflates to more than 100000 bytes/);
+    const b = await bomb(idxImagesHeader(3, 28, 28), 16 << 20);
+    expect((await refusal(gunzipWeb(b, 'w.gz', { maxBytes: 1 << 30, what: 'an IDX images file', headBytes: 16, inspect: () => 2368 }))).message).toMatch(/^w\.gz: inflates to more than 2368 bytes/);
+    expect((await refusal(gunzipWeb(gz.subarray(0, gz.length >> 1), 'cut.gz'))).message).toMatch(/^cut\.gz: corrupt or truncated gzip data/);
   });
 
   test('the CIFAR-10 tar limit is six batch files plus tar overhead', () => {
