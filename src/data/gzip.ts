@@ -60,9 +60,31 @@ function concat(chunks: Uint8Array[], total: number): Uint8Array {
   return out;
 }
 
-/** Collects inflated chunks, running the limit's inspection and the size check as they arrive. */
+/** Deflate's largest expansion (a run of one byte): about 1032 to 1. */
+const DEFLATE_MAX_RATIO = 1032;
+
+/**
+ * The output size a gzip file's trailer states (ISIZE: its last 4 bytes, the size mod 2^32),
+ * bounded by what its compressed length can inflate to: a hint for one allocation, never trusted
+ * beyond that (a lying trailer costs at most ~1032× the file's own size, and a copy later).
+ */
+export function gzipSizeHint(bytes: Uint8Array): number {
+  if (bytes.length < 18) return 0;
+  const n = bytes.length;
+  const isize = (bytes[n - 4]! | (bytes[n - 3]! << 8) | (bytes[n - 2]! << 16) | (bytes[n - 1]! << 24)) >>> 0;
+  return Math.min(isize, DEFLATE_MAX_RATIO * n + 1024);
+}
+
+/**
+ * Collects inflated chunks, running the limit's inspection and the size check as they arrive.
+ * Once the head has passed inspection the output goes into one buffer of the trailer's stated
+ * size (within the limit), chunk by chunk, so a valid file peaks near 1× its inflated size, not
+ * 2× (a chunk list and then its concatenation); chunks are listed only until then, or when the
+ * trailer was wrong (concatenated members, damage).
+ */
 class BoundedSink {
-  readonly chunks: Uint8Array[] = [];
+  private chunks: Uint8Array[] = [];
+  private out: Uint8Array | null = null;
   total = 0;
   private max: number;
   private inspected: boolean;
@@ -71,6 +93,8 @@ class BoundedSink {
   constructor(
     private readonly limit: InflateLimit,
     private readonly file: string,
+    /** The trailer's stated output size (gzipSizeHint), 0 when none. */
+    private readonly sizeHint = 0,
   ) {
     this.max = limit.maxBytes;
     this.inspected = !limit.inspect;
@@ -79,23 +103,42 @@ class BoundedSink {
 
   /** Adds a chunk; throws a DatasetError when the output passes the limit or the head is refused. */
   push(chunk: Uint8Array): void {
-    this.chunks.push(chunk);
+    if (this.out && this.total + chunk.length <= this.out.length) this.out.set(chunk, this.total);
+    else {
+      if (this.out) {
+        // The trailer understated the size: back to a list, starting with what is in the buffer.
+        this.chunks = [this.out.subarray(0, this.total)];
+        this.out = null;
+      }
+      this.chunks.push(chunk);
+    }
     this.total += chunk.length;
     if (!this.inspected && this.total >= this.headBytes) this.inspect();
     if (this.total > this.max) {
       throw new DatasetError(this.file, `inflates to more than ${this.max} bytes, more than ${this.limit.what} can hold; refused while decompressing (a damaged file or a gzip bomb)`);
+    }
+    // After the inspection, a plausible hint: move to one buffer of that size.
+    if (this.inspected && !this.out && this.chunks.length && this.sizeHint > this.total && this.sizeHint <= this.max) {
+      this.out = new Uint8Array(this.sizeHint);
+      let o = 0;
+      for (const c of this.chunks) {
+        this.out.set(c, o);
+        o += c.length;
+      }
+      this.chunks = [];
     }
   }
 
   /** The whole output (after the inspection, if the output was shorter than its head). */
   finish(): Uint8Array {
     if (!this.inspected) this.inspect();
+    if (this.out) return this.total === this.out.length ? this.out : this.out.slice(0, this.total);
     return concat(this.chunks, this.total);
   }
 
   private inspect(): void {
     this.inspected = true;
-    const head = concat(this.chunks, this.total).subarray(0, this.headBytes);
+    const head = (this.out ? this.out.subarray(0, this.total) : concat(this.chunks, this.total)).subarray(0, this.headBytes);
     const tighter = this.limit.inspect!(head);
     if (typeof tighter === 'number') this.max = Math.min(this.max, tighter);
   }
@@ -193,7 +236,7 @@ export async function gunzip(bytes: Uint8Array, file: string, limit: InflateLimi
     const got = Array.from(bytes.subarray(0, 2), (b) => b.toString(16).padStart(2, '0')).join(' ') || 'nothing';
     throw new DatasetError(file, `not a gzip file (expected the magic bytes 1f 8b, got ${got})`);
   }
-  const sink = new BoundedSink(limit, file);
+  const sink = new BoundedSink(limit, file, gzipSizeHint(bytes));
   const zlib = nodeZlib();
   return zlib ? inflateNode(zlib, bytes, sink, file) : inflateWeb(bytes, sink, file);
 }
@@ -201,7 +244,7 @@ export async function gunzip(bytes: Uint8Array, file: string, limit: InflateLimi
 /** The DecompressionStream path on its own (what the page uses), for tests in Node. */
 export function gunzipWeb(bytes: Uint8Array, file: string, limit: InflateLimit = DEFAULT_INFLATE_LIMIT): Promise<Uint8Array> {
   if (!isGzip(bytes)) return gunzip(bytes, file, limit);
-  return inflateWeb(bytes, new BoundedSink(limit, file), file);
+  return inflateWeb(bytes, new BoundedSink(limit, file, gzipSizeHint(bytes)), file);
 }
 
 /** Decompresses when the bytes are gzip, else returns them unchanged (for `.gz` or raw files). */
