@@ -6,7 +6,7 @@ import { createGzip, gzipSync } from 'node:zlib';
 import { describe, expect, test } from 'vitest';
 import { CIFAR_TAR_MAX_BYTES, readCifarTarGz } from '../src/data/cifar.ts';
 import { DatasetError } from '../src/data/dataset.ts';
-import { gunzip, gunzipWeb } from '../src/data/gzip.ts';
+import { gunzip, gunzipWeb, gzipSizeHint } from '../src/data/gzip.ts';
 import { readIdxSplit } from '../src/data/idx.ts';
 
 /** gzip of `header` followed by `zeros` zero bytes, compressed as a stream (never held inflated). */
@@ -92,6 +92,24 @@ describe('gzip is inflated only as far as the format allows', () => {
     const b = await bomb(idxImagesHeader(3, 28, 28), 16 << 20);
     expect((await refusal(gunzipWeb(b, 'w.gz', { maxBytes: 1 << 30, what: 'an IDX images file', headBytes: 16, inspect: () => 2368 }))).message).toMatch(/^w\.gz: inflates to more than 2368 bytes/);
     expect((await refusal(gunzipWeb(gz.subarray(0, gz.length >> 1), 'cut.gz'))).message).toMatch(/^cut\.gz: corrupt or truncated gzip data/);
+  });
+
+  test('the trailer\'s size is a bounded hint: a lying trailer cannot make a small file allocate much', async () => {
+    const data = new Uint8Array(1 << 20).map((_, i) => (i * 7) % 13);
+    const gz = new Uint8Array(gzipSync(data));
+    expect(gzipSizeHint(gz)).toBe(1 << 20);
+    const lying = gz.slice();
+    new DataView(lying.buffer).setUint32(lying.length - 4, 0xffffffff, true);
+    expect(gzipSizeHint(lying)).toBe(1032 * lying.length + 1024);
+    // Two members: the trailer states only the last one's size; past it, chunks are collected.
+    const twoMembers = new Uint8Array(Buffer.concat([gzipSync(data.subarray(0, 900_000)), gzipSync(data.subarray(900_000))]));
+    expect(gzipSizeHint(twoMembers)).toBe((1 << 20) - 900_000);
+    for (const b of [gz, twoMembers]) {
+      expect(Buffer.from(await gunzip(b, 'x.gz')).equals(Buffer.from(data))).toBe(true);
+      expect(Buffer.from(await gunzipWeb(b, 'x.gz')).equals(Buffer.from(data))).toBe(true);
+    }
+    // A lying trailer is damage: zlib checks it.
+    await expect(gunzip(lying, 'lying.gz')).rejects.toThrow(/^lying\.gz: corrupt or truncated gzip data \(incorrect length check\)/);
   });
 
   test('the CIFAR-10 tar limit is six batch files plus tar overhead', () => {
