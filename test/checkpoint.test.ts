@@ -1,6 +1,6 @@
 // Checkpoints: PyTorch names and layouts; strict loading that lists every problem at once.
 import { describe, expect, test } from 'vitest';
-import { decodeCheckpoint, encodeCheckpoint, initialState, CheckpointError } from '../src/nn/checkpoint.ts';
+import { checkFinite, decodeCheckpoint, encodeCheckpoint, findNonFinite, initialState, CheckpointError } from '../src/nn/checkpoint.ts';
 import { defaultModelConfig, validateModelConfig } from '../src/nn/config.ts';
 import { modelParams } from '../src/nn/parameters.ts';
 import { encodeSafetensors, parseSafetensors } from '../src/io/safetensors.ts';
@@ -108,6 +108,77 @@ describe('bad checkpoints fail with a message that lists the problems', () => {
     expect(() => decodeCheckpoint(rewrite(() => {}, {}), 'nometa.safetensors')).toThrow(/no "mira\.config" metadata/);
     expect(() => decodeCheckpoint(rewrite(() => {}, { 'mira.config': '{"width": 0.0625}' }), 'partial.safetensors')).toThrow(/lacks in_channels, image_size/);
     expect(() => decodeCheckpoint(rewrite(() => {}, { 'mira.config': '{oops' }), 'json.safetensors')).toThrow(/not valid JSON/);
+  });
+});
+
+describe('checkpoints that cannot lie (issue 16, items 2, 3 and 8)', () => {
+  const good = encodeCheckpoint(initialState(config, 1));
+  const storedConfig = JSON.parse(parseSafetensors(good).metadata['mira.config']!);
+  const withConfig = (over: Record<string, unknown>) => {
+    const f = parseSafetensors(good, 'x');
+    return encodeSafetensors(new Map([...f.tensors].map(([k, t]) => [k, { dtype: t.dtype, shape: t.shape, data: t.data }])), { 'mira.config': JSON.stringify({ ...storedConfig, ...over }) });
+  };
+  const messageOf = (f: () => unknown): string => {
+    try {
+      f();
+    } catch (e) {
+      expect(e).toBeInstanceOf(CheckpointError);
+      return (e as Error).message;
+    }
+    throw new Error('expected a CheckpointError');
+  };
+
+  test('NaN or Inf in a student or teacher tensor is refused, naming the tensor and the file', () => {
+    const state = initialState(config, 2);
+    state.student.get('encoder.layer2.0.conv1.weight')![5] = NaN;
+    state.student.get('encoder.layer2.0.conv1.weight')![9] = NaN;
+    state.teacher!.get('encoder.layer4.1.bn2.weight')![0] = -Infinity;
+    const msg = messageOf(() => decodeCheckpoint(encodeCheckpoint(state), 'runs/a/model.safetensors'));
+    expect(msg).toMatch(/^runs\/a\/model\.safetensors: non-finite weights in 2 tensors: "encoder\.layer2\.0\.conv1\.weight" \(2 values, the first NaN at index \d+\); "ema\.encoder\.layer4\.1\.bn2\.weight" \(1 value, the first -Infinity at index 0\)/);
+    expect(findNonFinite(state).map((f) => f.tensor)).toEqual(['encoder.layer2.0.conv1.weight', 'ema.encoder.layer4.1.bn2.weight']);
+    expect(() => checkFinite(state, 'about-to-write.safetensors')).toThrow(/^about-to-write\.safetensors: non-finite weights/);
+    expect(() => checkFinite(initialState(config, 2), 'fine.safetensors')).not.toThrow();
+  });
+
+  test('step must be a non-negative safe integer; the file and the field are named', () => {
+    for (const step of ['x', -1, -1e308, 1.5, 2 ** 60, null, [3]]) {
+      if (step === null) continue; // absent: 0, as before
+      const msg = messageOf(() => decodeCheckpoint(withConfig({ step }), 'bad-step.safetensors'));
+      expect(msg, String(step)).toMatch(/^bad-step\.safetensors: metadata mira\.config: field "step" must be a non-negative integer/);
+    }
+    expect(decodeCheckpoint(withConfig({ step: 41 }), 'ok.safetensors').step).toBe(41);
+  });
+
+  test('configuration fields of the wrong type name the file and the field (no JavaScript internals)', () => {
+    const mean = messageOf(() => decodeCheckpoint(withConfig({ mean: 'abc' }), 'm.safetensors'));
+    expect(mean).toMatch(/^m\.safetensors: metadata mira\.config: field "mean" must be an array of 1 or 3 finite numbers, got "abc"/);
+    expect(mean).not.toMatch(/is not a function/);
+    expect(messageOf(() => decodeCheckpoint(withConfig({ width: '1/8' }), 'w.safetensors'))).toMatch(/^w\.safetensors: metadata mira\.config: field "width" must be a finite number, got "1\/8"/);
+    expect(messageOf(() => decodeCheckpoint(withConfig({ prototypes: 1 }), 'k.safetensors'))).toMatch(/^k\.safetensors: metadata mira\.config: invalid model configuration: prototypes \(K\) must be an integer ≥ 2/);
+    const f = parseSafetensors(good, 'x');
+    const tensors = new Map([...f.tensors].map(([k, t]) => [k, { dtype: t.dtype, shape: t.shape, data: t.data }]));
+    expect(messageOf(() => decodeCheckpoint(encodeSafetensors(tensors, { 'mira.config': '[1, 2]' }), 'arr.safetensors'))).toMatch(/^arr\.safetensors: metadata mira\.config must be a JSON object, got \[1,2\]/);
+    // Own properties only: "constructor" and "__proto__" in the JSON supply nothing.
+    const proto = messageOf(() => decodeCheckpoint(encodeSafetensors(tensors, { 'mira.config': '{"__proto__": {"width": 0.0625}, "constructor": 1}' }), 'p.safetensors'));
+    expect(proto).toMatch(/^p\.safetensors: metadata mira\.config lacks width, in_channels/);
+  });
+
+  test('long key lists are capped: the first few, then "… and N more"', () => {
+    const f = parseSafetensors(good, 'x');
+    const tensors = new Map([...f.tensors].map(([k, t]) => [k, { dtype: t.dtype, shape: t.shape, data: t.data }]));
+    for (let i = 0; i < 2000; i++) tensors.set(`extra.${'x'.repeat(500)}.${i}`, { dtype: 'F32', shape: [1], data: new Float32Array(1) });
+    const msg = messageOf(() => decodeCheckpoint(encodeSafetensors(tensors, f.metadata), 'many.safetensors'));
+    expect(msg).toMatch(/^many\.safetensors does not match .*unexpected keys \(2000\): .*… and 1995 more/);
+    expect(msg.length).toBeLessThan(1500);
+  });
+
+  test('an optional "method" is decoded and written back; a non-string is refused', () => {
+    const state = decodeCheckpoint(withConfig({ method: 'swav', seed: 3 }), 's.safetensors');
+    expect(state.method).toBe('swav');
+    expect(state.extra).toEqual({ seed: 3 });
+    expect(decodeCheckpoint(encodeCheckpoint(state), 'again.safetensors').method).toBe('swav');
+    expect(decodeCheckpoint(good, 'old.safetensors').method).toBeUndefined();
+    expect(messageOf(() => decodeCheckpoint(withConfig({ method: 5 }), 'm5.safetensors'))).toMatch(/^m5\.safetensors: metadata mira\.config field "method" must be a method's id/);
   });
 });
 

@@ -6,13 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, test } from 'vitest';
-import { CIFAR_FILES, parseCifarBatch, readCifarTarGz } from '../src/data/cifar.ts';
+import { parseCifarBatch, readCifarTarGz } from '../src/data/cifar.ts';
 import { DatasetError, channelStats, checkDataset, classCounts, type DatasetSplits } from '../src/data/dataset.ts';
 import { gunzip } from '../src/data/gzip.ts';
 import { parseIdxImages, parseIdxLabels } from '../src/data/idx.ts';
 import { readTar } from '../src/data/tar.ts';
 import { fetchBundledSample, urlSource } from '../src/data/fetch.ts';
 import { loadFromSource } from '../src/data/load.ts';
+import { cifarBatch, cifarFiles, cifarTar, idxImages, idxLabels, makeTar } from './helpers/formats.ts';
 import { SYSTEM_FASHION_MNIST_DIR, defaultDatasetsDir, loadDataset } from '../src/data/node-fs.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'mira-data-test-'));
@@ -25,87 +26,6 @@ function tempDir(): string {
 }
 
 // ---------- generators in the exact on-disk formats ----------
-
-/** A CIFAR-10 batch file of `n` records; pixel (c, p) of record r is (r·7 + c·50 + p) mod 256. */
-function cifarBatch(n: number, fileIndex: number): Uint8Array {
-  const b = new Uint8Array(n * 3073);
-  for (let r = 0; r < n; r++) {
-    b[r * 3073] = (r + fileIndex * 3) % 10;
-    for (let c = 0; c < 3; c++) for (let p = 0; p < 1024; p++) b[r * 3073 + 1 + c * 1024 + p] = (r * 7 + fileIndex * 13 + c * 50 + p) % 256;
-  }
-  return b;
-}
-
-function cifarFiles(n = 3): Map<string, Uint8Array> {
-  return new Map(CIFAR_FILES.map((f, i) => [f, cifarBatch(n, i)]));
-}
-
-function octal(n: number, width: number): string {
-  return n.toString(8).padStart(width - 1, '0') + '\0';
-}
-
-/** A ustar archive (as `tar cf`): a directory entry, then the files, then two zero blocks. */
-function makeTar(entries: { name: string; data?: Uint8Array; type?: string }[]): Uint8Array {
-  const blocks: Uint8Array[] = [];
-  const enc = new TextEncoder();
-  for (const e of entries) {
-    const h = new Uint8Array(512);
-    const data = e.data ?? new Uint8Array(0);
-    h.set(enc.encode(e.name), 0);
-    h.set(enc.encode(octal(0o644, 8)), 100);
-    h.set(enc.encode(octal(1000, 8)), 108);
-    h.set(enc.encode(octal(1000, 8)), 116);
-    h.set(enc.encode(octal(data.length, 12)), 124);
-    h.set(enc.encode(octal(1262304000, 12)), 136);
-    h.set(enc.encode('        '), 148);
-    h[156] = (e.type ?? '0').charCodeAt(0);
-    h.set(enc.encode('ustar\0'), 257);
-    h.set(enc.encode('00'), 263);
-    let sum = 0;
-    for (const v of h) sum += v;
-    h.set(enc.encode(octal(sum, 7) + ' '), 148);
-    blocks.push(h);
-    const padded = new Uint8Array(Math.ceil(data.length / 512) * 512);
-    padded.set(data);
-    blocks.push(padded);
-  }
-  blocks.push(new Uint8Array(1024));
-  const out = new Uint8Array(blocks.reduce((a, b) => a + b.length, 0));
-  let o = 0;
-  for (const b of blocks) {
-    out.set(b, o);
-    o += b.length;
-  }
-  return out;
-}
-
-function cifarTar(files: Map<string, Uint8Array>, prefix = 'cifar-10-batches-bin/'): Uint8Array {
-  return makeTar([
-    { name: prefix, type: '5' },
-    { name: `${prefix}batches.meta.txt`, data: new TextEncoder().encode('airplane\nautomobile\n') },
-    ...[...files].map(([name, data]) => ({ name: prefix + name, data })),
-  ]);
-}
-
-function idxImages(n: number, h: number, w: number, magic = 0x803): Uint8Array {
-  const b = new Uint8Array(16 + n * h * w);
-  const dv = new DataView(b.buffer);
-  dv.setUint32(0, magic);
-  dv.setUint32(4, n);
-  dv.setUint32(8, h);
-  dv.setUint32(12, w);
-  for (let i = 0; i < n * h * w; i++) b[16 + i] = (i * 31) % 256;
-  return b;
-}
-
-function idxLabels(n: number, magic = 0x801): Uint8Array {
-  const b = new Uint8Array(8 + n);
-  const dv = new DataView(b.buffer);
-  dv.setUint32(0, magic);
-  dv.setUint32(4, n);
-  for (let i = 0; i < n; i++) b[8 + i] = i % 10;
-  return b;
-}
 
 function writeIdxDir(dir: string, opts: { gz?: boolean; train?: [number, number, number]; test?: [number, number, number]; trainLabels?: number; imagesMagic?: number } = {}) {
   const [trn, trh, trw] = opts.train ?? [12, 28, 28];

@@ -3,7 +3,7 @@
 // empty arrays; byte-identical output to np.save; and a clear error for each thing refused.
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import { encodeNpy, parseNpy, type NpyDtype } from '../src/io/npy.ts';
+import { encodeNpy, NpyError, parseNpy, type NpyDtype } from '../src/io/npy.ts';
 
 const fixture = (name: string) => new Uint8Array(readFileSync(new URL(`./fixtures/npy/${name}`, import.meta.url)));
 
@@ -83,7 +83,9 @@ describe('encodeNpy', () => {
     const bytes = encodeNpy(Float32Array.of(4.5), shape);
     expect([bytes[6], bytes[7]]).toEqual([2, 0]);
     expect((12 + new DataView(bytes.buffer).getUint32(8, true)) % 64).toBe(0);
-    const back = parseNpy(bytes);
+    // numpy's own header cap (10000 bytes) refuses it unless raised, as np.load's max_header_size.
+    expect(() => parseNpy(bytes, 'wide.npy')).toThrow(/^wide\.npy: header of \d+ bytes exceeds the 10000-byte limit numpy itself applies/);
+    const back = parseNpy(bytes, 'wide.npy', { maxHeaderSize: 1 << 20 });
     expect(back.shape.length).toBe(30000);
     expect(Array.from(back.data as Float32Array)).toEqual([4.5]);
   });
@@ -145,6 +147,49 @@ describe('parseNpy refuses, saying what was wrong and what was expected', () => 
     expect(() => parseNpy(withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (2, -1), }"), 'm.npy')).toThrow(/header shape \[2,-1\] is not a tuple of non-negative integers/);
     expect(() => parseNpy(withHeader("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (0,), }"), 'm.npy')).toThrow(/structured or missing dtype/);
     expect(parseNpy(withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (0,), }\n")).shape).toEqual([0]);
+  });
+
+  // Issue 16, items 7 and 8: the header parser recursed (≈5000 brackets overflowed the stack and a
+  // RangeError leaked without the file's name); quotes in messages were unbounded.
+  const withV2Header = (header: string) => {
+    const text = new TextEncoder().encode(header);
+    const out = new Uint8Array(12 + text.length);
+    out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 2, 0]);
+    new DataView(out.buffer).setUint32(8, text.length, true);
+    out.set(text, 12);
+    return out;
+  };
+
+  test('deep nesting is parsed without recursion: a clean NpyError naming the file, not a RangeError', () => {
+    const depth = 50_000;
+    const nested = `{'descr': '<f4', 'fortran_order': False, 'shape': ${'('.repeat(depth)}${')'.repeat(depth)}, }`;
+    let err: unknown;
+    try {
+      parseNpy(withV2Header(nested), 'deep.npy', { maxHeaderSize: 1 << 20 });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(NpyError);
+    expect((err as Error).message).toMatch(/^deep\.npy: header shape \[\[\[\[.*… is not a tuple of non-negative integers/);
+    expect((err as Error).message.length).toBeLessThan(300);
+    // Unclosed: still a clean error.
+    expect(() => parseNpy(withV2Header(`{'shape': ${'['.repeat(depth)}`), 'open.npy', { maxHeaderSize: 1 << 20 })).toThrow(/^open\.npy: malformed \.npy header \(unexpected end at character \d+\)/);
+    // Nested lists that do parse come back whole.
+    expect(parseNpy(withV2Header("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 3), 'x': [[1, (2,)], {'y': None}], }"), 'n.npy').shape).toEqual([0, 3]);
+  });
+
+  test("numpy's header cap: over 10000 bytes is refused before parsing; messages stay short", () => {
+    const long = `{'descr': '<f4', 'fortran_order': False, 'shape': (1,), 'pad': '${'x'.repeat(20_000)}', }`;
+    expect(() => parseNpy(withV2Header(long), 'long.npy')).toThrow(/^long\.npy: header of 20\d{3} bytes exceeds the 10000-byte limit numpy itself applies/);
+    let msg = '';
+    try {
+      parseNpy(withV2Header(`{'descr': '${'<f4'.repeat(3000)}', 'fortran_order': False, 'shape': (1,), }`), 'descr.npy');
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    expect(msg).toMatch(/^descr\.npy: unsupported dtype '<f4<f4.*… \(9000 characters\)'/);
+    expect(msg.length).toBeLessThan(300);
+    expect(() => parseNpy(withV2Header("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 4294967296), }"), 'huge.npy')).toThrow(/^huge\.npy: header shape \[4294967296,4294967296,4294967296\] of float32 needs more than 2\^53 bytes/);
   });
 });
 

@@ -3,7 +3,7 @@
 // writer of scripts/fixtures/make_resnet_fixture.py, and a clear error for each malformed file.
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import { encodeSafetensors, parseSafetensors } from '../src/io/safetensors.ts';
+import { encodeSafetensors, parseSafetensors, SafetensorsError } from '../src/io/safetensors.ts';
 
 /** A file from a literal header and raw data, for crafting malformed inputs. */
 function craft(header: string, data: Uint8Array = new Uint8Array(0), declaredLength = header.length): Uint8Array {
@@ -165,6 +165,40 @@ describe('parseSafetensors', () => {
     expect(Array.from(parsed.tensors.get('d')!.data as Float64Array)).toEqual([-0.125]);
     expect(Array.from(parsed.tensors.get('u')!.data as Uint8Array)).toEqual([1, 2, 3]);
     expect(parsed.metadata).toEqual({});
+  });
+});
+
+// Issue 16, item 8: dtype lookups used `in` (so "constructor" and "__proto__" passed and failed
+// later inside JavaScript), and quotes in messages were unbounded.
+describe('hostile headers: own-property dtypes, bounded messages, the file named', () => {
+  const messageOf = (bytes: Uint8Array, name: string): string => {
+    try {
+      parseSafetensors(bytes, name);
+    } catch (e) {
+      expect(e).toBeInstanceOf(SafetensorsError);
+      return (e as Error).message;
+    }
+    throw new Error('expected a SafetensorsError');
+  };
+
+  test.each(['constructor', '__proto__', 'toString', 'hasOwnProperty'])('dtype "%s" is unsupported, not an Object.prototype member', (dtype) => {
+    const msg = messageOf(craft(`{"a":{"dtype":"${dtype}","shape":[2],"data_offsets":[0,8]}}`, new Uint8Array(8)), 'proto.safetensors');
+    expect(msg).toBe(`proto.safetensors: tensor "a" has unsupported dtype "${dtype}"; supported: U8, F16, BF16, I32, F32, F64, I64`);
+  });
+
+  test('long keys, shapes and metadata are clipped; sizes past 2^53 are named, not "needs Infinity"', () => {
+    const key = 'k'.repeat(100_000);
+    const long = messageOf(craft(`{"${key}":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}`, new Uint8Array(8)), 'long.safetensors');
+    expect(long).toMatch(/^long\.safetensors: tensor "k{80}… \(100000 characters\)" holds 8 bytes but shape \[3\] of F32 needs 12$/);
+    const shape = messageOf(craft(`{"a":{"dtype":"F32","shape":[${new Array(50_000).fill(-1).join(',')}],"data_offsets":[0,8]}}`, new Uint8Array(8)), 'shape.safetensors');
+    expect(shape.length).toBeLessThan(300);
+    expect(shape).toMatch(/^shape\.safetensors: tensor "a" shape \[-1,-1,.*… must be an array of non-negative integers/);
+    const huge = messageOf(craft('{"a":{"dtype":"F64","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,8]}}', new Uint8Array(8)), 'huge.safetensors');
+    expect(huge).toBe('huge.safetensors: tensor "a" shape [4294967296,4294967296,4294967296] of F64 needs more than 2^53 bytes (a damaged header?)');
+    const zero = messageOf(craft('{"a":{"dtype":"F64","shape":[0,1e300],"data_offsets":[0,8]}}', new Uint8Array(8)), 'zero.safetensors');
+    expect(zero).toMatch(/^zero\.safetensors: tensor "a" holds 8 bytes but shape \[0,1e\+300\] of F64 needs 0$/);
+    const meta = messageOf(craft(`{"__metadata__":{"m":[${new Array(10_000).fill(1).join(',')}]}}`), 'meta.safetensors');
+    expect(meta.length).toBeLessThan(200);
   });
 });
 

@@ -1,10 +1,11 @@
 // CIFAR-10, binary version (https://www.cs.toronto.edu/~kriz/cifar.html): data_batch_1…5.bin and
 // test_batch.bin, each 10000 records of 1 label byte + 3072 pixel bytes (channel-planar R, G, B
 // planes of 32×32, row-major). Converted to NHWC uint8. Also reads the distributed
-// cifar-10-binary.tar.gz directly (gzip, then tar; files under cifar-10-batches-bin/).
+// cifar-10-binary.tar.gz directly (gzip, then tar; files under cifar-10-batches-bin/), inflated
+// only as far as six batch files and the tar headers can reach (CIFAR_TAR_MAX_BYTES).
 import { CIFAR10_CLASSES, CIFAR10_MEAN, CIFAR10_STD, DatasetError, type Dataset, type DatasetSplits } from './dataset.ts';
-import { gunzip } from './gzip.ts';
-import { readTar } from './tar.ts';
+import { gunzip, type InflateLimit } from './gzip.ts';
+import { checkTarStart, readTar, TAR_BLOCK } from './tar.ts';
 
 export const CIFAR_RECORD_BYTES = 3073;
 export const CIFAR_RECORDS_PER_FILE = 10000;
@@ -12,6 +13,19 @@ export const CIFAR_TRAIN_FILES = ['data_batch_1.bin', 'data_batch_2.bin', 'data_
 export const CIFAR_TEST_FILE = 'test_batch.bin';
 export const CIFAR_FILES = [...CIFAR_TRAIN_FILES, CIFAR_TEST_FILE];
 export const CIFAR_TAR_DIR = 'cifar-10-batches-bin/';
+/** One batch file's bytes (10 000 records of 3073 bytes). */
+export const CIFAR_FILE_BYTES = CIFAR_RECORD_BYTES * CIFAR_RECORDS_PER_FILE;
+/**
+ * The most a CIFAR-10 tar may hold: the six batch files plus tar overhead (a header and padding
+ * per member, the directory, readme.html and batches.meta.txt, pax headers, the end blocks and
+ * the 10 KiB record padding), for which 1 MiB is generous.
+ */
+export const CIFAR_TAR_MAX_BYTES = CIFAR_FILES.length * CIFAR_FILE_BYTES + (1 << 20);
+
+/** The inflate limit for the CIFAR-10 tarball: CIFAR_TAR_MAX_BYTES, and a tar header first. */
+export function cifarTarInflateLimit(file: string): InflateLimit {
+  return { maxBytes: CIFAR_TAR_MAX_BYTES, what: 'a CIFAR-10 tar (six batch files of 30 730 000 bytes and the tar headers)', headBytes: TAR_BLOCK, inspect: (head) => checkTarStart(head, file) };
+}
 
 export interface CifarOptions {
   /**
@@ -112,7 +126,7 @@ export function cifarFilesFromTar(entries: readonly { name: string; data: Uint8A
 
 /** Reads cifar-10-binary.tar.gz (or an uncompressed .tar) held in memory. */
 export async function readCifarTarGz(bytes: Uint8Array, file: string, opts: CifarOptions = {}): Promise<DatasetSplits> {
-  const tar = bytes[0] === 0x1f && bytes[1] === 0x8b ? await gunzip(bytes, file) : bytes;
+  const tar = bytes[0] === 0x1f && bytes[1] === 0x8b ? await gunzip(bytes, file, cifarTarInflateLimit(file)) : bytes;
   const entries = readTar(tar, file);
   const files = cifarFilesFromTar(entries);
   // Members are named with the archive: "cifar-10-binary.tar.gz: cifar-10-batches-bin/data_batch_3.bin: …".

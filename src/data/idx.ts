@@ -1,7 +1,8 @@
 // IDX files (MNIST, Fashion-MNIST): a big-endian header — magic 0x00000803 for N×H×W uint8
-// images, 0x00000801 for N uint8 labels — then the data. Accepted gzipped or raw.
+// images, 0x00000801 for N uint8 labels — then the data. Accepted gzipped or raw; a gzipped
+// file is inflated only as far as its header's dimensions allow (see idxInflateLimit).
 import { DatasetError, FASHION_MNIST_CLASSES, FASHION_MNIST_MEAN, FASHION_MNIST_STD, MNIST_CLASSES, channelStats, type Dataset, type DatasetSplits } from './dataset.ts';
-import { maybeGunzip } from './gzip.ts';
+import { maybeGunzip, type InflateLimit } from './gzip.ts';
 
 export const IDX_IMAGES_MAGIC = 0x00000803;
 export const IDX_LABELS_MAGIC = 0x00000801;
@@ -12,14 +13,52 @@ function readU32BE(b: Uint8Array, off: number): number {
   return ((b[off]! << 24) | (b[off + 1]! << 16) | (b[off + 2]! << 8) | b[off + 3]!) >>> 0;
 }
 
-/** Parses an (already decompressed) IDX images file: N×H×W uint8. */
-export function parseIdxImages(bytes: Uint8Array, file: string): { images: Uint8Array; count: number; height: number; width: number } {
+/** The largest IDX file read (1 GiB: EMNIST's biggest split is 0.55 GB); a header claiming more is refused. */
+export const IDX_MAX_BYTES = 1 << 30;
+
+function checkImagesMagic(bytes: Uint8Array, file: string): void {
   // The magic number first (a labels file is often shorter than an images header).
   const magic = bytes.length >= 4 ? readU32BE(bytes, 0) : -1;
   if (bytes.length >= 4 && magic !== IDX_IMAGES_MAGIC) {
     const what = magic === IDX_LABELS_MAGIC ? ' (that is a labels file)' : '';
     throw new DatasetError(file, `wrong magic number ${hex(magic)}${what}; expected ${hex(IDX_IMAGES_MAGIC)} (IDX uint8 images, 3 dimensions)`);
   }
+}
+
+function checkLabelsMagic(bytes: Uint8Array, file: string): void {
+  const magic = bytes.length >= 4 ? readU32BE(bytes, 0) : -1;
+  if (bytes.length >= 4 && magic !== IDX_LABELS_MAGIC) {
+    const what = magic === IDX_IMAGES_MAGIC ? ' (that is an images file)' : '';
+    throw new DatasetError(file, `wrong magic number ${hex(magic)}${what}; expected ${hex(IDX_LABELS_MAGIC)} (IDX uint8 labels, 1 dimension)`);
+  }
+}
+
+/**
+ * How far a gzipped IDX file may inflate: refused at a wrong magic number as soon as 4 bytes are
+ * out, then limited to exactly what the header's dimensions describe (at most IDX_MAX_BYTES).
+ */
+export function idxInflateLimit(kind: 'images' | 'labels', file: string): InflateLimit {
+  const headerBytes = kind === 'images' ? 16 : 8;
+  return {
+    maxBytes: IDX_MAX_BYTES,
+    what: `an IDX ${kind} file`,
+    headBytes: headerBytes,
+    inspect: (head) => {
+      (kind === 'images' ? checkImagesMagic : checkLabelsMagic)(head, file);
+      if (head.length < headerBytes) return;
+      const need = kind === 'images' ? headerBytes + readU32BE(head, 4) * readU32BE(head, 8) * readU32BE(head, 12) : headerBytes + readU32BE(head, 4);
+      if (need > IDX_MAX_BYTES) {
+        const dims = kind === 'images' ? `${readU32BE(head, 4)}×${readU32BE(head, 8)}×${readU32BE(head, 12)} images` : `${readU32BE(head, 4)} labels`;
+        throw new DatasetError(file, `the header's ${dims} need ${need} bytes, over the ${IDX_MAX_BYTES}-byte limit for IDX files (damaged header?)`);
+      }
+      return need;
+    },
+  };
+}
+
+/** Parses an (already decompressed) IDX images file: N×H×W uint8. */
+export function parseIdxImages(bytes: Uint8Array, file: string): { images: Uint8Array; count: number; height: number; width: number } {
+  checkImagesMagic(bytes, file);
   if (bytes.length < 16) throw new DatasetError(file, `${bytes.length} bytes is too short for an IDX images header (16 bytes)`);
   const count = readU32BE(bytes, 4);
   const height = readU32BE(bytes, 8);
@@ -34,11 +73,7 @@ export function parseIdxImages(bytes: Uint8Array, file: string): { images: Uint8
 
 /** Parses an (already decompressed) IDX labels file: N uint8. */
 export function parseIdxLabels(bytes: Uint8Array, file: string): Uint8Array {
-  const magic = bytes.length >= 4 ? readU32BE(bytes, 0) : -1;
-  if (bytes.length >= 4 && magic !== IDX_LABELS_MAGIC) {
-    const what = magic === IDX_IMAGES_MAGIC ? ' (that is an images file)' : '';
-    throw new DatasetError(file, `wrong magic number ${hex(magic)}${what}; expected ${hex(IDX_LABELS_MAGIC)} (IDX uint8 labels, 1 dimension)`);
-  }
+  checkLabelsMagic(bytes, file);
   if (bytes.length < 8) throw new DatasetError(file, `${bytes.length} bytes is too short for an IDX labels header (8 bytes)`);
   const count = readU32BE(bytes, 4);
   if (count === 0) throw new DatasetError(file, 'the header says 0 labels');
@@ -70,8 +105,8 @@ export function knownIdxClasses(name: string): string[] {
 
 /** Reads one split from an images file and a labels file (each .gz or raw). */
 export async function readIdxSplit(files: IdxPairFiles, opts: IdxSplitOptions): Promise<Dataset> {
-  const imgRaw = await maybeGunzip(files.images.bytes, files.images.name);
-  const lblRaw = await maybeGunzip(files.labels.bytes, files.labels.name);
+  const imgRaw = await maybeGunzip(files.images.bytes, files.images.name, idxInflateLimit('images', files.images.name));
+  const lblRaw = await maybeGunzip(files.labels.bytes, files.labels.name, idxInflateLimit('labels', files.labels.name));
   const { images, count, height, width } = parseIdxImages(imgRaw, files.images.name);
   const labels = parseIdxLabels(lblRaw, files.labels.name);
   if (opts.expectDims && (height !== opts.expectDims[0] || width !== opts.expectDims[1])) {

@@ -55,6 +55,34 @@ function paxPath(data: Uint8Array): string | null {
   return path;
 }
 
+function checkHeaderChecksum(bytes: Uint8Array, off: number, archive: string): void {
+  const stored = numberField(bytes, off + 148, 8, archive, 'checksum', off);
+  let unsigned = 0;
+  let signed = 0;
+  for (let i = 0; i < BLOCK; i++) {
+    const v = i >= 148 && i < 156 ? 0x20 : bytes[off + i]!;
+    unsigned += v;
+    signed += v > 127 ? v - 256 : v;
+  }
+  if (stored !== unsigned && stored !== signed) {
+    throw new DatasetError(archive, `corrupt tar header at byte ${off}: checksum ${stored} does not match the header's ${unsigned} (damaged archive?)`);
+  }
+}
+
+/**
+ * Checks an archive's first 512-byte block while it is still being decompressed: a header whose
+ * checksum holds, or else a DatasetError (an all-zero block is an empty archive). Lets a .tar.gz
+ * of garbage, or a gzip bomb of zeros, be refused after its first block.
+ */
+export function checkTarStart(head: Uint8Array, archive: string): void {
+  if (head.length < BLOCK) return; // too short: readTar says so with the whole (short) archive
+  if (isZeroBlock(head, 0)) throw new DatasetError(archive, 'the tar archive is empty (its first header block is all zeros)');
+  checkHeaderChecksum(head, 0, archive);
+}
+
+/** The size of one tar block (headers and data padding). */
+export const TAR_BLOCK = BLOCK;
+
 /** Lists the regular files of a tar archive. Throws a DatasetError naming `archive` on damage. */
 export function readTar(bytes: Uint8Array, archive: string): TarEntry[] {
   const entries: TarEntry[] = [];
@@ -66,17 +94,7 @@ export function readTar(bytes: Uint8Array, archive: string): TarEntry[] {
       sawEnd = true;
       break;
     }
-    const stored = numberField(bytes, off + 148, 8, archive, 'checksum', off);
-    let unsigned = 0;
-    let signed = 0;
-    for (let i = 0; i < BLOCK; i++) {
-      const v = i >= 148 && i < 156 ? 0x20 : bytes[off + i]!;
-      unsigned += v;
-      signed += v > 127 ? v - 256 : v;
-    }
-    if (stored !== unsigned && stored !== signed) {
-      throw new DatasetError(archive, `corrupt tar header at byte ${off}: checksum ${stored} does not match the header's ${unsigned} (damaged archive?)`);
-    }
+    checkHeaderChecksum(bytes, off, archive);
     const size = numberField(bytes, off + 124, 12, archive, 'size', off);
     const type = String.fromCharCode(bytes[off + 156]!);
     const magic = cstring(bytes, off + 257, 6);

@@ -9,6 +9,7 @@
 // with a message that names the file, what was found and what was expected. Data is copied
 // into a fresh, aligned typed array (the file's data offset need not be a multiple of 8), and
 // read as little-endian: every WebGPU host (x86-64, ARM64, wasm) is little-endian.
+import { clip, quote } from './messages.ts';
 
 export type NpyDtype = 'float32' | 'float64' | 'uint8' | 'int32' | 'int64' | 'uint32' | 'bool';
 
@@ -62,63 +63,53 @@ function lookupDescr(descr: string, name: string): DtypeInfo {
   const code = '<>|=!'.includes(order ?? '') ? descr.slice(1) : descr;
   const oneByte = code === 'u1' || code === 'b1';
   if ((order === '>' || order === '!') && !oneByte) {
-    throw new Error(`${name}: big-endian dtype '${descr}' is not supported; save it little-endian (e.g. arr.astype('<${code}')) — supported: ${SUPPORTED}`);
+    throw new NpyError(name, `big-endian dtype '${clip(descr)}' is not supported; save it little-endian (e.g. arr.astype('<${code}')) — supported: ${SUPPORTED}`);
   }
-  if (code.startsWith('O')) throw new Error(`${name}: object dtype '${descr}' cannot be read (it holds pickled Python objects); supported: ${SUPPORTED}`);
+  if (code.startsWith('O')) throw new NpyError(name, `object dtype '${clip(descr)}' cannot be read (it holds pickled Python objects); supported: ${SUPPORTED}`);
   const found = DTYPES.find((d) => d.descr.slice(1) === code);
   if (!found || (!oneByte && order !== '<' && order !== '=')) {
-    throw new Error(`${name}: unsupported dtype '${descr}'; supported: ${SUPPORTED}`);
+    throw new NpyError(name, `unsupported dtype '${clip(descr)}'; supported: ${SUPPORTED}`);
   }
   return found;
 }
 
+/** What parseNpy throws: the message starts with the file's name. */
+export class NpyError extends Error {
+  override name = 'NpyError';
+  constructor(
+    readonly file: string,
+    detail: string,
+  ) {
+    super(`${file}: ${detail}`);
+  }
+}
+
+/**
+ * numpy's own limit on the header (numpy/lib/format.py `_MAX_HEADER_SIZE`, numpy ≥ 1.24): longer
+ * headers "may not be safe to load securely" and np.load refuses them unless `max_header_size`
+ * is raised; parseNpy does the same (its `maxHeaderSize` option).
+ */
+export const NPY_MAX_HEADER_SIZE = 10000;
+
 // ---------------------------------------------------------------------------------------------
 // A parser for the small subset of Python literals an .npy header uses: dicts, tuples, lists,
-// strings, integers, True / False / None.
+// strings, integers, True / False / None. Iterative, with an explicit stack: nesting depth is
+// bounded only by the header's length, never by the JavaScript call stack.
 
 type PyValue = string | number | boolean | null | PyValue[] | { [k: string]: PyValue };
+
+type Frame = { kind: 'dict'; value: { [k: string]: PyValue }; key: string | null } | { kind: 'seq'; value: PyValue[]; close: string };
 
 function parsePythonLiteral(text: string, name: string): PyValue {
   let i = 0;
   const fail = (what: string): never => {
-    throw new Error(`${name}: malformed .npy header (${what} at character ${i}): ${JSON.stringify(text.trim())}`);
+    throw new NpyError(name, `malformed .npy header (${what} at character ${i}): ${clip(JSON.stringify(text.trim()))}`);
   };
   const skipSpace = () => {
     while (i < text.length && /\s/.test(text[i]!)) i++;
   };
-  const value = (): PyValue => {
-    skipSpace();
+  const scalar = (): PyValue => {
     const c = text[i];
-    if (c === '{') {
-      i++;
-      const dict: { [k: string]: PyValue } = {};
-      for (;;) {
-        skipSpace();
-        if (text[i] === '}') { i++; return dict; }
-        const key = value();
-        if (typeof key !== 'string') fail('dict key is not a string');
-        skipSpace();
-        if (text[i] !== ':') fail("expected ':'");
-        i++;
-        dict[key as string] = value();
-        skipSpace();
-        if (text[i] === ',') i++;
-        else if (text[i] !== '}') fail("expected ',' or '}'");
-      }
-    }
-    if (c === '(' || c === '[') {
-      const close = c === '(' ? ')' : ']';
-      i++;
-      const items: PyValue[] = [];
-      for (;;) {
-        skipSpace();
-        if (text[i] === close) { i++; return items; }
-        items.push(value());
-        skipSpace();
-        if (text[i] === ',') i++;
-        else if (text[i] !== close) fail(`expected ',' or '${close}'`);
-      }
-    }
     if (c === "'" || c === '"') {
       const end = text.indexOf(c, i + 1);
       if (end < 0) fail('unterminated string');
@@ -126,65 +117,125 @@ function parsePythonLiteral(text: string, name: string): PyValue {
       i = end + 1;
       return s;
     }
-    const word = /^(-?\d+L?|True|False|None)/.exec(text.slice(i));
-    if (!word) return fail('unexpected character');
+    const word = /^(-?\d+L?|True|False|None)/.exec(text.slice(i, i + 32));
+    if (!word) return fail(c === undefined ? 'unexpected end' : 'unexpected character');
     i += word[0].length;
     if (word[0] === 'True') return true;
     if (word[0] === 'False') return false;
     if (word[0] === 'None') return null;
     return Number(word[0].replace('L', ''));
   };
-  const v = value();
+  const stack: Frame[] = [];
+  let result: PyValue | undefined;
+  // Where a finished value goes: the enclosing container, or the result.
+  const place = (v: PyValue) => {
+    const top = stack[stack.length - 1];
+    if (!top) {
+      result = v;
+      return;
+    }
+    if (top.kind === 'seq') top.value.push(v);
+    else if (top.key === null) {
+      if (typeof v !== 'string') fail('dict key is not a string');
+      top.key = v as string;
+      skipSpace();
+      if (text[i] !== ':') fail("expected ':'");
+      i++;
+    } else {
+      // defineProperty, so a key such as "__proto__" is stored as data, not as a prototype.
+      Object.defineProperty(top.value, top.key, { value: v, enumerable: true, writable: true, configurable: true });
+      top.key = null;
+    }
+  };
+  // After a value inside a container: a separator or the container's end.
+  const afterValue = (): void => {
+    const top = stack[stack.length - 1];
+    if (!top || (top.kind === 'dict' && top.key !== null)) return;
+    skipSpace();
+    const close = top.kind === 'dict' ? '}' : top.close;
+    if (text[i] === ',') i++;
+    else if (text[i] !== close) fail(`expected ',' or '${close}'`);
+  };
+  for (;;) {
+    skipSpace();
+    const top = stack[stack.length - 1];
+    const c = text[i];
+    if (top && c === (top.kind === 'dict' ? '}' : top.close) && (top.kind !== 'dict' || top.key === null)) {
+      i++;
+      stack.pop();
+      place(top.value);
+    } else if (c === '{') {
+      i++;
+      stack.push({ kind: 'dict', value: {}, key: null });
+      continue;
+    } else if (c === '(' || c === '[') {
+      i++;
+      stack.push({ kind: 'seq', value: [], close: c === '(' ? ')' : ']' });
+      continue;
+    } else place(scalar());
+    if (stack.length === 0) break;
+    afterValue();
+  }
   skipSpace();
   if (i !== text.length) fail('trailing text');
-  return v;
+  return result!;
 }
 
 function describeShape(shape: number[]): string {
   return `[${shape.join(',')}]`;
 }
 
-/** Reads a whole .npy file. Throws an Error naming `name` and the problem on anything unsupported. */
-export function parseNpy(bytes: Uint8Array, name = 'array.npy'): NpyArray {
+export interface NpyReadOptions {
+  /** The longest header accepted (numpy's `max_header_size`); default NPY_MAX_HEADER_SIZE, numpy's. */
+  maxHeaderSize?: number;
+}
+
+/** Reads a whole .npy file. Throws an NpyError naming `name` and the problem on anything unsupported. */
+export function parseNpy(bytes: Uint8Array, name = 'array.npy', opts: NpyReadOptions = {}): NpyArray {
   if (bytes.length < 10 || MAGIC.some((m, k) => bytes[k] !== m)) {
     const head = Array.from(bytes.subarray(0, 6), (b) => b.toString(16).padStart(2, '0')).join(' ');
-    throw new Error(`${name}: not a .npy file (expected the magic bytes 93 4e 55 4d 50 59 "\\x93NUMPY", found ${head || 'an empty file'})`);
+    throw new NpyError(name, `not a .npy file (expected the magic bytes 93 4e 55 4d 50 59 "\\x93NUMPY", found ${head || 'an empty file'})`);
   }
   const major = bytes[6]!;
   const minor = bytes[7]!;
-  if (major < 1 || major > 3) throw new Error(`${name}: unsupported .npy format version ${major}.${minor} (expected 1.0, 2.0 or 3.0)`);
+  if (major < 1 || major > 3) throw new NpyError(name, `unsupported .npy format version ${major}.${minor} (expected 1.0, 2.0 or 3.0)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const lengthBytes = major === 1 ? 2 : 4;
-  if (bytes.length < 8 + lengthBytes) throw new Error(`${name}: file ends inside the .npy preamble (${bytes.length} bytes)`);
+  if (bytes.length < 8 + lengthBytes) throw new NpyError(name, `file ends inside the .npy preamble (${bytes.length} bytes)`);
   const headerLength = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
   const headerStart = 8 + lengthBytes;
   const dataStart = headerStart + headerLength;
   if (dataStart > bytes.length) {
-    throw new Error(`${name}: header claims ${headerLength} bytes but the file has only ${bytes.length - headerStart} after the preamble (file truncated?)`);
+    throw new NpyError(name, `header claims ${headerLength} bytes but the file has only ${bytes.length - headerStart} after the preamble (file truncated?)`);
+  }
+  const maxHeader = opts.maxHeaderSize ?? NPY_MAX_HEADER_SIZE;
+  if (headerLength > maxHeader) {
+    throw new NpyError(name, `header of ${headerLength} bytes exceeds the ${maxHeader}-byte limit numpy itself applies (np.load's max_header_size); a damaged or hostile file?`);
   }
   const headerText = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(headerStart, dataStart));
   const header = parsePythonLiteral(headerText, name);
   if (header === null || typeof header !== 'object' || Array.isArray(header)) {
-    throw new Error(`${name}: .npy header is not a dict: ${JSON.stringify(headerText.trim())}`);
+    throw new NpyError(name, `.npy header is not a dict: ${clip(JSON.stringify(headerText.trim()))}`);
   }
   const { descr, fortran_order: fortranOrder, shape } = header;
   if (typeof descr !== 'string') {
-    throw new Error(`${name}: structured or missing dtype ${JSON.stringify(descr)} is not supported; expected a plain dtype, one of ${SUPPORTED}`);
+    throw new NpyError(name, `structured or missing dtype ${quote(descr)} is not supported; expected a plain dtype, one of ${SUPPORTED}`);
   }
   if (fortranOrder !== false) {
-    throw new Error(`${name}: Fortran-order (column-major) arrays are not supported; expected fortran_order False — save np.ascontiguousarray(arr)`);
+    throw new NpyError(name, `Fortran-order (column-major) arrays are not supported; expected fortran_order False — save np.ascontiguousarray(arr)`);
   }
   if (!Array.isArray(shape) || shape.some((d) => typeof d !== 'number' || !Number.isInteger(d) || d < 0)) {
-    throw new Error(`${name}: header shape ${JSON.stringify(shape)} is not a tuple of non-negative integers`);
+    throw new NpyError(name, `header shape ${quote(shape)} is not a tuple of non-negative integers`);
   }
   const dims = shape as number[];
   const info = lookupDescr(descr, name);
   const count = dims.reduce((a, b) => a * b, 1);
   const needed = count * info.bytes;
   const held = bytes.length - dataStart;
+  if (!Number.isSafeInteger(needed)) throw new NpyError(name, `header shape ${clip(describeShape(dims))} of ${info.dtype} needs more than 2^53 bytes (a damaged header?)`);
   if (held !== needed) {
     const hint = held < needed ? ' (file truncated?)' : ' (header shape wrong, or extra bytes after the array?)';
-    throw new Error(`${name}: data holds ${held} bytes but shape ${describeShape(dims)} of ${info.dtype} needs ${needed}${hint}`);
+    throw new NpyError(name, `data holds ${held} bytes but shape ${clip(describeShape(dims))} of ${info.dtype} needs ${needed}${hint}`);
   }
   // Copy into a fresh ArrayBuffer, so the typed array is aligned whatever the offset. Not
   // bytes.slice(): on a Node Buffer that is a view whose .buffer is Node's shared pool.

@@ -16,7 +16,20 @@
 // F16 and BF16 tensors are widened to Float32Array on reading (`dtype` still says what the
 // file stored); on writing, Float32Array data is rounded to them, to nearest even.
 
+import { clip, quote } from './messages.ts';
+
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'U8';
+
+/** What parseSafetensors throws: the message starts with the file's name. */
+export class SafetensorsError extends Error {
+  override name = 'SafetensorsError';
+  constructor(
+    readonly file: string,
+    detail: string,
+  ) {
+    super(`${file}: ${detail}`);
+  }
+}
 
 /** What parseSafetensors returns: arrays over their own ArrayBuffer (they upload to a GPUBuffer as is). */
 export type SafetensorsData = Float64Array<ArrayBuffer> | Float32Array<ArrayBuffer> | BigInt64Array<ArrayBuffer> | Int32Array<ArrayBuffer> | Uint8Array<ArrayBuffer>;
@@ -123,6 +136,11 @@ function shapeText(shape: number[]): string {
   return `[${shape.join(',')}]`;
 }
 
+/** Is `dtype` one of ours (an own key of DTYPES: "constructor" or "__proto__" are not)? */
+function isDtype(dtype: unknown): dtype is SafetensorsDtype {
+  return typeof dtype === 'string' && Object.hasOwn(DTYPES, dtype);
+}
+
 function isNonNegativeInt(v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0;
 }
@@ -148,24 +166,24 @@ function decodeTensor(dtype: SafetensorsDtype, raw: Uint8Array): SafetensorsData
   }
 }
 
-/** Reads a whole safetensors file. Throws an Error naming `name` and the problem on anything malformed. */
+/** Reads a whole safetensors file. Throws a SafetensorsError naming `name` and the problem on anything malformed. */
 export function parseSafetensors(bytes: Uint8Array, name = 'model.safetensors'): SafetensorsFile {
-  if (bytes.length < 8) throw new Error(`${name}: file is ${bytes.length} bytes, too short for the 8-byte safetensors header length (file truncated?)`);
+  if (bytes.length < 8) throw new SafetensorsError(name, `file is ${bytes.length} bytes, too short for the 8-byte safetensors header length (file truncated?)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = view.getUint32(0, true) + view.getUint32(4, true) * 2 ** 32;
   if (headerLength > bytes.length - 8) {
-    throw new Error(`${name}: header length ${headerLength} runs past the end of the file (${bytes.length - 8} bytes follow the length; file truncated, or not a safetensors file?)`);
+    throw new SafetensorsError(name, `header length ${headerLength} runs past the end of the file (${bytes.length - 8} bytes follow the length; file truncated, or not a safetensors file?)`);
   }
-  if (headerLength > MAX_HEADER) throw new Error(`${name}: header length ${headerLength} exceeds the ${MAX_HEADER}-byte limit of the reference implementation`);
+  if (headerLength > MAX_HEADER) throw new SafetensorsError(name, `header length ${headerLength} exceeds the ${MAX_HEADER}-byte limit of the reference implementation`);
   const headerText = new TextDecoder('utf-8', { fatal: false }).decode(bytes.subarray(8, 8 + headerLength));
   let header: unknown;
   try {
     header = JSON.parse(headerText);
   } catch (e) {
-    throw new Error(`${name}: header is not valid JSON (${(e as Error).message}); starts ${JSON.stringify(headerText.slice(0, 60))}`);
+    throw new SafetensorsError(name, `header is not valid JSON (${clip((e as Error).message)}); starts ${JSON.stringify(headerText.slice(0, 60))}`);
   }
   if (header === null || typeof header !== 'object' || Array.isArray(header)) {
-    throw new Error(`${name}: header must be a JSON object, got ${JSON.stringify(headerText.slice(0, 60))}`);
+    throw new SafetensorsError(name, `header must be a JSON object, got ${JSON.stringify(headerText.slice(0, 60))}`);
   }
   const dataStart = 8 + headerLength;
   const dataLength = bytes.length - dataStart;
@@ -174,36 +192,37 @@ export function parseSafetensors(bytes: Uint8Array, name = 'model.safetensors'):
 
   for (const [key, value] of Object.entries(header as Record<string, unknown>)) {
     if (key === '__metadata__') {
-      if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error(`${name}: __metadata__ must be an object of strings`);
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new SafetensorsError(name, `__metadata__ must be an object of strings`);
       for (const [mk, mv] of Object.entries(value as Record<string, unknown>)) {
-        if (typeof mv !== 'string') throw new Error(`${name}: __metadata__["${mk}"] must be a string, got ${JSON.stringify(mv)}`);
+        if (typeof mv !== 'string') throw new SafetensorsError(name, `__metadata__["${clip(mk)}"] must be a string, got ${quote(mv)}`);
         // defineProperty, so a key such as "__proto__" is stored as data, not as a prototype.
         Object.defineProperty(metadata, mk, { value: mv, enumerable: true, writable: true, configurable: true });
       }
       continue;
     }
     const t = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown } | null;
-    if (t === null || typeof t !== 'object') throw new Error(`${name}: tensor "${key}" entry must be an object with dtype, shape and data_offsets`);
-    if (typeof t.dtype !== 'string' || !(t.dtype in DTYPES)) {
-      throw new Error(`${name}: tensor "${key}" has unsupported dtype ${JSON.stringify(t.dtype)}; supported: ${SUPPORTED}`);
+    if (t === null || typeof t !== 'object') throw new SafetensorsError(name, `tensor "${clip(key)}" entry must be an object with dtype, shape and data_offsets`);
+    if (!isDtype(t.dtype)) {
+      throw new SafetensorsError(name, `tensor "${clip(key)}" has unsupported dtype ${quote(t.dtype)}; supported: ${SUPPORTED}`);
     }
     if (!Array.isArray(t.shape) || !t.shape.every(isNonNegativeInt)) {
-      throw new Error(`${name}: tensor "${key}" shape ${JSON.stringify(t.shape)} must be an array of non-negative integers`);
+      throw new SafetensorsError(name, `tensor "${clip(key)}" shape ${quote(t.shape)} must be an array of non-negative integers`);
     }
     const offsets = t.data_offsets;
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNonNegativeInt)) {
-      throw new Error(`${name}: tensor "${key}" data_offsets ${JSON.stringify(offsets)} must be [begin, end], non-negative integers`);
+      throw new SafetensorsError(name, `tensor "${clip(key)}" data_offsets ${quote(offsets)} must be [begin, end], non-negative integers`);
     }
     const [begin, end] = offsets as [number, number];
     const dtype = t.dtype as SafetensorsDtype;
     const shape = t.shape as number[];
-    if (end < begin) throw new Error(`${name}: tensor "${key}" data_offsets [${begin}, ${end}] end before they begin`);
+    if (end < begin) throw new SafetensorsError(name, `tensor "${clip(key)}" data_offsets [${begin}, ${end}] end before they begin`);
     if (end > dataLength) {
-      throw new Error(`${name}: tensor "${key}" data_offsets [${begin}, ${end}] run past the data area of ${dataLength} bytes (file truncated?)`);
+      throw new SafetensorsError(name, `tensor "${clip(key)}" data_offsets [${begin}, ${end}] run past the data area of ${dataLength} bytes (file truncated?)`);
     }
-    const needed = shape.reduce((a, b) => a * b, 1) * DTYPES[dtype].bytes;
+    const needed = shape.includes(0) ? 0 : shape.reduce((a, b) => a * b, 1) * DTYPES[dtype].bytes;
+    if (!Number.isSafeInteger(needed)) throw new SafetensorsError(name, `tensor "${clip(key)}" shape ${clip(shapeText(shape))} of ${dtype} needs more than 2^53 bytes (a damaged header?)`);
     if (end - begin !== needed) {
-      throw new Error(`${name}: tensor "${key}" holds ${end - begin} bytes but shape ${shapeText(shape)} of ${dtype} needs ${needed}`);
+      throw new SafetensorsError(name, `tensor "${clip(key)}" holds ${end - begin} bytes but shape ${clip(shapeText(shape))} of ${dtype} needs ${needed}`);
     }
     entries.push({ key, dtype, shape, begin, end });
   }
@@ -213,13 +232,13 @@ export function parseSafetensors(bytes: Uint8Array, name = 'model.safetensors'):
   let cursor = 0;
   let previous = '';
   for (const e of byOffset) {
-    if (e.begin < cursor) throw new Error(`${name}: tensor "${e.key}" bytes [${e.begin}, ${e.end}) overlap tensor "${previous}" which ends at ${cursor}`);
-    if (e.begin > cursor) throw new Error(`${name}: ${e.begin - cursor} unused bytes before tensor "${e.key}" at offset ${cursor} (the format requires tensors to be contiguous)`);
+    if (e.begin < cursor) throw new SafetensorsError(name, `tensor "${clip(e.key)}" bytes [${e.begin}, ${e.end}) overlap tensor "${clip(previous)}" which ends at ${cursor}`);
+    if (e.begin > cursor) throw new SafetensorsError(name, `${e.begin - cursor} unused bytes before tensor "${clip(e.key)}" at offset ${cursor} (the format requires tensors to be contiguous)`);
     cursor = e.end;
     previous = e.key;
   }
   if (cursor !== dataLength) {
-    throw new Error(`${name}: the tensors cover ${cursor} bytes of data but ${dataLength} follow the header (extra bytes at the end, or a missing tensor entry?)`);
+    throw new SafetensorsError(name, `the tensors cover ${cursor} bytes of data but ${dataLength} follow the header (extra bytes at the end, or a missing tensor entry?)`);
   }
 
   const tensors = new Map<string, SafeTensor>();
@@ -263,7 +282,7 @@ export function encodeSafetensors(
   const list = [...(tensors instanceof Map ? tensors.entries() : Object.entries(tensors))].map(([key, t]) => {
     if (key === '__metadata__') throw new Error('encodeSafetensors: "__metadata__" is reserved and cannot name a tensor');
     const dtype = t.dtype ?? defaultDtype(t.data);
-    if (!(dtype in DTYPES)) throw new Error(`encodeSafetensors: tensor "${key}" has unsupported dtype ${dtype}; supported: ${SUPPORTED}`);
+    if (!isDtype(dtype)) throw new Error(`encodeSafetensors: tensor "${key}" has unsupported dtype ${dtype}; supported: ${SUPPORTED}`);
     if (!t.shape.every(isNonNegativeInt)) throw new Error(`encodeSafetensors: tensor "${key}" shape ${shapeText(t.shape)} must be non-negative integers`);
     const count = t.shape.reduce((a, b) => a * b, 1);
     if (count !== t.data.length) throw new Error(`encodeSafetensors: tensor "${key}" shape ${shapeText(t.shape)} holds ${count} elements but its data has ${t.data.length}`);

@@ -1,9 +1,12 @@
 // Checkpoints: safetensors with PyTorch's names and layouts, so `torch` loads the student with
 // strict=True (docs/ARCHITECTURE.md, the checkpoint format). Our tensors are kept in our layouts in memory and converted only
-// here. Loading is strict too: every missing, unexpected or misshapen key is listed at once.
+// here. Loading is strict too: every missing, unexpected or misshapen key is listed at once (the
+// first few of each, then how many more), every tensor must be finite, and every problem names
+// the file (and the field or tensor). A checkpoint that loads is one training can resume from.
+import { clip, listFirst, quote } from '../io/messages.ts';
 import { encodeSafetensors, parseSafetensors, type SafeTensorInput } from '../io/safetensors.ts';
 import { hwioToOihw, oihwToHwio } from './layout.ts';
-import { fromStoredConfig, toStoredConfig, validateModelConfig, type ModelConfig } from './config.ts';
+import { fromStoredConfig, STORED_CONFIG_KEYS, toStoredConfig, validateModelConfig, type ModelConfig } from './config.ts';
 import { initialValues, modelParams, type ParamSpec } from './parameters.ts';
 
 export const CONFIG_KEY = 'mira.config';
@@ -18,12 +21,57 @@ export interface ModelState {
   student: TensorMap;
   /** The EMA teacher's encoder and projector; null when a checkpoint has none. */
   teacher: TensorMap | null;
+  /** The training method that produced it (mira.config's optional "method", e.g. "mira", "swav"); absent in older files. */
+  method?: string;
   /** Extra JSON stored beside the model config (training config, seed, …). */
   extra?: Record<string, unknown>;
 }
 
 export class CheckpointError extends Error {
   override name = 'CheckpointError';
+}
+
+/** Where a tensor holds NaN or ±Infinity: its name, how many, and the first index and value. */
+export interface NonFinite {
+  tensor: string;
+  count: number;
+  index: number;
+  value: number;
+}
+
+/** The non-finite entries of each tensor, student and teacher (`ema.`-prefixed), in order. */
+export function findNonFinite(state: Pick<ModelState, 'student' | 'teacher'>): NonFinite[] {
+  const found: NonFinite[] = [];
+  const scan = (prefix: string, tensors: TensorMap) => {
+    for (const [name, data] of tensors) {
+      let count = 0;
+      let index = -1;
+      for (let i = 0; i < data.length; i++) {
+        if (!Number.isFinite(data[i]!)) {
+          if (count++ === 0) index = i;
+        }
+      }
+      if (count) found.push({ tensor: prefix + name, count, index, value: data[index]! });
+    }
+  };
+  scan('', state.student);
+  if (state.teacher) scan(TEACHER_PREFIX, state.teacher);
+  return found;
+}
+
+function describeNonFinite(found: NonFinite[]): string {
+  return listFirst(found.map((f) => `"${f.tensor}" (${f.count} value${f.count > 1 ? 's' : ''}, the first ${f.value} at index ${f.index})`), 3, '; ');
+}
+
+/**
+ * Throws a CheckpointError naming `file` and the tensors holding NaN or ±Infinity. The trainer
+ * calls it before writing a checkpoint that a run may resume from; decodeCheckpoint on reading.
+ */
+export function checkFinite(state: Pick<ModelState, 'student' | 'teacher'>, file: string): void {
+  const found = findNonFinite(state);
+  if (found.length) {
+    throw new CheckpointError(`${file}: non-finite weights in ${found.length} tensor${found.length > 1 ? 's' : ''}: ${describeNonFinite(found)}; the run diverged — resume from an earlier checkpoint, or lower the learning rate`);
+  }
 }
 
 function transpose(src: Float32Array, rows: number, cols: number): Float32Array {
@@ -80,7 +128,8 @@ export function encodeCheckpoint(state: ModelState): Uint8Array {
       tensors.set(TEACHER_PREFIX + p.name, toTorch(p, t));
     }
   }
-  return encodeSafetensors(tensors, { [CONFIG_KEY]: JSON.stringify(toStoredConfig(state.config, state.step, state.extra ?? {})), format: 'pt' });
+  const extra = state.method === undefined ? (state.extra ?? {}) : { ...state.extra, method: state.method };
+  return encodeSafetensors(tensors, { [CONFIG_KEY]: JSON.stringify(toStoredConfig(state.config, state.step, extra)), format: 'pt' });
 }
 
 /**
@@ -100,21 +149,22 @@ export function encodeGradients(config: ModelConfig, grads: TensorMap, metadata:
 
 const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
-/** Parses and checks a checkpoint. Throws a CheckpointError that lists every problem. */
+/** Parses and checks a checkpoint. Throws a CheckpointError that names `source` and lists the problems. */
 export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): ModelState {
   let file;
   try {
     file = parseSafetensors(bytes, source);
   } catch (e) {
-    throw new CheckpointError(`${source}: not a readable safetensors file: ${(e as Error).message}`);
+    const said = (e as Error).message;
+    throw new CheckpointError(`${source}: not a readable safetensors file: ${said.startsWith(`${source}: `) ? said.slice(source.length + 2) : said}`);
   }
-  const raw = file.metadata[CONFIG_KEY];
+  const raw = Object.hasOwn(file.metadata, CONFIG_KEY) ? file.metadata[CONFIG_KEY] : undefined;
   if (!raw) throw new CheckpointError(`${source}: no "${CONFIG_KEY}" metadata; a MIRA checkpoint stores its model configuration there (width, in_channels, image_size, …)`);
-  let stored;
+  let stored: unknown;
   try {
     stored = JSON.parse(raw);
   } catch (e) {
-    throw new CheckpointError(`${source}: "${CONFIG_KEY}" metadata is not valid JSON: ${(e as Error).message}`);
+    throw new CheckpointError(`${source}: "${CONFIG_KEY}" metadata is not valid JSON: ${clip((e as Error).message)}`);
   }
   let config: ModelConfig;
   let step: number;
@@ -122,6 +172,14 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Mode
     ({ config, step } = fromStoredConfig(stored, source));
   } catch (e) {
     throw new CheckpointError((e as Error).message);
+  }
+  const fields = stored as Record<string, unknown>;
+  let method: string | undefined;
+  if (Object.hasOwn(fields, 'method') && fields.method !== undefined) {
+    if (typeof fields.method !== 'string' || !/^[a-z][a-z0-9_-]{0,31}$/i.test(fields.method)) {
+      throw new CheckpointError(`${source}: metadata mira.config field "method" must be a method's id such as "mira" or "swav", got ${quote(fields.method)}`);
+    }
+    method = fields.method;
   }
   const specs = modelParams(config);
   const hasTeacher = [...file.tensors.keys()].some((k) => k.startsWith(TEACHER_PREFIX));
@@ -135,13 +193,13 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Mode
   const wrong: string[] = [];
   for (const [k, p] of expected) {
     const t = file.tensors.get(k);
-    if (t && !sameShape(t.shape, p.torchShape)) wrong.push(`${k}: shape [${t.shape.join(', ')}], expected [${p.torchShape.join(', ')}]`);
+    if (t && !sameShape(t.shape, p.torchShape)) wrong.push(`${k}: shape ${clip(`[${t.shape.join(', ')}]`)}, expected [${p.torchShape.join(', ')}]`);
   }
   if (missing.length || unexpected.length || wrong.length) {
     const parts = [];
-    if (missing.length) parts.push(`missing keys (${missing.length}): ${missing.join(', ')}`);
-    if (unexpected.length) parts.push(`unexpected keys (${unexpected.length}): ${unexpected.join(', ')}`);
-    if (wrong.length) parts.push(`wrong shapes (${wrong.length}): ${wrong.join('; ')}`);
+    if (missing.length) parts.push(`missing keys (${missing.length}): ${listFirst(missing)}`);
+    if (unexpected.length) parts.push(`unexpected keys (${unexpected.length}): ${listFirst(unexpected)}`);
+    if (wrong.length) parts.push(`wrong shapes (${wrong.length}): ${listFirst(wrong, 5, '; ')}`);
     throw new CheckpointError(`${source} does not match the model its metadata describes (width ${config.width}, ${config.inChannels} channel(s), K = ${config.prototypes}): ${parts.join('. ')}`);
   }
   const student: TensorMap = new Map();
@@ -150,6 +208,10 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Mode
     student.set(p.name, fromTorch(p, file.tensors.get(p.name)!.data));
     if (teacher && p.inTeacher) teacher.set(p.name, fromTorch(p, file.tensors.get(TEACHER_PREFIX + p.name)!.data));
   }
-  const { width: _w, in_channels: _c, image_size: _s, stem_padding: _p, mean: _m, std: _d, proj_hidden: _h, proj_out: _o, prototypes: _k, step: _t, ...extra } = stored;
-  return { config, step, student, teacher, extra };
+  checkFinite({ student, teacher }, source);
+  const extra: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(fields)) {
+    if (!(STORED_CONFIG_KEYS as readonly string[]).includes(k) && k !== 'method') Object.defineProperty(extra, k, { value: v, enumerable: true, writable: true, configurable: true });
+  }
+  return method === undefined ? { config, step, student, teacher, extra } : { config, step, student, teacher, method, extra };
 }

@@ -1,6 +1,7 @@
 // The model configuration: everything that fixes a shape. Validated up front so an impossible
 // configuration is refused with its reason before any GPU memory is planned.
 import { ShapeError } from '../gpu/errors.ts';
+import { quote } from '../io/messages.ts';
 
 export interface ModelConfig {
   /** Channel multiplier: 1 → 64/128/256/512 channels. */
@@ -97,20 +98,64 @@ export function toStoredConfig(c: ModelConfig, step: number, extra: Record<strin
   };
 }
 
-export function fromStoredConfig(s: Partial<StoredConfig>, source: string): { config: ModelConfig; step: number } {
-  const missing = ['width', 'in_channels', 'image_size', 'mean', 'std', 'proj_hidden', 'proj_out', 'prototypes'].filter((k) => (s as Record<string, unknown>)[k] === undefined);
-  if (missing.length) throw new ShapeError(`${source}: metadata mira.config lacks ${missing.join(', ')}`);
-  const config: ModelConfig = {
-    width: Number(s.width),
-    inChannels: Number(s.in_channels) as 1 | 3,
-    imageSize: Number(s.image_size),
-    stemPadding: (s.stem_padding === undefined ? 1 : Number(s.stem_padding)) as 1 | 2,
-    mean: (s.mean as number[]).map(Number),
-    std: (s.std as number[]).map(Number),
-    projHidden: Number(s.proj_hidden),
-    projOut: Number(s.proj_out),
-    prototypes: Number(s.prototypes),
+/** Keys of `mira.config` that the model configuration and the step come from (the rest is `extra`). */
+export const STORED_CONFIG_KEYS = ['width', 'in_channels', 'image_size', 'stem_padding', 'mean', 'std', 'proj_hidden', 'proj_out', 'prototypes', 'step'] as const;
+
+const REQUIRED_KEYS = ['width', 'in_channels', 'image_size', 'mean', 'std', 'proj_hidden', 'proj_out', 'prototypes'] as const;
+
+/**
+ * Reads the stored configuration (parsed JSON of any shape) of file `source`. Every problem is a
+ * ShapeError naming the file and the field: a missing field, a value of the wrong type, a step
+ * that is not a non-negative integer, an impossible model. Lookups are by own property, so keys
+ * such as "constructor" or "__proto__" count only when the file has them.
+ */
+export function fromStoredConfig(s: unknown, source: string): { config: ModelConfig; step: number } {
+  const where = `${source}: metadata mira.config`;
+  if (s === null || typeof s !== 'object' || Array.isArray(s)) throw new ShapeError(`${where} must be a JSON object, got ${quote(s)}`);
+  const o = s as Record<string, unknown>;
+  const has = (k: string) => Object.hasOwn(o, k) && o[k] !== undefined && o[k] !== null;
+  const missing = REQUIRED_KEYS.filter((k) => !has(k));
+  if (missing.length) throw new ShapeError(`${where} lacks ${missing.join(', ')}`);
+  const problems: string[] = [];
+  const num = (k: string, fallback?: number): number => {
+    if (!has(k)) return fallback ?? NaN;
+    const v = o[k];
+    if (typeof v !== 'number' || !Number.isFinite(v)) {
+      problems.push(`field "${k}" must be a finite number, got ${quote(v)}`);
+      return NaN;
+    }
+    return v;
   };
-  validateModelConfig(config);
-  return { config, step: Number(s.step ?? 0) };
+  const numbers = (k: string): number[] => {
+    const v = o[k];
+    if (!Array.isArray(v) || v.length > 3 || !v.every((x) => typeof x === 'number' && Number.isFinite(x))) {
+      problems.push(`field "${k}" must be an array of 1 or 3 finite numbers, got ${quote(v)}`);
+      return [];
+    }
+    return v as number[];
+  };
+  const config: ModelConfig = {
+    width: num('width'),
+    inChannels: num('in_channels') as 1 | 3,
+    imageSize: num('image_size'),
+    stemPadding: num('stem_padding', 1) as 1 | 2,
+    mean: numbers('mean'),
+    std: numbers('std'),
+    projHidden: num('proj_hidden'),
+    projOut: num('proj_out'),
+    prototypes: num('prototypes'),
+  };
+  let step = 0;
+  if (has('step')) {
+    const v = o.step;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) problems.push(`field "step" must be a non-negative integer (the optimizer steps taken), got ${quote(v)}`);
+    else step = v;
+  }
+  if (problems.length) throw new ShapeError(`${where}: ${problems.join('; ')}`);
+  try {
+    validateModelConfig(config);
+  } catch (e) {
+    throw new ShapeError(`${where}: ${(e as Error).message}`);
+  }
+  return { config, step };
 }

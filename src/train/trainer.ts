@@ -346,7 +346,8 @@ export class Trainer {
   async saveState(): Promise<ModelState> {
     await this.flush();
     const state = await this.store.download(this.model, this.stepIndex, this.batchesTracked);
-    state.extra = { method: this.method.id, train_config: this.config, knn_top1_init: this.knnInit };
+    state.method = this.method.id;
+    state.extra = { train_config: this.config, knn_top1_init: this.knnInit };
     return state;
   }
 
