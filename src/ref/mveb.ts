@@ -19,8 +19,9 @@
 //
 // Cholesky pivot floor (the GPU does the same): every pivot of K + ηI is at least η in exact
 // arithmetic (a Schur complement of a matrix ⪰ ηI is ⪰ ηI), so a computed pivot below η (or NaN)
-// is rounding error of a near-singular K; it is replaced by η and counted (`pivotsFloored`). In
-// float64 this does not happen on any batch whose rows are not almost equal.
+// is rounding error of a near-singular K: the pivot is replaced by η, the rest of its column
+// (noise) by 0, and it is counted (`pivotsFloored`). In float64 this does not happen on any batch
+// whose rows are not almost equal.
 
 export const MVEB_DEFAULTS = { entropyWeight: 0.01, steinEta: 0.01 } as const;
 /** τ's lower clamp in the official code. */
@@ -82,13 +83,18 @@ export function choleskyInPlace(M: Float64Array, N: number, floor: number): numb
   for (let j = 0; j < N; j++) {
     let d = M[j * N + j]!;
     for (let l = 0; l < j; l++) d -= M[j * N + l]! ** 2;
-    if (!(d >= floor)) {
+    const low = !(d >= floor);
+    if (low) {
       d = floor;
       floored++;
     }
     const s = Math.sqrt(d);
     M[j * N + j] = s;
     for (let i = j + 1; i < N; i++) {
+      if (low) {
+        M[i * N + j] = 0;
+        continue;
+      }
       let v = M[i * N + j]!;
       for (let l = 0; l < j; l++) v -= M[i * N + l]! * M[j * N + l]!;
       M[i * N + j] = v / s;
@@ -164,7 +170,6 @@ type Pair = [ArrayLike<number>, ArrayLike<number>];
 export function mvebReference(student: Pair, teacher: Pair, B: number, D: number, params: MvebParams = {}): MvebReference {
   const { lambda, eta, chunk } = resolveParams(B, params);
   const zs = student.map((p) => normalizeRows(p, B, D)) as [ReturnType<typeof normalizeRows>, ReturnType<typeof normalizeRows>];
-  const ts = teacher.map((q) => normalizeRows(q, B, D).z) as [Float64Array, Float64Array];
   const S: [Float64Array, Float64Array] = [new Float64Array(B * D), new Float64Array(B * D)];
   const taus: number[] = [];
   let pivotsFloored = 0;
