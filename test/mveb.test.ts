@@ -92,14 +92,17 @@ describe('MVEB on the GPU against the PyTorch fixture', () => {
 
 describe('MVEB on the GPU against the float64 reference', () => {
   // S is compared to 1e-4 of its largest entry, except where K's conditioning makes float32's
-  // rounding of A (~1e-7, times 1/τ, times K) larger: 257 rows in 3 dimensions sharing a direction.
+  // rounding of A (~1e-7, times 1/τ, times K) larger: 257 rows in 3 dimensions sharing a direction,
+  // and D = 1, where every z is ±1: two clusters of identical rows, τ clamped to 0.1 when the
+  // signs are unbalanced, K two blocks of e^10 — as ill-conditioned as a collapsed batch (S is not
+  // compared there; loss, unif and the gradients, identically 0 since (I − zzᵀ) = 0, still are).
   const cases: [number, number, number | undefined, number, number?][] = [
     // B, D, stein-chunk, common direction, S tolerance
     [2, 1, undefined, 0],
     [2, 3, undefined, 0],
     [7, 3, undefined, 0],
     [7, 128, undefined, 0.5],
-    [64, 1, undefined, 0],
+    [64, 1, undefined, 0, Infinity],
     [64, 3, 16, 0],
     [64, 128, undefined, 1],
     [64, 128, 32, 0],
@@ -120,7 +123,8 @@ describe('MVEB on the GPU against the float64 reference', () => {
       expect(Math.abs(got.stats.unif! - ref.unif) / Math.abs(ref.unif), 'unif').toBeLessThan(1e-4);
       for (let v = 0; v < 2; v++) {
         expect(maxRelative(got.S[v]!, ref.S[v]!), `S${v + 1}`).toBeLessThan(sTol);
-        const scale = Math.max(...ref.gradP[v]!.map(Math.abs));
+        // Scaled by ∂L/∂z too: with D = 1, ∂L/∂p is 0 up to the rounding of (I − zzᵀ)∂L/∂z.
+        const scale = Math.max(...ref.gradP[v]!.map(Math.abs), ...ref.gradZ[v]!.map(Math.abs));
         expectClose(ref.gradP[v]!, got.grads[v]!, 1e-4 * scale, 1e-3, `grad${v + 1}`);
       }
       expect(got.stats.pivots_floored).toBe(0);
@@ -141,11 +145,13 @@ describe('MVEB on the GPU: τ selection, conditioning, parameters, determinism',
       [0.5, -0.5, 0.5, -0.5],
       [-0.5, -0.5, 0.5, 0.5],
     ];
-    for (const [B, pick] of [
-      [6, [0, 1, 2, 3, 4, 5]],
-      [9, [0, 0, 0, 3, 3, 1, 4, 5, 2]],
-      [5, [3, 3, 3, 3, 0]],
-    ] as const) {
+    // One shape (B = 9), so the pipelines compile once: distinct rows, repeats, and one row 5 times.
+    for (const pick of [
+      [0, 1, 2, 3, 4, 5, 0, 1, 2],
+      [0, 0, 0, 3, 3, 1, 4, 5, 2],
+      [3, 3, 3, 3, 0, 3, 3, 4, 5],
+    ]) {
+      const B = 9;
       const D = 4;
       const p = new Float32Array(pick.flatMap((i) => basis[i]!));
       const ref = mvebReference([p, p], [p, p], B, D);
@@ -214,6 +220,20 @@ describe('MVEB on the GPU: τ selection, conditioning, parameters, determinism',
       for (let v = 0; v < 2; v++) expect(maxRelative(got.grads[v]!, ref.gradP[v]!)).toBeLessThan(1e-3);
       got.plan.setParams({ entropyWeight: 0.02 });
       expect(got.plan.paramValues).toEqual({ ...params, entropyWeight: 0.02 });
+      got.plan.destroy();
+    }
+  });
+
+  test('the Gram on the tiled GEMM core (what GPUs run) gives what the direct one gives', async () => {
+    const ctx = await testGpu();
+    const [B, D] = [48, 20];
+    const p: Rows = [rows(B, D, 31, 0.5), rows(B, D, 32, 0.5)];
+    const q: Rows = [rows(B, D, 33), rows(B, D, 34)];
+    const ref = mvebReference(p, q, B, D, { steinChunk: 24 });
+    for (const gemmVariant of ['tiled', 'direct'] as const) {
+      const got = await runMveb(ctx, p, q, { B, D, steinChunk: 24, gemmVariant });
+      expect(Math.abs(got.loss - ref.loss) / Math.abs(ref.loss), gemmVariant).toBeLessThan(1e-4);
+      for (let v = 0; v < 2; v++) expect(maxRelative(got.grads[v]!, ref.gradP[v]!), `${gemmVariant} grad${v + 1}`).toBeLessThan(1e-3);
       got.plan.destroy();
     }
   });

@@ -58,6 +58,8 @@ export interface MvebShape {
   D: number;
   /** Rows per Stein estimate (`--stein-chunk`); divides B; default B. */
   steinChunk?: number;
+  /** The Gram's GEMM-core variant (default: tiled on GPUs, direct on CPU emulators; tests force it). */
+  gemmVariant?: 'tiled' | 'direct';
 }
 
 export interface MvebParams {
@@ -159,7 +161,7 @@ export class MvebObjective {
       throw new ShapeError(`mveb: ${systems} Stein systems of ${NP}×${NP} need ${4 * systems * NP * NP} bytes, over this adapter's binding limit of ${maxBinding}; use a smaller --stein-chunk`);
     }
     const common = { B, D, N: chunk, NP, CHUNKS: B / chunk };
-    const variant = defaultGemmVariant(ctx) === 'tiled' ? 'tiled' : 'direct';
+    const variant = shape.gemmVariant ?? (defaultGemmVariant(ctx) === 'tiled' ? 'tiled' : 'direct');
     const tile = gemmTile(variant, NP, NP);
     const grid = gemmGrid(variant, NP, NP, 1, tile);
     const chol = { NP, ROWS: chunk, D, SLICES: Math.ceil(D / BLOCK) };
@@ -303,6 +305,13 @@ export class MvebPlan {
   record(encoder: GPUCommandEncoder, timer?: PassTimer): void {
     if (!this.passes.length) throw new GpuKernelError(this.label, 'record() after destroy()');
     for (const s of this.passes) s.kernel.record(encoder, s.grid, timer);
+  }
+
+  /** Records the Gram GEMMs alone (the benchmark's GFLOP/s; z holds what the last record wrote). */
+  recordGram(encoder: GPUCommandEncoder, timer?: PassTimer): void {
+    const gram = this.passes[1];
+    if (!gram) throw new GpuKernelError(this.label, 'recordGram() after destroy()');
+    gram.kernel.record(encoder, gram.grid, timer);
   }
 
   destroy(): void {
