@@ -5,7 +5,7 @@
 //   mveb.total  the whole objective, one command buffer (normalise, Gram, τ selection, K, the
 //               blocked Cholesky and solves, gradients, loss): GB/s over the plan's byte count,
 //               GFLOP/s over its FLOPs; `dispatches` and `gram_share` in the extras.
-import type { BenchResult, BenchSuite } from './types.ts';
+import type { BenchResult, BenchSuite } from '../src/bench/types.ts';
 import { createTensor, uploadTensor, type Tensor } from '../src/gpu/tensor.ts';
 import { MvebObjective, MvebPlan } from '../src/mira/mveb.ts';
 import { timeGpu } from './timing.ts';

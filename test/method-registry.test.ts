@@ -14,7 +14,7 @@ import { configFlags, givenConfig } from '../cli/config-flags.ts';
 import { decodeUrlState, encodeUrlState } from '../src/ui/url-state.ts';
 import { PRESETS } from '../src/ui/presets.ts';
 import { expectClose, randomArray, testGpu } from './helpers/gpu.ts';
-import { swappedLossReference, TARGET_REFERENCES } from './helpers/method-references.ts';
+import { EMBEDDING_REFERENCES, swappedLossReference, TARGET_REFERENCES } from './helpers/method-references.ts';
 
 describe('the registry', () => {
   test('ids, colours and URL keys are unique; every method is complete', () => {
@@ -27,13 +27,14 @@ describe('the registry', () => {
       expect(m.explanation.length, m.id).toBeGreaterThan(80);
       expect(m.viewsPerImage, m.id).toBeGreaterThanOrEqual(1);
       expect(m.reference, m.id).toMatch(/^src\/ref\/.+\.ts$/);
-      expect(TARGET_REFERENCES[m.id], `${m.id} has no entry in test/helpers/method-references.ts`).toBeDefined();
+      expect(m.kind === 'pseudo-label' ? TARGET_REFERENCES[m.id] : EMBEDDING_REFERENCES[m.id], `${m.id} has no entry in test/helpers/method-references.ts`).toBeDefined();
       const keys = metricRows(m).map((r) => r.key);
       expect(new Set(keys).size, `${m.id}: duplicate metric keys`).toBe(keys.length);
       for (const p of m.panels) if (p.kind === 'lines') for (const s of p.series) expect(keys, `${m.id} panel ${p.id}`).toContain(s.key);
       for (const r of m.params as readonly ParamRow[]) expect(methodsUsing(r.key)).toContain(m.id);
     }
     expect(() => methodById('simclr')).toThrow(/unknown method "simclr"; known methods: mira, swav, naive/);
+    for (const m of METHODS) expect(metricRows(m).map((r) => r.key)).toContain('effective_rank');
   });
 
   test('every method’s defaults are a valid configuration; derived defaults follow the values they derive from', () => {
@@ -73,6 +74,8 @@ describe('the registry', () => {
     expect(methodsUsing('eps')).toEqual(['swav']);
     expect(methodsUsing('betaStart')).toEqual(['mira']);
     expect(methodsUsing('tauS')).toEqual(['mira', 'swav', 'naive']);
+    expect(methodsUsing('prototypes')).toEqual(['mira', 'swav', 'naive']);
+    expect(methodsUsing('emaStart')).toEqual(['mira', 'swav', 'naive', 'mveb']);
     expect(methodsUsing('batch')).toEqual([...METHOD_IDS]);
   });
 });
@@ -81,7 +84,7 @@ describe('the metric layout', () => {
   test('one row per key; the parser reads each GPU row from its source and each host row from the host', () => {
     const m = methodById('mira');
     const layout = new MetricLayout(m);
-    expect(layout.sources.sort()).toEqual(['loss', 'student', 'targets', 'teacher']);
+    expect(layout.sources.sort()).toEqual(['health', 'loss', 'student', 'targets', 'teacher']);
     // Sources laid out one after another: loss (1), then each AssignmentMetrics range.
     const slot = new Float32Array(layout.slotBytes / 4).map((_, i) => i + 0.5);
     const rec = layout.parse(slot, { step: 7, epoch: 0.5, lr: 0.1, beta: 0.7, ema_momentum: 0.99, images_per_s: 10, views_per_s: 20, wall_s: 3 });
@@ -94,14 +97,14 @@ describe('the metric layout', () => {
   });
 });
 
-describe('each method’s GPU objective against its float64 reference (B 6, K 5)', () => {
+describe('each pseudo-label method’s GPU objective against its float64 reference (B 6, K 5)', () => {
   const B = 6;
   const K = 5;
   const values = { tauT: 0.225, beta: 0.7, iters: 7, eps: 0.05, tauS: 0.1 };
-  for (const method of METHODS) {
+  for (const method of METHODS.filter((m) => m.kind === 'pseudo-label')) {
     test(method.id, async () => {
       const ctx = await testGpu();
-      const objective = await method.createObjective(ctx, { B, K, D: 4 });
+      const objective = await method.createObjective(ctx, { B, K, D: 4, config: defaultTrainConfig({ method: method.id }) });
       const data = [0, 1, 2, 3].map((i) => randomArray(B * K, 11 + i, -1, 1));
       const up = (a: Float32Array, n: string) => uploadTensor(ctx, a, [B, K], n);
       const io = {
@@ -128,6 +131,41 @@ describe('each method’s GPU objective against its float64 reference (B 6, K 5)
       // Every GPU metric row names a source this objective provides.
       const sources = { loss: io.loss, ...plan.metricSources };
       for (const r of method.metrics) if (r.source !== 'host') expect(Object.keys(sources), `${method.id} ${r.key}`).toContain(r.source.gpu);
+    });
+  }
+});
+
+describe('each embedding objective on the GPU against its float64 reference (B 8, D 5)', () => {
+  const B = 8;
+  const D = 5;
+  for (const method of METHODS.filter((m) => m.kind === 'embedding')) {
+    test(method.id, async () => {
+      const ctx = await testGpu();
+      const config = defaultTrainConfig({ method: method.id });
+      const objective = await method.createObjective(ctx, { B, K: 0, D, config });
+      const data = [0, 1, 2, 3].map((i) => randomArray(B * D, 31 + i, -1, 1));
+      const up = (a: Float32Array, n: string) => uploadTensor(ctx, a, [B, D], n);
+      const io = {
+        student: [up(data[0]!, 'p1'), up(data[1]!, 'p2')] as const,
+        teacher: method.usesTeacher ? ([up(data[2]!, 't1'), up(data[3]!, 't2')] as const) : null,
+        grads: [createTensor(ctx, [B, D], 'f32', 'g1'), createTensor(ctx, [B, D], 'f32', 'g2')] as const,
+        loss: createTensor(ctx, [1], 'f32', 'loss'),
+        state: null,
+      };
+      const plan = objective.bind(io, `test.${method.id}`);
+      plan.setStep({ config, lr: 0.1, beta: 0.7, ema: 0.99 });
+      await submitChecked(ctx, method.id, (enc) => {
+        plan.recordTargets(enc);
+        plan.recordLoss(enc);
+        plan.recordMetrics(enc);
+      });
+      expect(plan.targets).toBeNull();
+      const f64 = (a: Float32Array) => Float64Array.from(a);
+      const want = EMBEDDING_REFERENCES[method.id]!([f64(data[0]!), f64(data[1]!)], [f64(data[2]!), f64(data[3]!)], B, D, config as unknown as Record<string, number>);
+      expectClose([want.loss], await readF32(ctx, io.loss), 1e-6, 1e-4, `${method.id} loss`);
+      expectClose(want.grads[0], await readF32(ctx, io.grads[0]), 1e-6, 1e-3, `${method.id} ∂L/∂p⁽¹⁾`);
+      expectClose(want.grads[1], await readF32(ctx, io.grads[1]), 1e-6, 1e-3, `${method.id} ∂L/∂p⁽²⁾`);
+      for (const r of method.metrics) if (r.source !== 'host') expect(Object.keys(plan.metricSources), `${method.id} ${r.key}`).toContain(r.source.gpu);
     });
   }
 });

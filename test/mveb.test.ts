@@ -42,7 +42,7 @@ async function runMveb(ctx: GpuContext, p: Rows, q: Rows, shape: MvebShape, para
   for (let v = 0; v < 2; v++) {
     for (let b = 0; b < B; b++) {
       const sys = v * (B / N) + Math.floor(b / N);
-      for (let d = 0; d < D; d++) S[v][b * D + d] = -X[(sys * NP + (b % N)) * D + d]!;
+      for (let d = 0; d < D; d++) S[v]![b * D + d] = -X[(sys * NP + (b % N)) * D + d]!;
     }
   }
   return {

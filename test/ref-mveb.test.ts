@@ -53,8 +53,8 @@ describe('MVEB reference: gradients by finite differences (S held fixed)', () =>
       let a = 0;
       let u = 0;
       for (let v = 0; v < 2; v++) for (let k = 0; k < B * D; k++) {
-        a += z[v][k]! * t[1 - v]![k]!;
-        u += ref.S[v][k]! * z[v][k]!;
+        a += z[v]![k]! * t[1 - v]![k]!;
+        u += ref.S[v]![k]! * z[v]![k]!;
       }
       return -a / (2 * B) + (lambda * u) / (2 * B);
     };

@@ -17,12 +17,13 @@ import { decodeCheckpoint, encodeGradients, type TensorMap } from '../../src/nn/
 import { ParamLayout, ParamStore } from '../../src/nn/param-store.ts';
 import { AssignmentMetrics } from '../../src/mira/metrics.ts';
 import { StepGraph, StepLayers } from '../../src/train/step-graph.ts';
-import { defaultTrainConfig } from '../../src/train/config.ts';
+import { defaultTrainConfig, PARAM_TABLE, trainConfigProblems } from '../../src/train/config.ts';
 import { METHOD_IDS, methodById } from '../../src/methods/registry.ts';
 import { checkBeta, checkPositive } from '../../src/mira/validate.ts';
 import { CliError, parseFlags, usage, type FlagSpec } from '../args.ts';
+import { configFlags, givenConfig } from '../config-flags.ts';
 
-export const summary = 'one MIRA forward/backward on two given batches; writes every parameter gradient (parity harness)';
+export const summary = 'one forward/backward of any method on two given batches; writes every parameter gradient (parity harness)';
 
 const FLAGS: Record<string, FlagSpec> = {
   checkpoint: { kind: 'string', required: true, help: 'model.safetensors (student, ema.* teacher, mira.config)' },
@@ -37,6 +38,9 @@ const FLAGS: Record<string, FlagSpec> = {
   grads: { kind: 'string', required: true, help: 'where to write the gradients (safetensors)' },
   json: { kind: 'boolean', help: 'print one JSON line (always JSON; kept for the contract)' },
 };
+/** The other methods' own rows (MVEB's --entropy-weight, MIO's --tau-pos, …) from the parameter table. */
+const METHOD_ROWS = PARAM_TABLE.filter((r) => r.group === 'method' && !(r.key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase()) in FLAGS) && r.key !== 'emaStart' && r.key !== 'freezeHeadSteps');
+Object.assign(FLAGS, configFlags(METHOD_ROWS));
 
 function readFile(path: string, what: string): Uint8Array {
   try {
@@ -58,8 +62,14 @@ export async function run(argv: string[]): Promise<number> {
   checkPositive(hyper.tauS, 'τ_s', 'step');
   checkPositive(hyper.tauT, 'τ_t', 'step');
   checkPositive(hyper.eps, 'ε', 'step');
+  const stepConfig = { ...defaultTrainConfig({ method: method.id as never }), ...givenConfig(f, METHOD_ROWS), tauS: hyper.tauS, tauT: hyper.tauT, iters: hyper.iters, eps: hyper.eps };
+  const problems = trainConfigProblems(stepConfig).filter((p) => METHOD_ROWS.some((r) => p.startsWith(`--${r.key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} `)));
+  if (problems.length) throw new CliError(`step: ${problems.join('; ')}`);
   const state = decodeCheckpoint(readFile(f.checkpoint as string, 'checkpoint'), f.checkpoint as string);
   const { config } = state;
+  const hasHead = config.prototypes > 0;
+  if (method.kind === 'embedding' && hasHead) throw new CliError(`step: ${f.checkpoint} has a prototype head (K = ${config.prototypes}), so it is a checkpoint of a pseudo-label method; --method ${method.id} is an embedding objective and needs a checkpoint without head.* tensors (prototypes 0, as train --method ${method.id} writes)`);
+  if (method.kind === 'pseudo-label' && !hasHead) throw new CliError(`step: ${f.checkpoint} has no prototype head (prototypes 0: an embedding objective's checkpoint); --method ${method.id} needs prototypes`);
   const views = (['view1', 'view2'] as const).map((k) => {
     const path = f[k] as string;
     const arr = parseNpy(readFile(path, k), path);
@@ -76,35 +86,43 @@ export async function run(argv: string[]): Promise<number> {
   store.upload(state);
   const S = config.imageSize;
   const x: [Tensor, Tensor] = [uploadTensor(ctx, views[0]!.x, [B, S, S, config.inChannels], 'view1'), uploadTensor(ctx, views[1]!.x, [B, S, S, config.inChannels], 'view2')];
-  const [layers, metrics] = await Promise.all([StepLayers.create(ctx, config, B, method), AssignmentMetrics.create(ctx, { B, K: config.prototypes })]);
+  const [layers, metrics] = await Promise.all([StepLayers.create(ctx, config, B, method, stepConfig), hasHead ? AssignmentMetrics.create(ctx, { B, K: config.prototypes }) : null]);
   const graph = await StepGraph.build(layers, store, x);
-  graph.setStep({ config: { ...defaultTrainConfig(), tauS: hyper.tauS, tauT: hyper.tauT, iters: hyper.iters, eps: hyper.eps }, lr: 0, beta: hyper.beta, ema: 1 });
+  graph.setStep({ config: stepConfig, lr: 0, beta: hyper.beta, ema: 1 });
   const t0 = performance.now();
   const w = graph.targets;
-  if (!w) throw new CliError(`step: ${method.id} makes no targets`);
-  const targetStats = metrics.bind(w, undefined, 'target_metrics');
+  const targetStats = w && metrics ? metrics.bind(w, undefined, 'target_metrics') : null;
   await submitChecked(ctx, 'step', (enc) => {
     graph.record(enc);
-    targetStats.record(enc);
+    graph.recordMetrics(enc);
+    targetStats?.record(enc);
   });
   const loss = (await readF32(ctx, graph.loss))[0]!;
   const ms = performance.now() - t0;
   const grads: TensorMap = new Map();
   for (const name of store.layout.trainable.keys()) grads.set(name, await readF32(ctx, store.grads.get(name)));
-  writeFileSync(f.grads as string, encodeGradients(config, grads, { 'mira.step': JSON.stringify({ method: method.id, ...hyper, batch: B, loss }) }));
-  const m = await targetStats.read();
+  const own = Object.fromEntries(METHOD_ROWS.filter((r) => (method.params as readonly { key: string }[]).some((p) => p.key === r.key)).map((r) => [r.key, stepConfig[r.key as keyof typeof stepConfig]]));
+  writeFileSync(f.grads as string, encodeGradients(config, grads, { 'mira.step': JSON.stringify({ method: method.id, ...hyper, ...own, batch: B, loss }) }));
+  const m = targetStats ? await targetStats.read() : null;
+  // The method's own GPU metrics (MVEB's τ, MIO's pair probabilities, …) as their rows name them.
+  const sources = graph.metricSources;
+  const methodStats: Record<string, number> = {};
+  for (const r of method.metrics) {
+    if (r.source === 'host') continue;
+    const t = sources[r.source.gpu];
+    if (t && r.source.gpu !== 'student' && r.source.gpu !== 'teacher' && r.source.gpu !== 'targets') methodStats[r.key] = (await readF32(ctx, t))[r.source.index]!;
+  }
   console.log(
     JSON.stringify({
       loss,
       method: method.id,
       batch: B,
       prototypes: config.prototypes,
-      teacher: teacherNote,
-      target_entropy: m.mean_entropy,
-      target_marginal_entropy: m.marginal_entropy,
-      target_mi: m.mi,
-      used_clusters: m.used_clusters,
-      largest_cluster_fraction: m.largest_cluster_fraction,
+      teacher: method.usesTeacher ? teacherNote : 'none (the method has no teacher)',
+      ...(m
+        ? { target_entropy: m.mean_entropy, target_marginal_entropy: m.marginal_entropy, target_mi: m.mi, used_clusters: m.used_clusters, largest_cluster_fraction: m.largest_cluster_fraction }
+        : {}),
+      ...methodStats,
       grads: f.grads,
       tensors: grads.size,
       adapter: ctx.adapterName,

@@ -4,11 +4,12 @@
 // the metric layout all read this list.
 import { mio } from './mio.ts';
 import { mira } from './mira.ts';
+import { mveb } from './mveb.ts';
 import { naive } from './naive.ts';
 import { swav } from './swav.ts';
 import type { MethodDef } from './types.ts';
 
-export const METHODS = [mira, swav, naive, mio] as const;
+export const METHODS = [mira, swav, naive, mveb, mio] as const;
 
 export type MethodId = (typeof METHODS)[number]['id'];
 export type AnyMethod = (typeof METHODS)[number];

@@ -28,6 +28,8 @@ export interface ObjectiveShape {
   K: number;
   /** Projector output dimension. */
   D: number;
+  /** The run's configuration: values that shape the objective's pipelines (MVEB's steinChunk). */
+  config: Readonly<Record<string, unknown>>;
 }
 
 /** The tensors an objective reads and writes; all f32 on the GPU. */

@@ -176,7 +176,7 @@ export function mvebReference(student: Pair, teacher: Pair, B: number, D: number
   for (let v = 0; v < 2; v++) {
     for (let c = 0; c < B / chunk; c++) {
       const r = steinScore(zs[v]!.z.subarray(c * chunk * D, (c + 1) * chunk * D), chunk, D, eta);
-      S[v].set(r.S, c * chunk * D);
+      S[v]!.set(r.S, c * chunk * D);
       taus.push(r.tau);
       pivotsFloored += r.pivotsFloored;
     }
@@ -207,7 +207,7 @@ export function mvebSurrogate(
   for (let v = 0; v < 2; v++) {
     const { z, norm } = zs[v]!;
     const t = ts[1 - v]!;
-    const Sv = S[v];
+    const Sv = S[v]!;
     for (let i = 0; i < B; i++) {
       let zg = 0;
       for (let d = 0; d < D; d++) {
@@ -215,13 +215,13 @@ export function mvebSurrogate(
         alignSum += z[k]! * t[k]!;
         unifSum += Sv[k]! * z[k]!;
         const g = (-t[k]! + lambda * Sv[k]!) / (2 * B);
-        gradZ[v][k] = g;
+        gradZ[v]![k] = g;
         zg += z[k]! * g;
       }
       const n = norm[i]!;
       for (let d = 0; d < D; d++) {
         const k = i * D + d;
-        gradP[v][k] = n < NORM_EPS ? gradZ[v][k]! / NORM_EPS : (gradZ[v][k]! - z[k]! * zg) / n;
+        gradP[v]![k] = n < NORM_EPS ? gradZ[v]![k]! / NORM_EPS : (gradZ[v]![k]! - z[k]! * zg) / n;
       }
     }
   }

@@ -37,13 +37,13 @@ export class StepLayers {
     readonly health: RepresentationHealth,
   ) {}
 
-  static async create(ctx: GpuContext, config: ModelConfig, batch: number, method: MethodDef, variant?: GemmVariant): Promise<StepLayers> {
+  static async create(ctx: GpuContext, config: ModelConfig, batch: number, method: MethodDef, trainConfig: Readonly<Record<string, unknown>>, variant?: GemmVariant): Promise<StepLayers> {
     const hasHead = config.prototypes > 0;
     if ((method.kind === 'pseudo-label') !== hasHead) throw new Error(`${method.label} is ${method.kind === 'pseudo-label' ? 'a pseudo-label method: it needs prototypes (K ≥ 2)' : 'an embedding objective: its model has no prototype head (K = 0)'}; this model has K = ${config.prototypes}`);
     const [encoder, head, objective, health] = await Promise.all([
       EncoderLayers.create(ctx, config, batch, variant),
       HeadLayers.create(ctx, config, batch, variant),
-      method.createObjective(ctx, { B: batch, K: config.prototypes, D: config.projOut }),
+      method.createObjective(ctx, { B: batch, K: config.prototypes, D: config.projOut, config: trainConfig }),
       RepresentationHealth.create(ctx, { B: batch, D: config.projOut }),
     ]);
     return new StepLayers(ctx, config, batch, method, encoder, head, objective, health);

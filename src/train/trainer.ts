@@ -151,7 +151,7 @@ export class Trainer {
     const method = methodById(config.method);
     const [augmenter, layers, optimizer, ema] = await Promise.all([
       Augmenter.create(ctx, { batch: B, height: ds.height, width: ds.width, channels: C, outSize: S, outChannels: C, preset, views: method.viewsPerImage, seed: config.seed, label: 'augment' }),
-      StepLayers.create(ctx, model, B, method, opts.variant),
+      StepLayers.create(ctx, model, B, method, config, opts.variant),
       Optimizer.create(ctx, { kind: config.optimizer, size: store.layout.size, tensors: store.layout.optimizerTable() }),
       Ema.create(ctx, store.layout.teacherSize),
     ]);

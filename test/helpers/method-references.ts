@@ -1,11 +1,14 @@
 // Each registered method's float64 reference (src/ref), keyed by method id: the targets a
-// pseudo-label method makes from teacher logits at given step values. src/ref is a leaf that
+// pseudo-label method makes from teacher logits at given step values, or the loss and gradients
+// an embedding objective computes from the projections (and the teacher's). src/ref is a leaf that
 // production code never imports, so the pairing of a method with its reference lives here, on
 // the test side; test/method-registry.test.ts requires an entry for every registered method and
 // compares it with the method's GPU objective.
 import { miraSolve, naiveTargets } from '../../src/ref/assignment.ts';
 import { crossEntropy } from '../../src/ref/loss.ts';
 import { sinkhornSwav } from '../../src/ref/sinkhorn.ts';
+import { mioObjective } from '../../src/ref/mio.ts';
+import { mvebReference } from '../../src/ref/mveb.ts';
 
 export interface TargetStepValues {
   tauT: number;
@@ -28,3 +31,13 @@ export function swappedLossReference(w: [Float64Array, Float64Array], q: [Float6
   const b = crossEntropy(w[0], q[1], B, K, tauS);
   return { loss: 0.5 * (a.loss + b.loss), grads: [a.grad.map((g) => 0.5 * g), b.grad.map((g) => 0.5 * g)] };
 }
+
+export type EmbeddingReference = (student: [Float64Array, Float64Array], teacher: [Float64Array, Float64Array], B: number, D: number, config: Readonly<Record<string, number>>) => { loss: number; grads: [Float64Array, Float64Array] };
+
+export const EMBEDDING_REFERENCES: Record<string, EmbeddingReference> = {
+  mio: (p, _t, B, D, c) => mioObjective(p[0], p[1], B, D, { tauPos: c.tauPos!, tauNeg: c.tauNeg!, l2Weight: c.l2Weight! }),
+  mveb: (p, t, B, D, c) => {
+    const r = mvebReference(p, t, B, D, { entropyWeight: c.entropyWeight!, steinEta: c.steinEta!, steinChunk: c.steinChunk || B });
+    return { loss: r.loss, grads: r.gradP };
+  },
+};
