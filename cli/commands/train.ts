@@ -48,6 +48,17 @@ function fmt(x: number | undefined, d = 3): string {
   return x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d);
 }
 
+/** The metrics.jsonl line of a kNN evaluation: kNN top-1 and, with the online probe, its top-1 (and the baselines at initialisation). */
+export function knnRecord(p: KnnPoint): Record<string, number> {
+  return {
+    step: p.step,
+    knn_top1: p.top1,
+    ...(p.init ? { knn_top1_init: p.top1 } : {}),
+    ...(p.linear !== undefined ? { linear_top1: p.linear } : {}),
+    ...(p.init && p.linearInit !== undefined ? { linear_top1_init: p.linearInit } : {}),
+  };
+}
+
 function writeAtomic(path: string, data: string | Uint8Array): void {
   writeFileSync(path + '.tmp', data);
   renameSync(path + '.tmp', path);
@@ -133,7 +144,7 @@ export async function run(argv: string[]): Promise<number> {
     writeAtomic(join(outDir, 'model.safetensors'), encodeCheckpoint(st));
     writeAtomic(join(outDir, 'optimizer.safetensors'), encodeSafetensors({ momentum: { shape: [momentum.length], data: momentum } }, { step: String(st.step) }));
   };
-  const knnLine = (p: KnnPoint) => emit({ step: p.step, knn_top1: p.top1, ...(p.init ? { knn_top1_init: p.top1 } : {}) });
+  const knnLine = (p: KnnPoint) => emit(knnRecord(p));
   const { ctx } = await nodeGpu();
   // eslint-disable-next-line prefer-const -- the trainer's log hook needs the run, which needs the trainer
   let driver: TrainingRun | undefined;
@@ -193,6 +204,8 @@ export async function run(argv: string[]): Promise<number> {
     knn_top1: final.top1,
     knn_top1_init: trainer.knnInit,
     knn: final.all,
+    linear_top1: final.linear ?? null,
+    linear_top1_init: trainer.linearInit,
     used_clusters: m?.used_clusters ?? null,
     largest_cluster_fraction: m?.largest_cluster_fraction ?? null,
     target_marginal_entropy: m?.target_marginal_entropy ?? null,

@@ -24,6 +24,8 @@ import type { MethodDef } from '../methods/types.ts';
 import type { LayerPass } from '../nn/elementwise.ts';
 import { ParamLayout, ParamStore } from '../nn/param-store.ts';
 import { KnnEvaluator, chooseEvalIndices } from '../mira/knn.ts';
+import { fitLinearClassifier, LinearProbe, probeLearningRate, probeLrAt } from '../mira/linear-probe.ts';
+import { featureDim } from '../nn/config.ts';
 import { betaAt, emaMomentumAt, learningRate } from './schedule.ts';
 import { StepGraph, StepLayers } from './step-graph.ts';
 import { validateTrainConfig, type TrainConfig } from './config.ts';
@@ -76,6 +78,13 @@ function evalImages(ds: Dataset, idx: Uint32Array, size: number): Float32Array {
   return normalizeImages(px, C, ds.mean, ds.std);
 }
 
+/** Classes of a dataset: its class names, or one more than its largest label. */
+export function classCount(data: DatasetSplits): number {
+  let max = 0;
+  for (const ds of [data.train, data.test]) for (let i = 0; i < ds.labels.length; i++) max = Math.max(max, ds.labels[i]!);
+  return Math.max(data.train.classes.length, max + 1, 2);
+}
+
 interface EvalSet {
   images: Float32Array;
   labels: Uint32Array;
@@ -98,6 +107,11 @@ export class Trainer {
   private perm: Uint32Array | null = null;
   private permEpoch = -1;
   private readonly lastIndices: Uint32Array;
+  /** The online linear probe (config linearProbe 'on'): its own buffers, trained on view 1's detached features. */
+  private probe: { probe: LinearProbe; pass: LayerPass; lr: number; labels: Uint32Array } | null = null;
+  /** Linear-probe top-1 (percent) of a probe fitted on the kNN bank's features at initialisation. */
+  linearInit: number | null = null;
+  lastLinear: number | null = null;
   private knn: { evaluator: KnnEvaluator; embedder: Embedder; bank: EvalSet; queries: EvalSet; bankFeats: Tensor; queryFeats: Tensor; bankLabels: Tensor; queryLabels: Tensor } | null = null;
 
   private constructor(
@@ -166,6 +180,11 @@ export class Trainer {
     const nbt = state.student.get('encoder.bn1.num_batches_tracked')?.[0] ?? 0;
     const nbtT = state.teacher?.get('encoder.bn1.num_batches_tracked')?.[0] ?? nbt;
     const trainer = new Trainer(ctx, data, config, model, store, augmenter, indices, graph, optimizer, optimizerPass, ema, emaPass, method, layout, ring, opts.onLog, state.step, { student: nbt, teacher: nbtT });
+    if (config.linearProbe === 'on') {
+      // Reads the pooled features of view 1 after the student's forward; no gradient reaches the encoder.
+      const probe = await LinearProbe.create(ctx, { batch: B, dim: featureDim(model.width), classes: classCount(data) }, { variant: opts.variant });
+      trainer.probe = { probe, pass: probe.bindTraining(graph.student[0]!.encoder.features), lr: probeLearningRate(B), labels: new Uint32Array(B) };
+    }
     return trainer;
   }
 
@@ -220,6 +239,7 @@ export class Trainer {
       this.optimizer.setFrozen(this.store.layout.headNames(), freeze);
       this.headFrozen = freeze;
     }
+    const B = c.batch;
     const idx = this.batchIndices(s);
     this.lastIndices.set(idx);
     this.ctx.device.queue.writeBuffer(this.indices.buffer, this.indices.byteOffset, idx as Uint32Array<ArrayBuffer>);
@@ -228,6 +248,13 @@ export class Trainer {
     const enc = this.ctx.device.createCommandEncoder({ label: `step ${s}` });
     this.augmenter.record(enc, timer);
     this.graph.record(enc, timer);
+    if (this.probe) {
+      const p = this.probe;
+      for (let i = 0; i < B; i++) p.labels[i] = this.data.train.labels[idx[i]!]!;
+      p.probe.setLabels(p.labels);
+      p.probe.setLr(probeLrAt(p.lr, s, c.steps));
+      p.pass.record(enc, timer);
+    }
     this.optimizerPass.record(enc, timer);
     this.emaPass.record(enc, timer);
     const slot = log ? this.ring.acquire() : null;
@@ -292,16 +319,31 @@ export class Trainer {
     return this.knn;
   }
 
-  /** Weighted kNN top-1 (k = 20, T = 0.07, percent) of the student encoder's features. */
-  async evaluateKnn(): Promise<{ top1: number; all: Record<string, number> }> {
+  /**
+   * Weighted kNN top-1 (k = 20, T = 0.07, percent) of the student encoder's features and, with the
+   * online probe, its top-1 on the same queries (eval-mode features → probe → argmax). At
+   * initialisation `linearInit`: a probe fitted on the bank's features of the frozen network.
+   */
+  async evaluateKnn(): Promise<{ top1: number; all: Record<string, number>; linear?: number; linearInit?: number }> {
     await this.flush();
     const k = await this.knnSetup();
     await k.embedder.embed(k.bank.images, k.bank.count, k.bankFeats);
     await k.embedder.embed(k.queries.images, k.queries.count, k.queryFeats);
     const r = await k.evaluator.evaluate(k.bankFeats, k.bankLabels, k.queryFeats, k.queryLabels);
-    if (this.knnInit === null && this.stepIndex === 0) this.knnInit = r.top1_k20;
+    const atInit = this.knnInit === null && this.stepIndex === 0;
+    if (atInit) this.knnInit = r.top1_k20;
     this.lastKnn = r.top1_k20;
-    return { top1: r.top1_k20, all: r.top1 as Record<string, number> };
+    const out: { top1: number; all: Record<string, number>; linear?: number; linearInit?: number } = { top1: r.top1_k20, all: r.top1 as Record<string, number> };
+    if (this.probe) {
+      out.linear = this.lastLinear = (await this.probe.probe.evaluate(k.queryFeats, k.queries.labels)).top1;
+      if (atInit && this.linearInit === null) {
+        const [bankFeats, queryFeats] = await Promise.all([readF32(this.ctx, k.bankFeats), readF32(this.ctx, k.queryFeats)]);
+        const fit = await fitLinearClassifier(this.ctx, { features: bankFeats, labels: k.bank.labels }, { features: queryFeats, labels: k.queries.labels }, { classes: classCount(this.data), epochs: 20, batch: Math.min(256, k.bank.count), seed: this.config.seed });
+        this.linearInit = fit.top1;
+      }
+      if (this.linearInit !== null) out.linearInit = this.linearInit;
+    }
+    return out;
   }
 
   /** Whether the method makes targets over prototypes (the marginal chart, gallery, pseudo-label export). */
@@ -350,6 +392,7 @@ export class Trainer {
   }
 
   destroy(): void {
+    this.probe?.probe.destroy();
     this.store.destroy();
     this.ring.destroy();
     this.augmenter.destroy();
