@@ -5,7 +5,9 @@
 //   metrics.jsonl      one JSON object per logged step (the run's declared metrics: loss, lr, β,
 //                      EMA momentum, the method's metrics, images_per_s, views_per_s, wall_s;
 //                      kNN when evaluated)
-//   summary.json       flat keys: method, knn_top1, knn_top1_init (percent, k = 20),
+//   summary.json       flat keys: method, knn_top1, knn_top1_init (percent, k = 20), linear_top1
+//                      (the online probe), linear_top1_init, knn_top1_pixels, linear_top1_pixels
+//                      (raw-pixel baselines, src/train/baselines.ts),
 //                      used_clusters, prototypes, steps, wall_s, images_per_s (training images
 //                      per second, a pair of views counts once), views_per_s, config, …
 //   model.safetensors  the checkpoint (teacher included), every --checkpoint-every steps and
@@ -26,6 +28,7 @@ import { Trainer } from '../../src/train/trainer.ts';
 import { defaultTrainConfig, PARAM_TABLE, trainConfigProblems, type TrainConfig } from '../../src/train/config.ts';
 import type { StepMetrics } from '../../src/train/metric-layout.ts';
 import { TrainingRun, type KnnPoint } from '../../src/train/run-driver.ts';
+import { pixelBaselines } from '../../src/train/baselines.ts';
 import { CliError, parseFlags, usage, type FlagSpec } from '../args.ts';
 import { configFlagGroups, configFlags, givenConfig } from '../config-flags.ts';
 
@@ -196,6 +199,8 @@ export async function run(argv: string[]): Promise<number> {
     const { teacherLogits, B, K } = await trainer.latestBatch();
     writeAtomic(join(outDir, 'logits.npy'), encodeNpy(teacherLogits, [B, K]));
   }
+  // Raw pixels on the same bank and queries (cached per dataset and evaluation set: `compare` computes them once).
+  const pixels = await pixelBaselines(ctx, data, config);
   const totals = driver.totals();
   const final = driver.lastKnn!;
   const m = latest as StepMetrics | null;
@@ -206,6 +211,7 @@ export async function run(argv: string[]): Promise<number> {
     knn: final.all,
     linear_top1: final.linear ?? null,
     linear_top1_init: trainer.linearInit,
+    ...pixels,
     used_clusters: m?.used_clusters ?? null,
     largest_cluster_fraction: m?.largest_cluster_fraction ?? null,
     target_marginal_entropy: m?.target_marginal_entropy ?? null,
