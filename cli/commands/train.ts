@@ -71,7 +71,7 @@ function writeAtomic(path: string, data: string | Uint8Array): void {
  * The momentum saved beside a checkpoint (optimizer.safetensors), if it belongs to the same
  * step; otherwise the optimizer restarts with zero momentum, which we say.
  */
-function readMomentum(path: string, step: number): Float32Array | undefined {
+function readMomentum(path: string, step: number): { momentum: Float32Array; probe?: Float32Array } | undefined {
   if (!existsSync(path)) {
     console.error(`[train] no ${path}: resuming with zero optimizer momentum`);
     return undefined;
@@ -83,7 +83,8 @@ function readMomentum(path: string, step: number): Float32Array | undefined {
   }
   const m = f.tensors.get('momentum');
   if (!m || !(m.data instanceof Float32Array)) throw new CliError(`${path}: no float32 "momentum" tensor`);
-  return m.data;
+  const probe = f.tensors.get('probe');
+  return { momentum: m.data, ...(probe?.data instanceof Float32Array ? { probe: probe.data } : {}) };
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -105,6 +106,7 @@ export async function run(argv: string[]): Promise<number> {
   const outDir = f.out as string;
   let resume: ModelState | undefined;
   let resumeMomentum: Float32Array | undefined;
+  let resumeProbe: Float32Array | undefined;
   if (f.resume) {
     let bytes: Uint8Array;
     try {
@@ -113,7 +115,9 @@ export async function run(argv: string[]): Promise<number> {
       throw new CliError(`cannot read --resume ${f.resume}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
     resume = decodeCheckpoint(bytes, f.resume as string);
-    resumeMomentum = readMomentum(join(dirname(f.resume as string), 'optimizer.safetensors'), resume.step);
+    const saved = readMomentum(join(dirname(f.resume as string), 'optimizer.safetensors'), resume.step);
+    resumeMomentum = saved?.momentum;
+    resumeProbe = saved?.probe;
   }
   const data = await loadDataset((given.dataset as string | undefined) ?? defaultTrainConfig().dataset);
   const batch = (given.batch as number | undefined) ?? defaultTrainConfig().batch;
@@ -144,14 +148,16 @@ export async function run(argv: string[]): Promise<number> {
     flushLines();
     const st = await t.saveState();
     const momentum = await t.saveMomentum();
+    const probe = await t.saveProbe();
     writeAtomic(join(outDir, 'model.safetensors'), encodeCheckpoint(st));
-    writeAtomic(join(outDir, 'optimizer.safetensors'), encodeSafetensors({ momentum: { shape: [momentum.length], data: momentum } }, { step: String(st.step) }));
+    // The online linear probe's parameters and momentum ride along, so a resumed run continues it exactly.
+    writeAtomic(join(outDir, 'optimizer.safetensors'), encodeSafetensors({ momentum: { shape: [momentum.length], data: momentum }, ...(probe ? { probe: { shape: [probe.length], data: probe } } : {}) }, { step: String(st.step) }));
   };
   const knnLine = (p: KnnPoint) => emit(knnRecord(p));
   const { ctx } = await nodeGpu();
   // eslint-disable-next-line prefer-const -- the trainer's log hook needs the run, which needs the trainer
   let driver: TrainingRun | undefined;
-  const trainer = await Trainer.create(ctx, data, config, { resume, resumeMomentum, onLog: (m) => driver?.onLog(m) });
+  const trainer = await Trainer.create(ctx, data, config, { resume, resumeMomentum, resumeProbe, onLog: (m) => driver?.onLog(m) });
   driver = new TrainingRun(trainer, {
     metrics: (m) => {
       latest = m;

@@ -198,6 +198,22 @@ export class LinearProbe {
     this.ctx.device.queue.submit([enc.finish()]);
   }
 
+  /** Parameters then momentum (2 × size floats), to resume a probe exactly. */
+  async download(): Promise<Float32Array> {
+    const [p, m] = await Promise.all([readF32(this.ctx, this.params), readF32(this.ctx, this.momentum)]);
+    const out = new Float32Array(2 * this.size);
+    out.set(p);
+    out.set(m, this.size);
+    return out;
+  }
+
+  /** Restores what `download` returned. */
+  upload(state: Float32Array): void {
+    if (state.length !== 2 * this.size) throw new ShapeError(`linear probe: a saved state of ${state.length} floats does not fit this probe (${2 * this.size}: ${this.shape.dim} features × ${this.shape.classes} classes)`);
+    this.ctx.device.queue.writeBuffer(this.params.buffer, this.params.byteOffset, state.subarray(0, this.size) as Float32Array<ArrayBuffer>);
+    this.ctx.device.queue.writeBuffer(this.momentum.buffer, this.momentum.byteOffset, state.subarray(this.size) as Float32Array<ArrayBuffer>);
+  }
+
   /** Logits (count×C, host) of the first `count` rows of `features` (N×D on the GPU). */
   async predict(features: Tensor, count: number): Promise<Float32Array> {
     const { dim: D, classes: C } = this.shape;

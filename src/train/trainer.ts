@@ -36,6 +36,8 @@ export interface TrainerOptions {
   resume?: ModelState;
   /** The optimizer momentum saved with that state (saveMomentum); zero when absent. */
   resumeMomentum?: Float32Array;
+  /** The online probe's parameters and momentum saved with that state (saveProbe); a fresh probe when absent. */
+  resumeProbe?: Float32Array;
   onLog?: (m: StepMetrics) => void;
   variant?: GemmVariant;
 }
@@ -184,6 +186,9 @@ export class Trainer {
       // Reads the pooled features of view 1 after the student's forward; no gradient reaches the encoder.
       const probe = await LinearProbe.create(ctx, { batch: B, dim: featureDim(model.width), classes: classCount(data) }, { variant: opts.variant });
       trainer.probe = { probe, pass: probe.bindTraining(graph.student[0]!.encoder.features), lr: probeLearningRate(B), labels: new Uint32Array(B) };
+      if (opts.resumeProbe) probe.upload(opts.resumeProbe);
+      const init = opts.resume?.extra?.linear_top1_init;
+      if (typeof init === 'number') trainer.linearInit = init;
     }
     return trainer;
   }
@@ -369,7 +374,7 @@ export class Trainer {
   async saveState(): Promise<ModelState> {
     await this.flush();
     const state = await this.store.download(this.model, this.stepIndex, this.batchesTracked);
-    state.extra = { method: this.method.id, train_config: this.config, knn_top1_init: this.knnInit };
+    state.extra = { method: this.method.id, train_config: this.config, knn_top1_init: this.knnInit, ...(this.linearInit !== null ? { linear_top1_init: this.linearInit } : {}) };
     return state;
   }
 
@@ -377,6 +382,12 @@ export class Trainer {
   async saveMomentum(): Promise<Float32Array> {
     await this.flush();
     return this.store.downloadMomentum();
+  }
+
+  /** The online probe's parameters and momentum (null without a probe), to resume it exactly. */
+  async saveProbe(): Promise<Float32Array | null> {
+    await this.flush();
+    return this.probe ? this.probe.probe.download() : null;
   }
 
   /** The argmax cluster of every row of the latest targets (for pseudo-label export). */
