@@ -177,7 +177,9 @@ export function buildReport(plan: ComparePlan, runs: RunResult[], dataset: strin
     };
   });
   const shown = OPTIONAL_COLUMNS.filter((c) => rows.some((r) => (r as Record<string, unknown>)[c.key]));
-  const pixels = { knn_top1_pixels: meanSpread(runs.map((r) => r.summary.knn_top1_pixels as number)), linear_top1_pixels: meanSpread(runs.map((r) => r.summary.linear_top1_pixels as number)) };
+  // The pixel baselines depend on the evaluation set (the seed), not the method: one value per seed.
+  const perSeed = plan.seeds.map((seed) => runs.find((r) => r.seed === seed)).filter((r): r is RunResult => !!r);
+  const pixels = { knn_top1_pixels: meanSpread(perSeed.map((r) => r.summary.knn_top1_pixels as number)), linear_top1_pixels: meanSpread(perSeed.map((r) => r.summary.linear_top1_pixels as number)) };
   const c0 = plan.configs[0]!.config;
   const head = ['method', 'kNN top-1 (%)', 'online linear top-1 (%)', ...shown.map((c) => c.title), 'wall (s)', 'images/s'];
   const table = [
