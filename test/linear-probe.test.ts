@@ -1,7 +1,13 @@
 // The linear probe (src/mira/linear-probe.ts): the one-hot kernel, top-k accuracy, the GPU
 // logistic regression on separable data, and the acceptance test of the online probe — the
 // same seed with and without it gives identical self-supervised metrics.
-import { beforeAll, describe, expect, test } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, test, vi } from 'vitest';
+import { run as linearCli } from '../cli/commands/linear.ts';
+import { encodeCheckpoint, initialState } from '../src/nn/checkpoint.ts';
+import { defaultModelConfig } from '../src/nn/config.ts';
 import { loadDataset } from '../src/data/node-fs.ts';
 import type { DatasetSplits } from '../src/data/dataset.ts';
 import { fitLinearClassifier, LinearProbe, topKAccuracy } from '../src/mira/linear-probe.ts';
@@ -116,4 +122,36 @@ describe('the online probe never changes the self-supervised run', () => {
     // A probe fitted on the frozen initial network's 200 bank features (20 steps) is above chance (10 classes).
     expect(on.init.linearInit).toBeGreaterThan(15);
   }, 600_000);
+});
+
+describe('cli linear', () => {
+  const tiny = { width: 1 / 16, projHidden: 16, projOut: 8, prototypes: 16 };
+  const write = (name: string, state: ReturnType<typeof initialState>) => {
+    const path = join(mkdtempSync(join(tmpdir(), 'linear-')), name);
+    writeFileSync(path, encodeCheckpoint(state));
+    return path;
+  };
+  test('refuses a checkpoint whose channels or image size do not fit the dataset, naming both', async () => {
+    const rgb = write('rgb.safetensors', initialState(defaultModelConfig(3, tiny), 1));
+    await expect(linearCli(['--checkpoint', rgb, '--dataset', 'bundled'])).rejects.toThrow(/train images have 1 channel\(s\) but the checkpoint takes 3/);
+    const small = write('small.safetensors', initialState(defaultModelConfig(1, { ...tiny, imageSize: 24 }), 1));
+    await expect(linearCli(['--checkpoint', small, '--dataset', 'bundled'])).rejects.toThrow(/images are 28×28 but the checkpoint takes 24×24/);
+  });
+  test('one JSON line with top-1/top-5 for a checkpoint (any method: here an untrained one); --flip doubles the training set', async () => {
+    const ckpt = write('init.safetensors', initialState(defaultModelConfig(1, tiny), 1));
+    const out: string[] = [];
+    const spy = vi.spyOn(console, 'log').mockImplementation((s: string) => void out.push(s));
+    try {
+      expect(await linearCli(['--checkpoint', ckpt, '--dataset', 'bundled', '--limit', '300', '--epochs', '5', '--batch', '64', '--flip', '--json'])).toBe(0);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(out.length).toBe(1);
+    const r = JSON.parse(out[0]!);
+    console.log(`[linear-probe] cli linear on the init network: ${out[0]}`);
+    expect(r.train).toBe(600);
+    expect(r.test).toBe(300);
+    expect(r.top5).toBeGreaterThanOrEqual(r.top1);
+    expect(r.top1).toBeGreaterThan(20);
+  }, 300_000);
 });
