@@ -90,7 +90,7 @@ describe('the metric layout', () => {
     const rec = layout.parse(slot, { step: 7, epoch: 0.5, lr: 0.1, beta: 0.7, ema_momentum: 0.99, images_per_s: 10, views_per_s: 20, wall_s: 3 });
     expect(rec.step).toBe(7);
     expect(rec.loss).toBe(0.5);
-    expect(Object.keys(rec)).toEqual(metricRows(m).map((r) => r.key).filter((k) => k !== 'knn_top1' && k !== 'knn_top1_init'));
+    expect(Object.keys(rec)).toEqual(metricRows(m).map((r) => r.key).filter((k) => !k.startsWith('knn_top1') && !k.startsWith('linear_top1')));
     const all = allMetricKeys();
     expect(all.slice(0, 3)).toEqual(['step', 'epoch', 'loss']);
     expect(all).toContain('views_per_s');

@@ -5,7 +5,9 @@
 //   metrics.jsonl      one JSON object per logged step (the run's declared metrics: loss, lr, β,
 //                      EMA momentum, the method's metrics, images_per_s, views_per_s, wall_s;
 //                      kNN when evaluated)
-//   summary.json       flat keys: method, knn_top1, knn_top1_init (percent, k = 20),
+//   summary.json       flat keys: method, knn_top1, knn_top1_init (percent, k = 20), linear_top1
+//                      (the online probe), linear_top1_init, knn_top1_pixels, linear_top1_pixels
+//                      (raw-pixel baselines, src/train/baselines.ts),
 //                      used_clusters, prototypes, steps, wall_s, images_per_s (training images
 //                      per second, a pair of views counts once), views_per_s, config, …
 //   model.safetensors  the checkpoint (teacher included), every --checkpoint-every steps and
@@ -26,6 +28,7 @@ import { Trainer } from '../../src/train/trainer.ts';
 import { defaultTrainConfig, PARAM_TABLE, trainConfigProblems, type TrainConfig } from '../../src/train/config.ts';
 import type { StepMetrics } from '../../src/train/metric-layout.ts';
 import { TrainingRun, type KnnPoint } from '../../src/train/run-driver.ts';
+import { pixelBaselines } from '../../src/train/baselines.ts';
 import { CliError, parseFlags, usage, type FlagSpec } from '../args.ts';
 import { configFlagGroups, configFlags, givenConfig } from '../config-flags.ts';
 
@@ -48,6 +51,17 @@ function fmt(x: number | undefined, d = 3): string {
   return x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d);
 }
 
+/** The metrics.jsonl line of a kNN evaluation: kNN top-1 and, with the online probe, its top-1 (and the baselines at initialisation). */
+export function knnRecord(p: KnnPoint): Record<string, number> {
+  return {
+    step: p.step,
+    knn_top1: p.top1,
+    ...(p.init ? { knn_top1_init: p.top1 } : {}),
+    ...(p.linear !== undefined ? { linear_top1: p.linear } : {}),
+    ...(p.init && p.linearInit !== undefined ? { linear_top1_init: p.linearInit } : {}),
+  };
+}
+
 function writeAtomic(path: string, data: string | Uint8Array): void {
   writeFileSync(path + '.tmp', data);
   renameSync(path + '.tmp', path);
@@ -57,7 +71,7 @@ function writeAtomic(path: string, data: string | Uint8Array): void {
  * The momentum saved beside a checkpoint (optimizer.safetensors), if it belongs to the same
  * step; otherwise the optimizer restarts with zero momentum, which we say.
  */
-function readMomentum(path: string, step: number): Float32Array | undefined {
+function readMomentum(path: string, step: number): { momentum: Float32Array; probe?: Float32Array } | undefined {
   if (!existsSync(path)) {
     console.error(`[train] no ${path}: resuming with zero optimizer momentum`);
     return undefined;
@@ -69,7 +83,8 @@ function readMomentum(path: string, step: number): Float32Array | undefined {
   }
   const m = f.tensors.get('momentum');
   if (!m || !(m.data instanceof Float32Array)) throw new CliError(`${path}: no float32 "momentum" tensor`);
-  return m.data;
+  const probe = f.tensors.get('probe');
+  return { momentum: m.data, ...(probe?.data instanceof Float32Array ? { probe: probe.data } : {}) };
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -92,6 +107,7 @@ export async function run(argv: string[]): Promise<number> {
   let resume: ModelState | undefined;
   let resumeMomentum: Float32Array | undefined;
   const resumeFiles: Record<string, Uint8Array> = {};
+  let resumeProbe: Float32Array | undefined;
   if (f.resume) {
     let bytes: Uint8Array;
     try {
@@ -100,7 +116,9 @@ export async function run(argv: string[]): Promise<number> {
       throw new CliError(`cannot read --resume ${f.resume}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
     resume = decodeCheckpoint(bytes, f.resume as string);
-    resumeMomentum = readMomentum(join(dirname(f.resume as string), 'optimizer.safetensors'), resume.step);
+    const saved = readMomentum(join(dirname(f.resume as string), 'optimizer.safetensors'), resume.step);
+    resumeMomentum = saved?.momentum;
+    resumeProbe = saved?.probe;
     for (const name of method.runFiles ?? []) {
       const path = join(dirname(f.resume as string), name);
       try {
@@ -139,15 +157,17 @@ export async function run(argv: string[]): Promise<number> {
     flushLines();
     const st = await t.saveState();
     const momentum = await t.saveMomentum();
+    const probe = await t.saveProbe();
     writeAtomic(join(outDir, 'model.safetensors'), encodeCheckpoint(st));
-    writeAtomic(join(outDir, 'optimizer.safetensors'), encodeSafetensors({ momentum: { shape: [momentum.length], data: momentum } }, { step: String(st.step) }));
+    // The online linear probe's parameters and momentum ride along, so a resumed run continues it exactly.
+    writeAtomic(join(outDir, 'optimizer.safetensors'), encodeSafetensors({ momentum: { shape: [momentum.length], data: momentum }, ...(probe ? { probe: { shape: [probe.length], data: probe } } : {}) }, { step: String(st.step) }));
     for (const [name, bytes] of Object.entries(await t.saveRunFiles())) writeAtomic(join(outDir, name), bytes);
   };
-  const knnLine = (p: KnnPoint) => emit({ step: p.step, knn_top1: p.top1, ...(p.init ? { knn_top1_init: p.top1 } : {}) });
+  const knnLine = (p: KnnPoint) => emit(knnRecord(p));
   const { ctx } = await nodeGpu();
   // eslint-disable-next-line prefer-const -- the trainer's log hook needs the run, which needs the trainer
   let driver: TrainingRun | undefined;
-  const trainer = await Trainer.create(ctx, data, config, { resume, resumeMomentum, resumeFiles, onLog: (m) => driver?.onLog(m) });
+  const trainer = await Trainer.create(ctx, data, config, { resume, resumeMomentum, resumeProbe, resumeFiles, onLog: (m) => driver?.onLog(m) });
   driver = new TrainingRun(trainer, {
     metrics: (m) => {
       latest = m;
@@ -196,6 +216,8 @@ export async function run(argv: string[]): Promise<number> {
     const { teacherLogits, B, K } = await trainer.latestBatch();
     writeAtomic(join(outDir, 'logits.npy'), encodeNpy(teacherLogits, [B, K]));
   }
+  // Raw pixels on the same bank and queries (cached per dataset and evaluation set: `compare` computes them once).
+  const pixels = await pixelBaselines(ctx, data, config);
   const totals = driver.totals();
   const final = driver.lastKnn!;
   const m = latest as StepMetrics | null;
@@ -204,6 +226,9 @@ export async function run(argv: string[]): Promise<number> {
     knn_top1: final.top1,
     knn_top1_init: trainer.knnInit,
     knn: final.all,
+    linear_top1: final.linear ?? null,
+    linear_top1_init: trainer.linearInit,
+    ...pixels,
     used_clusters: m?.used_clusters ?? null,
     largest_cluster_fraction: m?.largest_cluster_fraction ?? null,
     target_marginal_entropy: m?.target_marginal_entropy ?? null,

@@ -33,6 +33,7 @@ export const CORE_PARAMS = [
   { key: 'knnEvery', short: 'ke', label: 'kNN every', group: 'logging', kind: 'int', min: 0, max: BIG, default: 0, step: 1, help: 'Evaluate 20-NN accuracy on held-out images every N steps (0: at the start and the end only).' },
   { key: 'knnBank', short: 'kb', label: 'kNN bank', group: 'logging', kind: 'int', min: 20, max: 1_000_000, default: 2000, step: 10, help: 'Labelled training images embedded as the kNN memory bank (at least k = 20).' },
   { key: 'knnQueries', short: 'kq', label: 'kNN queries', group: 'logging', kind: 'int', min: 1, max: 1_000_000, default: 2000, step: 10, help: 'Test images classified by their 20 nearest neighbours.' },
+  { key: 'linearProbe', short: 'lp', label: 'Linear probe', group: 'logging', kind: 'choice', options: [{ value: 'on', label: 'on (online, detached)' }, { value: 'off', label: 'off' }] as const, default: 'on', help: 'Train a linear classifier on the detached encoder features with the true labels beside the run (never changes it); its test top-1 at every kNN evaluation.' },
   { key: 'logEvery', short: 'l', label: 'Log every', group: 'logging', kind: 'int', min: 1, max: BIG, default: 10, step: 1, help: 'Read metrics back every N steps (asynchronously; never stalls the GPU).' },
   { key: 'checkpointEvery', short: 'c', label: 'Checkpoint every', group: 'logging', kind: 'int', min: 0, max: BIG, default: 0, step: 1, help: 'Write the checkpoint every N steps (0: only at the end); in the page, to this browser’s IndexedDB.' },
 ] as const;

@@ -23,6 +23,8 @@ export interface StepMetrics {
   wall_s: number;
   knn_top1?: number;
   knn_top1_init?: number;
+  linear_top1?: number;
+  linear_top1_init?: number;
   student_entropy?: number;
   student_marginal_entropy?: number;
   student_mi?: number;
@@ -75,6 +77,8 @@ export const RUN_METRICS_TAIL: readonly MetricRow[] = [
   { key: 'wall_s', help: 'seconds since the run (or its resume) started', source: 'host', reduce: 'last' },
   { key: 'knn_top1', help: 'weighted 20-NN top-1 on held-out images (%)', source: 'host', reduce: 'last' },
   { key: 'knn_top1_init', help: 'the same at random initialisation (%)', source: 'host', reduce: 'last' },
+  { key: 'linear_top1', help: 'online linear probe top-1 on the kNN queries (%; trained on detached features of view 1)', source: 'host', reduce: 'last' },
+  { key: 'linear_top1_init', help: 'a linear probe fitted on the kNN bank’s features of the network at initialisation (%)', source: 'host', reduce: 'last' },
 ];
 
 /** The rows of a run of this method, in record order. */

@@ -17,6 +17,10 @@ export interface KnnPoint {
   all: Record<string, number>;
   /** The evaluation at random initialisation. */
   init: boolean;
+  /** The online linear probe's top-1 on the same queries (when the run has one). */
+  linear?: number;
+  /** A probe fitted on the bank's features at initialisation (when the run has a probe). */
+  linearInit?: number;
 }
 
 export interface HaltInfo {
@@ -88,7 +92,9 @@ export class TrainingRun {
 
   async evaluate(init = false): Promise<KnnPoint> {
     const r = await this.trainer.evaluateKnn();
-    const p = { step: this.trainer.currentStep, top1: r.top1, all: r.all, init };
+    const p: KnnPoint = { step: this.trainer.currentStep, top1: r.top1, all: r.all, init };
+    if (r.linear !== undefined) p.linear = r.linear;
+    if (r.linearInit !== undefined) p.linearInit = r.linearInit;
     this.lastKnn = p;
     this.out.knn?.(p);
     return p;

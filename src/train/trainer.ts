@@ -24,6 +24,8 @@ import type { MethodDef, MethodRunState } from '../methods/types.ts';
 import type { Pass } from '../gpu/pass.ts';
 import { ParamLayout, ParamStore } from '../nn/param-store.ts';
 import { KnnEvaluator, chooseEvalIndices } from '../mira/knn.ts';
+import { fitLinearClassifier, LinearProbe, probeLearningRate, probeLrAt } from '../mira/linear-probe.ts';
+import { featureDim } from '../nn/config.ts';
 import { betaAt, emaMomentumAt, learningRate } from './schedule.ts';
 import { StepGraph, StepLayers } from './step-graph.ts';
 import { validateTrainConfig, type TrainConfig } from './config.ts';
@@ -34,6 +36,8 @@ export interface TrainerOptions {
   resume?: ModelState;
   /** The optimizer momentum saved with that state (saveMomentum); zero when absent. */
   resumeMomentum?: Float32Array;
+  /** The online probe's parameters and momentum saved with that state (saveProbe); a fresh probe when absent. */
+  resumeProbe?: Float32Array;
   onLog?: (m: StepMetrics) => void;
   variant?: GemmVariant;
   /** The method's files saved beside the checkpoint being resumed (its runFiles). */
@@ -78,6 +82,13 @@ function evalImages(ds: Dataset, idx: Uint32Array, size: number): Float32Array {
   return normalizeImages(px, C, ds.mean, ds.std);
 }
 
+/** Classes of a dataset: its class names, or one more than its largest label. */
+export function classCount(data: DatasetSplits): number {
+  let max = 0;
+  for (const ds of [data.train, data.test]) for (let i = 0; i < ds.labels.length; i++) max = Math.max(max, ds.labels[i]!);
+  return Math.max(data.train.classes.length, max + 1, 2);
+}
+
 interface EvalSet {
   images: Float32Array;
   labels: Uint32Array;
@@ -100,6 +111,11 @@ export class Trainer {
   private perm: Uint32Array | null = null;
   private permEpoch = -1;
   private readonly lastIndices: Uint32Array;
+  /** The online linear probe (config linearProbe 'on'): its own buffers, trained on view 1's detached features. */
+  private probe: { probe: LinearProbe; pass: Pass; lr: number; labels: Uint32Array } | null = null;
+  /** Linear-probe top-1 (percent) of a probe fitted on the kNN bank's features at initialisation. */
+  linearInit: number | null = null;
+  lastLinear: number | null = null;
   private knn: { evaluator: KnnEvaluator; embedder: Embedder; bank: EvalSet; queries: EvalSet; bankFeats: Tensor; queryFeats: Tensor; bankLabels: Tensor; queryLabels: Tensor } | null = null;
 
   private constructor(
@@ -171,6 +187,14 @@ export class Trainer {
     const nbt = state.student.get('encoder.bn1.num_batches_tracked')?.[0] ?? 0;
     const nbtT = state.teacher?.get('encoder.bn1.num_batches_tracked')?.[0] ?? nbt;
     const trainer = new Trainer(ctx, data, config, model, store, augmenter, indices, graph, optimizer, optimizerPass, ema, emaPass, method, runState, layout, ring, opts.onLog, state.step, { student: nbt, teacher: nbtT });
+    if (config.linearProbe === 'on') {
+      // Reads the pooled features of view 1 after the student's forward; no gradient reaches the encoder.
+      const probe = await LinearProbe.create(ctx, { batch: B, dim: featureDim(model.width), classes: classCount(data) }, { variant: opts.variant });
+      trainer.probe = { probe, pass: probe.bindTraining(graph.student[0]!.encoder.features), lr: probeLearningRate(B), labels: new Uint32Array(B) };
+      if (opts.resumeProbe) probe.upload(opts.resumeProbe);
+      const init = opts.resume?.extra?.linear_top1_init;
+      if (typeof init === 'number') trainer.linearInit = init;
+    }
     return trainer;
   }
 
@@ -225,6 +249,7 @@ export class Trainer {
       this.optimizer.setFrozen(this.store.layout.headNames(), freeze);
       this.headFrozen = freeze;
     }
+    const B = c.batch;
     const idx = this.batchIndices(s);
     this.lastIndices.set(idx);
     this.ctx.device.queue.writeBuffer(this.indices.buffer, this.indices.byteOffset, idx as Uint32Array<ArrayBuffer>);
@@ -234,6 +259,13 @@ export class Trainer {
     this.augmenter.record(enc, timer);
     this.runState?.recordBeforeStep?.(enc, timer);
     this.graph.record(enc, timer);
+    if (this.probe) {
+      const p = this.probe;
+      for (let i = 0; i < B; i++) p.labels[i] = this.data.train.labels[idx[i]!]!;
+      p.probe.setLabels(p.labels);
+      p.probe.setLr(probeLrAt(p.lr, s, c.steps));
+      p.pass.record(enc, timer);
+    }
     this.optimizerPass.record(enc, timer);
     this.emaPass.record(enc, timer);
     const slot = log ? this.ring.acquire() : null;
@@ -299,16 +331,31 @@ export class Trainer {
     return this.knn;
   }
 
-  /** Weighted kNN top-1 (k = 20, T = 0.07, percent) of the student encoder's features. */
-  async evaluateKnn(): Promise<{ top1: number; all: Record<string, number> }> {
+  /**
+   * Weighted kNN top-1 (k = 20, T = 0.07, percent) of the student encoder's features and, with the
+   * online probe, its top-1 on the same queries (eval-mode features → probe → argmax). At
+   * initialisation `linearInit`: a probe fitted on the bank's features of the frozen network.
+   */
+  async evaluateKnn(): Promise<{ top1: number; all: Record<string, number>; linear?: number; linearInit?: number }> {
     await this.flush();
     const k = await this.knnSetup();
     await k.embedder.embed(k.bank.images, k.bank.count, k.bankFeats);
     await k.embedder.embed(k.queries.images, k.queries.count, k.queryFeats);
     const r = await k.evaluator.evaluate(k.bankFeats, k.bankLabels, k.queryFeats, k.queryLabels);
-    if (this.knnInit === null && this.stepIndex === 0) this.knnInit = r.top1_k20;
+    const atInit = this.knnInit === null && this.stepIndex === 0;
+    if (atInit) this.knnInit = r.top1_k20;
     this.lastKnn = r.top1_k20;
-    return { top1: r.top1_k20, all: r.top1 as Record<string, number> };
+    const out: { top1: number; all: Record<string, number>; linear?: number; linearInit?: number } = { top1: r.top1_k20, all: r.top1 as Record<string, number> };
+    if (this.probe) {
+      out.linear = this.lastLinear = (await this.probe.probe.evaluate(k.queryFeats, k.queries.labels)).top1;
+      if (atInit && this.linearInit === null) {
+        const [bankFeats, queryFeats] = await Promise.all([readF32(this.ctx, k.bankFeats), readF32(this.ctx, k.queryFeats)]);
+        const fit = await fitLinearClassifier(this.ctx, { features: bankFeats, labels: k.bank.labels }, { features: queryFeats, labels: k.queries.labels }, { classes: classCount(this.data), epochs: 20, batch: Math.min(256, k.bank.count), seed: this.config.seed });
+        this.linearInit = fit.top1;
+      }
+      if (this.linearInit !== null) out.linearInit = this.linearInit;
+    }
+    return out;
   }
 
   /** The method's scheduled work after the step just taken (SeLa's relabelling): host metrics to log, or null. */
@@ -347,7 +394,7 @@ export class Trainer {
     await this.flush();
     const state = await this.store.download(this.model, this.stepIndex, this.batchesTracked);
     state.method = this.method.id;
-    state.extra = { train_config: this.config, knn_top1_init: this.knnInit };
+    state.extra = { train_config: this.config, knn_top1_init: this.knnInit, ...(this.linearInit !== null ? { linear_top1_init: this.linearInit } : {}) };
     return state;
   }
 
@@ -355,6 +402,12 @@ export class Trainer {
   async saveMomentum(): Promise<Float32Array> {
     await this.flush();
     return this.store.downloadMomentum();
+  }
+
+  /** The online probe's parameters and momentum (null without a probe), to resume it exactly. */
+  async saveProbe(): Promise<Float32Array | null> {
+    await this.flush();
+    return this.probe ? this.probe.probe.download() : null;
   }
 
   /** The argmax cluster of every row of the latest targets (for pseudo-label export). */
@@ -371,6 +424,7 @@ export class Trainer {
 
   destroy(): void {
     this.runState?.destroy();
+    this.probe?.probe.destroy();
     this.store.destroy();
     this.ring.destroy();
     this.augmenter.destroy();

@@ -74,6 +74,8 @@ export function Dashboard() {
   const data = useApp((s) => s.series);
   const knn = useApp((s) => s.knn);
   const knnInit = useApp((s) => s.knnInit);
+  const pixels = useApp((s) => s.pixelBaselines);
+  const hasLinear = knn.some((p) => p.linear !== undefined);
   const marginal = useApp((s) => s.marginal);
   const warnings = useApp((s) => s.warnings);
   const K = useApp((s) => s.train.config?.prototypes ?? s.config.prototypes);
@@ -117,13 +119,20 @@ export function Dashboard() {
         </LineChart>
       </ChartCard>
 
-      <ChartCard title="kNN accuracy" subtitle={<>20-NN top-1 on held-out images (%); dashed: at random init{knnInit !== null ? ` (${fmt(knnInit)} %)` : ''}</>} points={knnData.length} legend={[{ label: 'kNN top-1', color: SERIES_COLORS.knn }, { label: 'random init', color: SERIES_COLORS.baseline, dashed: true }]}>
+      <ChartCard
+        title="kNN accuracy"
+        subtitle={<>20-NN top-1 on held-out images (%){hasLinear ? ' and the online linear probe’s' : ''}; dashed: at random init{knnInit !== null ? ` (${fmt(knnInit)} %)` : ''}{pixels ? `, raw pixels (kNN ${fmt(pixels.knn)} %, linear ${fmt(pixels.linear)} %)` : ''}</>}
+        points={knnData.length}
+        legend={[{ label: 'kNN top-1', color: SERIES_COLORS.knn }, ...(hasLinear ? [{ label: 'linear probe', color: SERIES_COLORS.lr }] : []), { label: 'random init', color: SERIES_COLORS.baseline, dashed: true }, ...(pixels ? [{ label: 'raw pixels kNN', color: SERIES_COLORS.ema, dashed: true }] : [])]}
+      >
         <LineChart data={knnData} margin={CHART_MARGIN} style={chartStyle} responsive>
           <CartesianGrid {...GRID} />
           <XAxis dataKey="step" type="number" domain={[0, 'dataMax']} allowDecimals={false} {...AXIS} />
           <YAxis yAxisId="left" {...AXIS} width={44} tickFormatter={tickFmt} domain={[0, 100]} />
           <Tooltip {...TOOLTIP} labelFormatter={(v) => `step ${v}`} />
           {knnInit !== null && <ReferenceLine yAxisId="left" y={knnInit} stroke={SERIES_COLORS.baseline} strokeDasharray="5 4" />}
+          {pixels && <ReferenceLine yAxisId="left" y={pixels.knn} stroke={SERIES_COLORS.ema} strokeDasharray="2 4" />}
+          {hasLinear && <Line yAxisId="left" type="monotone" dataKey="linear" name="linear %" stroke={SERIES_COLORS.lr} strokeWidth={2} dot={{ r: 3, fill: SERIES_COLORS.lr }} isAnimationActive={false} connectNulls />}
           <Line yAxisId="left" type="monotone" dataKey="top1" name="top-1 %" stroke={SERIES_COLORS.knn} strokeWidth={2} dot={{ r: 3, fill: SERIES_COLORS.knn }} isAnimationActive={false} />
         </LineChart>
       </ChartCard>

@@ -101,6 +101,14 @@ export interface TrainStatus {
 export interface KnnPoint {
   step: number;
   top1: number;
+  /** The online linear probe's top-1 on the same queries (when the run has the probe). */
+  linear?: number;
+}
+
+/** Raw pixels (standardised) on the run's kNN bank and queries (src/train/baselines.ts). */
+export interface PixelBaselinePoint {
+  knn: number;
+  linear: number;
 }
 
 /** Why training stopped on its own. */
@@ -243,7 +251,7 @@ export type EngineEvent =
   | { type: 'status'; status: TrainStatus }
   /** Logged steps since the last event (the worker batches them). */
   | { type: 'metrics'; records: StepMetrics[] }
-  | { type: 'knn'; init: number | null; point: KnnPoint | null }
+  | { type: 'knn'; init: number | null; point: KnnPoint | null; pixels?: PixelBaselinePoint }
   /** The latest targets' cluster marginal (mean over the batch), K values. */
   | { type: 'marginal'; step: number; marginal: Float32Array }
   /** Training stopped: a NaN (`metric` at `step`), a failed build or step. Training is paused. */

@@ -12,6 +12,7 @@ import { Trainer } from '../train/trainer.ts';
 import type { TrainConfig } from '../train/config.ts';
 import type { StepMetrics } from '../train/metric-layout.ts';
 import { TrainingRun, type HaltInfo, type LatestBatch } from '../train/run-driver.ts';
+import { pixelBaselines } from '../train/baselines.ts';
 import { clusterQuality } from './gallery.ts';
 import { checkpointInfo, loadCheckpoint, saveCheckpoint, type StoredCheckpoint } from './checkpoints.ts';
 import { appendHistory, emptyHistory, historyPoints, type History, type Point } from './history.ts';
@@ -197,8 +198,9 @@ export class Session {
             halted: (h) => this.onHalt(gen, h),
             knn: (p) => {
               if (gen !== this.generation || p.init) return;
-              this.knn.push({ step: p.step, top1: p.top1 });
-              this.post({ type: 'knn', init: trainer.knnInit, point: { step: p.step, top1: p.top1 } });
+              const point = { step: p.step, top1: p.top1, ...(p.linear !== undefined ? { linear: p.linear } : {}) };
+              this.knn.push(point);
+              this.post({ type: 'knn', init: trainer.knnInit, point });
             },
             batch: (b) => this.onBatch(b, trainer.currentStep),
             checkpoint: async (t, why) => {
@@ -218,7 +220,8 @@ export class Session {
           this.post({ type: 'history', records: [], knn: [], knnInit: null });
           if (trainer.knnInit === null && trainer.currentStep === 0) this.setPhase('building', 'measuring the random-init kNN baseline');
           await run.begin();
-          this.post({ type: 'knn', init: trainer.knnInit, point: null });
+          const px = await pixelBaselines(this.ctx, trainer.data, trainer.config);
+          this.post({ type: 'knn', init: trainer.knnInit, point: null, pixels: { knn: px.knn_top1_pixels, linear: px.linear_top1_pixels } });
         }
         this.setPhase(trainer.done ? 'done' : 'paused');
         if (this.wantPlay) {
@@ -344,7 +347,7 @@ export class Session {
       const t = this.trainer;
       if (!t) return;
       const r = await t.evaluateKnn();
-      const point = { step: t.currentStep, top1: r.top1 };
+      const point = { step: t.currentStep, top1: r.top1, ...(r.linear !== undefined ? { linear: r.linear } : {}) };
       if (t.currentStep > 0) this.knn.push(point);
       this.post({ type: 'knn', init: t.knnInit, point: t.currentStep > 0 ? point : null });
     });

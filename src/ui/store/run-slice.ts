@@ -29,6 +29,8 @@ export interface RunSlice {
   warnings: CollapseWarning[];
   knn: KnnPoint[];
   knnInit: number | null;
+  /** kNN and linear top-1 of the raw pixels on the same bank and queries (a dashed line on the kNN chart). */
+  pixelBaselines: { knn: number; linear: number } | null;
   marginal: { step: number; sorted: number[] } | null;
   play(): void;
   pause(): void;
@@ -54,7 +56,7 @@ export function createRunSlice(ctx: StoreContext): Slice<RunSlice, 'status' | 'm
     history = emptyHistory();
     pendingRecords = [];
     pendingMarginal = null;
-    return { series: [], latest: null, peak: null, warnings: [], knn: [], knnInit: null, marginal: null, trainError: null };
+    return { series: [], latest: null, peak: null, warnings: [], knn: [], knnInit: null, pixelBaselines: null, marginal: null, trainError: null };
   }
 
   /** Nothing trained yet: the panel's changes apply at once (a fresh trainer from the page's configuration). */
@@ -73,6 +75,7 @@ export function createRunSlice(ctx: StoreContext): Slice<RunSlice, 'status' | 'm
       warnings: [],
       knn: [],
       knnInit: null,
+      pixelBaselines: null,
       marginal: null,
 
       play() {
@@ -131,7 +134,7 @@ export function createRunSlice(ctx: StoreContext): Slice<RunSlice, 'status' | 'm
       knn(ev) {
         const s = ctx.get();
         const point = ev.point;
-        ctx.set({ knnInit: ev.init ?? s.knnInit, knn: point ? [...s.knn.filter((p) => p.step !== point.step), point] : s.knn });
+        ctx.set({ knnInit: ev.init ?? s.knnInit, pixelBaselines: ev.pixels ?? s.pixelBaselines, knn: point ? [...s.knn.filter((p) => p.step !== point.step), point] : s.knn });
       },
 
       marginal(ev) {
