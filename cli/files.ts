@@ -84,3 +84,16 @@ export function writeAtomic(path: string, data: string | Uint8Array): void {
   }
 }
 
+
+/**
+ * Parses a user's .npy file: a reader's plain Error (its message names the file) becomes a
+ * CliError, so that it counts as bad input (exit 2); the readers' own error classes already do.
+ */
+export function npyInput<T>(parse: () => T, command: string): T {
+  try {
+    return parse();
+  } catch (e) {
+    if (e instanceof Error && e.name === 'Error') throw new CliError(`${command}: ${e.message}`);
+    throw e;
+  }
+}

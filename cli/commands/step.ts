@@ -6,8 +6,10 @@
 // augmentation; normalised with the checkpoint's mean/std), teacher = the checkpoint's ema.*
 // weights with the student's head, BN in training mode as in training. Prints one JSON line
 // with the loss and the target statistics, and writes the gradient of every trainable student
-// parameter under its checkpoint name, in PyTorch's layout.
-import { readFileSync, writeFileSync } from 'node:fs';
+// parameter under its checkpoint name, in PyTorch's layout. Every flag and --grads' writability are
+// checked before any file is read or the GPU is touched; the gradients are written atomically.
+// Exit code 2 for bad input, 1 for a failure (README, "Exit codes").
+import { readFileSync } from 'node:fs';
 import { nodeGpu } from '../../src/gpu/node.ts';
 import { readF32, uploadTensor, type Tensor } from '../../src/gpu/tensor.ts';
 import { submitChecked } from '../../src/gpu/kernel.ts';
@@ -19,8 +21,9 @@ import { AssignmentMetrics } from '../../src/mira/metrics.ts';
 import { StepGraph, StepLayers } from '../../src/train/step-graph.ts';
 import { defaultTrainConfig } from '../../src/train/config.ts';
 import { METHOD_IDS, methodById } from '../../src/methods/registry.ts';
-import { checkBeta, checkPositive } from '../../src/mira/validate.ts';
+import { checkBeta, checkIters, checkPositive } from '../../src/mira/validate.ts';
 import { CliError, parseFlags, usage, type FlagSpec } from '../args.ts';
+import { checkWritableFile, npyInput, writeAtomic } from '../files.ts';
 
 export const summary = 'one MIRA forward/backward on two given batches; writes every parameter gradient (parity harness)';
 
@@ -58,11 +61,13 @@ export async function run(argv: string[]): Promise<number> {
   checkPositive(hyper.tauS, 'τ_s', 'step');
   checkPositive(hyper.tauT, 'τ_t', 'step');
   checkPositive(hyper.eps, 'ε', 'step');
+  checkIters(hyper.iters, 'step', 1);
+  checkWritableFile(f.grads as string, 'grads', 'step');
   const state = decodeCheckpoint(readFile(f.checkpoint as string, 'checkpoint'), f.checkpoint as string);
   const { config } = state;
   const views = (['view1', 'view2'] as const).map((k) => {
     const path = f[k] as string;
-    const arr = parseNpy(readFile(path, k), path);
+    const arr = npyInput(() => parseNpy(readFile(path, k), path), 'step');
     const [n] = checkImageBatch(arr.shape, arr.dtype, config, path);
     return { n, x: normalizeImages(arr.data as Uint8Array, config.inChannels, config.mean, config.std) };
   });
@@ -91,7 +96,7 @@ export async function run(argv: string[]): Promise<number> {
   const ms = performance.now() - t0;
   const grads: TensorMap = new Map();
   for (const name of store.layout.trainable.keys()) grads.set(name, await readF32(ctx, store.grads.get(name)));
-  writeFileSync(f.grads as string, encodeGradients(config, grads, { 'mira.step': JSON.stringify({ method: method.id, ...hyper, batch: B, loss }) }));
+  writeAtomic(f.grads as string, encodeGradients(config, grads, { 'mira.step': JSON.stringify({ method: method.id, ...hyper, batch: B, loss }) }));
   const m = await targetStats.read();
   console.log(
     JSON.stringify({
