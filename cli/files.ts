@@ -45,9 +45,19 @@ export function ensureWritableDir(path: string, flag: string, command: string): 
 /** `--flag <file>`: its directory exists and is writable, and the path is not a directory. Throws a CliError naming the flag. */
 export function checkWritableFile(path: string, flag: string, command: string): void {
   const dir = dirname(resolve(path));
-  const st = statSync(path, { throwIfNoEntry: false });
+  let st;
+  try {
+    st = statSync(path, { throwIfNoEntry: false });
+  } catch {
+    st = undefined; // ENOTDIR: a part of the path is a file, said below
+  }
   if (st?.isDirectory()) throw new CliError(`${command}: --${flag} ${path} is a directory; give a file name`);
-  const d = statSync(dir, { throwIfNoEntry: false });
+  let d;
+  try {
+    d = statSync(dir, { throwIfNoEntry: false });
+  } catch (e) {
+    throw new CliError(`${command}: cannot write --${flag} ${path}: ${fsReason(e)}`);
+  }
   if (!d) throw new CliError(`${command}: cannot write --${flag} ${path}: the directory ${dir} does not exist (create it first)`);
   if (!d.isDirectory()) throw new CliError(`${command}: cannot write --${flag} ${path}: ${dir} is a file, not a directory`);
   try {

@@ -1,9 +1,9 @@
 // kill -9 during `train` at random moments, each kill followed by --resume (issue 16, item 5):
-//   node scripts/kill-loop.mjs [--kills 20] [--steps 30] [--out DIR] [--seed 1]
+//   node scripts/kill-loop.mjs [--kills 20] [--steps 400] [--out DIR] [--seed 1]
 // Runs the tiny configuration (bundled data, width 1/16, batch 8, K 8) with the default checkpoint
 // interval (10 % of the steps) and --log-every 1, SIGKILLs the process group at a random moment —
-// a quarter of the kills during start-up, the rest at a random delay after the run's next metrics
-// line — and restarts it with --resume whenever a checkpoint exists (from scratch otherwise). After
+// a quarter of the kills during start-up, the rest after a random number of steps (up to one and a
+// half checkpoint intervals) plus a random fraction of a step — and restarts it with --resume whenever a checkpoint exists (from scratch otherwise). After
 // the kills it lets the run finish and checks what a user relies on: every run after a kill
 // started cleanly (exit 0 at the end), metrics.jsonl parses and holds every step once, in order,
 // and summary.json says the run finished. Prints one JSON line of numbers. Not part of CI: it
@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const opts = { kills: 20, steps: 30, out: '', seed: 1 };
+const opts = { kills: 20, steps: 400, out: '', seed: 1 };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i += 2) {
   const name = argv[i]?.replace(/^--/, '');
@@ -65,9 +65,19 @@ function runOnce(kill) {
     }
   };
   if (kill?.mode === 'startup') timer = setTimeout(doKill, kill.delayMs);
+  let logged = 0;
+  let lastLineAt = 0;
+  let gapMs = 0;
   child.stdout.on('data', (d) => {
     stdout += d;
-    if (kill?.mode === 'after-metrics' && timer === null && /"loss":/.test(stdout)) timer = setTimeout(doKill, kill.delayMs);
+    const now = Date.now();
+    const n = (String(d).match(/"loss":/g) ?? []).length;
+    if (!n) return;
+    if (lastLineAt) gapMs = (now - lastLineAt) / n;
+    lastLineAt = now;
+    logged += n;
+    // Past the chosen number of steps: kill at a random moment within the next step.
+    if (kill?.mode === 'after-steps' && timer === null && logged > kill.steps) timer = setTimeout(doKill, Math.round(random() * gapMs));
   });
   child.stderr.on('data', (d) => void (stderr += d));
   return new Promise((res) => child.on('exit', (code, signal) => {
@@ -84,14 +94,11 @@ let fresh = 0;
 let resumes = 0;
 let finishedEarly = 0;
 let failures = 0;
-let stepTimeMs = 3000;
+const interval = Math.max(1, Math.round(opts.steps * 0.1)); // the default --checkpoint-every
 for (let k = 0; k < opts.kills; k++) {
   const before = existsSync(model) ? stepOf(model) : null;
-  const kill = random() < 0.25 ? { mode: 'startup', delayMs: Math.round(random() * 20_000) } : { mode: 'after-metrics', delayMs: Math.round(random() * 4 * stepTimeMs) };
+  const kill = random() < 0.25 ? { mode: 'startup', delayMs: Math.round(random() * 8_000) } : { mode: 'after-steps', steps: Math.floor(random() * 1.5 * interval) };
   const r = await runOnce(kill);
-  // The next delays follow this machine's step time (from the wall_s of consecutive metrics lines).
-  const walls = [...r.stdout.matchAll(/"loss":[^\n]*"wall_s":([\d.]+)/g)].map((m) => Number(m[1]));
-  if (walls.length >= 2) stepTimeMs = (1000 * (walls.at(-1) - walls[0])) / (walls.length - 1);
   if (r.resumed) resumes++;
   else fresh++;
   if (/dropped its last line, torn/.test(r.stderr)) torn++;
@@ -104,12 +111,13 @@ for (let k = 0; k < opts.kills; k++) {
     }
   }
   const after = existsSync(model) ? stepOf(model) : null;
-  log.push({ kill: k + 1, mode: kill.mode, delay_ms: kill.delayMs, killed_at_ms: r.killedAt, from_step: before, checkpoint_step: after });
-  console.error(`[kill-loop] ${k + 1}/${opts.kills}: ${kill.mode} +${kill.delayMs} ms, killed at ${r.killedAt ?? '–'} ms; checkpoint step ${before ?? '–'} → ${after ?? '–'}`);
+  log.push({ kill: k + 1, ...kill, killed_at_ms: r.killedAt, from_step: before, checkpoint_step: after });
+  console.error(`[kill-loop] ${k + 1}/${opts.kills}: ${kill.mode === 'startup' ? `at start-up +${kill.delayMs} ms` : `after ${kill.steps} steps`}, killed at ${r.killedAt ?? '–'} ms; checkpoint step ${before ?? '–'} → ${after ?? '–'}`);
   if (r.code === 0 && r.killedAt === null) break;
 }
-// Let it finish.
-const last = await runOnce(null);
+// Let it finish (unless a run outran its kill and finished already).
+const finished = log.length > 0 && finishedEarly > 0;
+const last = finished ? { code: 0, stderr: '', resumed: false } : await runOnce(null);
 if (last.code !== 0) {
   failures++;
   console.error(`[kill-loop] the final run exited ${last.code ?? last.signal}:\n${last.stderr.slice(-3000)}`);
@@ -122,9 +130,10 @@ const everyStepOnce = steps.length === opts.steps && steps.every((s, i) => s ===
 const summary = existsSync(join(out, 'summary.json')) ? JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) : null;
 const result = {
   kills: log.filter((l) => l.killed_at_ms !== null).length,
-  runs: log.length + 1,
+  runs: log.length + (finished ? 0 : 1),
   resumes: resumes + (last.resumed ? 1 : 0),
-  fresh_starts: fresh + (last.resumed ? 0 : 1),
+  fresh_starts: fresh + (finished || last.resumed ? 0 : 1),
+  checkpoint_steps: log.map((l) => l.checkpoint_step),
   torn_metrics_lines_dropped: torn,
   zero_momentum_fallbacks: zeroMomentum,
   unexpected_exits: failures,

@@ -156,6 +156,7 @@ export async function run(argv: string[]): Promise<number> {
   const config: TrainConfig = defaultTrainConfig(given as Partial<TrainConfig>);
   const problems = trainConfigProblems(config as unknown as Record<string, unknown>);
   if (problems.length) throw new CliError(`train: ${problems.join('; ')}`);
+  if (resume && resume.step >= config.steps) throw new CliError(`train: --resume ${f.resume} is at step ${resume.step}, the run has ${config.steps} steps: nothing left to do (give a larger --steps to train on)`);
   const json = !!f.json;
   const tty = !json && process.stderr.isTTY;
   const metricsPath = join(outDir, 'metrics.jsonl');
