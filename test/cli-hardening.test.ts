@@ -264,6 +264,18 @@ describe('killed runs keep their work (runs the tiny model on the GPU)', () => {
     expect(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')).steps).toBe(steps);
   }, 1_500_000);
 
+  test('a --resume already at the last step is refused as bad input before the GPU is touched (was a TypeError after the run)', async () => {
+    captureConsole();
+    const out = tmp('finished');
+    mkdirSync(out, { recursive: true });
+    const data = await loadDataset('bundled');
+    const config = defaultTrainConfig({ width: 0.0625, batch: 8, prototypes: 8, projHidden: 16, projOut: 8, steps: 10 });
+    const state = initialState(modelConfigFor(config, data.train), config.seed);
+    state.step = 10;
+    writeFileSync(join(out, 'model.safetensors'), encodeCheckpoint(state));
+    await refuse(trainCli([...TINY, '--steps', '10', '--out', out, '--resume', join(out, 'model.safetensors')]), /--resume .*model\.safetensors is at step 10, the run has 10 steps: nothing left to do/);
+  });
+
   test('a run that turns non-finite keeps the last finite checkpoint and writes the failing state beside it', async () => {
     captureConsole();
     const out = tmp('diverging');
