@@ -5,6 +5,27 @@ export class CliError extends Error {
   override name = 'CliError';
 }
 
+/** Exit codes (README, "Exit codes"): 0 done, 1 a failure while working, 2 bad input, 130/143 `train` stopped by SIGINT/SIGTERM after writing its checkpoint. */
+export const EXIT_FAILURE = 1;
+export const EXIT_BAD_INPUT = 2;
+export const EXIT_SIGNAL: Record<'SIGINT' | 'SIGTERM', number> = { SIGINT: 130, SIGTERM: 143 };
+
+/**
+ * Errors that mean the input was wrong (a flag, a file, a configuration), not that the work
+ * failed: the CLI's own, a dataset or checkpoint file that cannot be used, a .npy/safetensors file
+ * that cannot be parsed, logits or parameters out of range, shapes that do not fit together
+ * (thrown before anything is dispatched). Matched by name so that the readers' classes need not be
+ * imported here (NpyError and SafetensorsError are the readers' classes where they have them).
+ */
+const INPUT_ERRORS = new Set(['CliError', 'DatasetError', 'CheckpointError', 'NpyError', 'SafetensorsError', 'InputError', 'ParamError', 'ShapeError']);
+
+export function isInputError(e: unknown): boolean {
+  return e instanceof Error && INPUT_ERRORS.has(e.name);
+}
+
+/** The exit-code paragraph of every command's --help and of `npm run cli -- help`. */
+export const EXIT_CODES_HELP = 'exit codes: 0 done; 1 a failure while working (GPU, file system, a run that diverged); 2 bad input (a flag, a file, the configuration); train only: 130 / 143 stopped by SIGINT (Ctrl-C) / SIGTERM after writing its checkpoint';
+
 export type FlagKind = 'string' | 'number' | 'int' | 'boolean';
 
 export interface FlagSpec {
@@ -34,6 +55,7 @@ export function usage(command: string, synopsis: string, flags: Record<string, F
       lines.push(`  --${name}${f.kind === 'boolean' ? '' : ' <' + f.kind + '>'}${choices}  ${f.help}${def}`);
     }
   }
+  lines.push('', EXIT_CODES_HELP);
   return lines.join('\n');
 }
 

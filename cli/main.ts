@@ -3,7 +3,7 @@
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CliError } from './args.ts';
+import { CliError, EXIT_BAD_INPUT, EXIT_CODES_HELP, EXIT_FAILURE, isInputError } from './args.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -28,11 +28,12 @@ async function main(argv: string[]): Promise<number> {
       const cmd = (await import(`./commands/${n}.ts`)) as Command;
       console.log(`  ${n.padEnd(8)} ${cmd.summary}`);
     }
-    return name ? 0 : 2;
+    console.log(`\n${EXIT_CODES_HELP}`);
+    return name ? 0 : EXIT_BAD_INPUT;
   }
   if (!names.includes(name)) {
     console.error(`error: unknown command "${name}". Commands: ${names.join(', ')}.`);
-    return 2;
+    return EXIT_BAD_INPUT;
   }
   const cmd = (await import(`./commands/${name}.ts`)) as Command;
   return cmd.run(rest);
@@ -47,6 +48,6 @@ try {
   if (e instanceof CliError) console.error(`error: ${e.message}`);
   else if (e instanceof Error) console.error(`error: ${e.name === 'Error' ? '' : e.name + ': '}${e.message}`);
   else console.error('error:', e);
-  exitCode = e instanceof CliError ? 2 : 1;
+  exitCode = isInputError(e) ? EXIT_BAD_INPUT : EXIT_FAILURE;
 }
 process.exit(exitCode);

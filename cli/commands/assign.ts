@@ -8,6 +8,8 @@
 // (iter, v, residual, delta_w, objective, marginal_entropy, mean_entropy, mi, marginal_error).
 // Every input problem (unreadable or truncated file, wrong dtype, not 2-D, K < 2, NaN/Inf —
 // named by row and column — β ∉ (0, 1), τ ≤ 0, ε ≤ 0) is reported before the GPU is touched.
+// --out and --trace are checked for writability before the solve and written atomically; exit
+// code 2 for bad input, 1 for a failure (README, "Exit codes").
 // The summary line's "solve" time is the one submit that holds the whole solve, to its
 // completion; on CPU emulators it includes the driver's first-use shader compilation.
 //
@@ -15,13 +17,14 @@
 // over N×K logits (p = softmax(ℓ), P = p^λ, Sinkhorn-Knopp to SeLa's tolerance 0.1 checked every
 // 10 iterations, y = argmax) → uint32 labels (N) .npy; gpu: src/mira/sela-labeller.ts (the bank
 // chunked under the device's binding limit), cpu: the float64 reference (src/ref/sela-labels.ts).
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { encodeNpy } from '../../src/io/npy.ts';
 import { InputError, logitsFromNpy, toFloat32, type LogitMatrix } from '../../src/mira/input.ts';
 import { checkAssignOptions, type AssignMethod, type AssignOptions } from '../../src/mira/run.ts';
 import { ParamError } from '../../src/mira/validate.ts';
 import { ShapeError } from '../../src/gpu/errors.ts';
 import { CliError, parseFlags, usage, type FlagSpec } from '../args.ts';
+import { checkWritableFile, writeAtomic } from '../files.ts';
 import type { IterationRecord } from '../../src/mira/iteration-record.ts';
 
 export const summary = 'pseudo-label B×K logits (.npy) by MIRA, Sinkhorn-Knopp or the naive softmax; hard SeLa labels over N×K';
@@ -179,12 +182,14 @@ export async function run(argv: string[]): Promise<number> {
     }),
   );
   if (method === 'naive' && f.trace) console.error('assign: naive targets have no iterations; the trace will be empty');
+  checkWritableFile(f.out as string, 'out', 'assign');
+  if (typeof f.trace === 'string') checkWritableFile(f.trace, 'trace', 'assign');
   const inPath = f.in as string;
   const m = readLogits(inPath);
   const t0 = performance.now();
   const r = backend === 'gpu' ? await onGpu(m, inPath, opts) : await onCpu(m, opts);
-  writeFileSync(f.out as string, encodeNpy(r.targets, [m.B, m.K]));
-  if (typeof f.trace === 'string') writeFileSync(f.trace, traceJson(r.trace));
+  writeAtomic(f.out as string, encodeNpy(r.targets, [m.B, m.K]));
+  if (typeof f.trace === 'string') writeAtomic(f.trace, traceJson(r.trace));
   const total = performance.now() - t0;
   const s = {
     method,
@@ -253,7 +258,7 @@ async function runSela(f: Record<string, string | number | boolean | undefined>)
     adapter = 'float64 reference (CPU)';
   }
   const ms = performance.now() - t0;
-  writeFileSync(f.out as string, encodeNpy(labels, [N]));
+  writeAtomic(f.out as string, encodeNpy(labels, [N]));
   const { labelStats } = await import('../../src/mira/sela-labeller.ts');
   const st = labelStats(labels, K);
   const s = { method: 'sela', backend, adapter, N, K, lambda, iters, change, chunks, ms: +ms.toFixed(1), largest_over_mean: +st.largestOverMean.toFixed(4), smallest_class: st.smallestClass };

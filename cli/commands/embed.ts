@@ -3,8 +3,10 @@
 //   [--split train|test] [--limit N] --out feats.npy`
 // Pooled encoder features (evaluation-mode BN) as float32 N×D; images are uint8 N×H×W×C scaled
 // to [0, 1] and normalised with the checkpoint's mean/std. An image size or channel count the
-// checkpoint does not have is refused with the reason, before the GPU is touched.
-import { readFileSync, writeFileSync } from 'node:fs';
+// checkpoint does not have is refused with the reason, before the GPU is touched; so is an --out
+// that cannot be written. The features are written atomically. Exit code 2 for bad input, 1 for a
+// failure (README, "Exit codes").
+import { readFileSync } from 'node:fs';
 import { nodeGpu } from '../../src/gpu/node.ts';
 import { createTensor, readF32 } from '../../src/gpu/tensor.ts';
 import { encodeNpy, parseNpy } from '../../src/io/npy.ts';
@@ -14,6 +16,7 @@ import { decodeCheckpoint } from '../../src/nn/checkpoint.ts';
 import { ParamLayout, ParamStore } from '../../src/nn/param-store.ts';
 import { Embedder } from '../../src/nn/embedder.ts';
 import { CliError, parseFlags, usage, type FlagSpec } from '../args.ts';
+import { checkWritableFile, npyInput, writeAtomic } from '../files.ts';
 
 export const summary = 'pooled encoder features (eval-mode BN) of uint8 images or a dataset split, as float32 N×D .npy';
 
@@ -35,6 +38,9 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (!!f.in === !!f.dataset) throw new CliError('embed: give exactly one of --in images.npy or --dataset NAME');
+  if (f.in && f.limit !== undefined) throw new CliError('embed: --limit applies to --dataset; with --in every image of the file is embedded');
+  if (f.in && f.split !== 'test') throw new CliError('embed: --split applies to --dataset, not to --in');
+  checkWritableFile(f.out as string, 'out', 'embed');
   const ckptPath = f.checkpoint as string;
   let ckptBytes: Uint8Array;
   try {
@@ -55,7 +61,7 @@ export async function run(argv: string[]): Promise<number> {
     } catch (e) {
       throw new CliError(`cannot read images ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
-    const arr = parseNpy(bytes, path);
+    const arr = npyInput(() => parseNpy(bytes, path), 'embed');
     [count] = checkImageBatch(arr.shape, arr.dtype, config, path);
     pixels = arr.data as Uint8Array;
     source = path;
@@ -78,7 +84,7 @@ export async function run(argv: string[]): Promise<number> {
   const t0 = performance.now();
   await embedder.embed(normalizeImages(pixels, config.inChannels, config.mean, config.std), count, out);
   const feats = await readF32(ctx, out);
-  writeFileSync(f.out as string, encodeNpy(feats, [count, embedder.dim]));
+  writeAtomic(f.out as string, encodeNpy(feats, [count, embedder.dim]));
   const s = (performance.now() - t0) / 1000;
   console.log(`embedded ${count} images from ${source} → ${f.out} (float32 ${count}×${embedder.dim}) in ${s.toFixed(2)} s, ${(count / s).toFixed(1)} images/s on ${ctx.adapterName}`);
   return 0;

@@ -6,8 +6,10 @@
 // augmentation; normalised with the checkpoint's mean/std), teacher = the checkpoint's ema.*
 // weights with the student's head, BN in training mode as in training. Prints one JSON line
 // with the loss and the target statistics, and writes the gradient of every trainable student
-// parameter under its checkpoint name, in PyTorch's layout.
-import { readFileSync, writeFileSync } from 'node:fs';
+// parameter under its checkpoint name, in PyTorch's layout. Every flag and --grads' writability are
+// checked before any file is read or the GPU is touched; the gradients are written atomically.
+// Exit code 2 for bad input, 1 for a failure (README, "Exit codes").
+import { readFileSync } from 'node:fs';
 import { nodeGpu } from '../../src/gpu/node.ts';
 import { readF32, uploadTensor, type Tensor } from '../../src/gpu/tensor.ts';
 import { submitChecked } from '../../src/gpu/kernel.ts';
@@ -19,9 +21,10 @@ import { AssignmentMetrics } from '../../src/mira/metrics.ts';
 import { StepGraph, StepLayers } from '../../src/train/step-graph.ts';
 import { defaultTrainConfig, PARAM_TABLE, trainConfigProblems } from '../../src/train/config.ts';
 import { METHOD_IDS, methodById } from '../../src/methods/registry.ts';
-import { checkBeta, checkPositive } from '../../src/mira/validate.ts';
+import { checkBeta, checkIters, checkPositive } from '../../src/mira/validate.ts';
 import { CliError, parseFlags, usage, type FlagSpec } from '../args.ts';
 import { configFlags, givenConfig } from '../config-flags.ts';
+import { checkWritableFile, npyInput, writeAtomic } from '../files.ts';
 
 export const summary = 'one forward/backward of any method on two given batches; writes every parameter gradient (parity harness)';
 
@@ -65,6 +68,8 @@ export async function run(argv: string[]): Promise<number> {
   const stepConfig = { ...defaultTrainConfig({ method: method.id as never }), ...givenConfig(f, METHOD_ROWS), tauS: hyper.tauS, tauT: hyper.tauT, iters: hyper.iters, eps: hyper.eps };
   const problems = trainConfigProblems(stepConfig).filter((p) => METHOD_ROWS.some((r) => p.startsWith(`--${r.key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} `)));
   if (problems.length) throw new CliError(`step: ${problems.join('; ')}`);
+  checkIters(hyper.iters, 'step', 1);
+  checkWritableFile(f.grads as string, 'grads', 'step');
   const state = decodeCheckpoint(readFile(f.checkpoint as string, 'checkpoint'), f.checkpoint as string);
   const { config } = state;
   const hasHead = config.prototypes > 0;
@@ -72,7 +77,7 @@ export async function run(argv: string[]): Promise<number> {
   if (method.kind === 'pseudo-label' && !hasHead) throw new CliError(`step: ${f.checkpoint} has no prototype head (prototypes 0: an embedding objective's checkpoint); --method ${method.id} needs prototypes`);
   const views = (['view1', 'view2'] as const).map((k) => {
     const path = f[k] as string;
-    const arr = parseNpy(readFile(path, k), path);
+    const arr = npyInput(() => parseNpy(readFile(path, k), path), 'step');
     const [n] = checkImageBatch(arr.shape, arr.dtype, config, path);
     return { n, x: normalizeImages(arr.data as Uint8Array, config.inChannels, config.mean, config.std) };
   });
@@ -102,7 +107,7 @@ export async function run(argv: string[]): Promise<number> {
   const grads: TensorMap = new Map();
   for (const name of store.layout.trainable.keys()) grads.set(name, await readF32(ctx, store.grads.get(name)));
   const own = Object.fromEntries(METHOD_ROWS.filter((r) => (method.params as readonly { key: string }[]).some((p) => p.key === r.key)).map((r) => [r.key, stepConfig[r.key as keyof typeof stepConfig]]));
-  writeFileSync(f.grads as string, encodeGradients(config, grads, { 'mira.step': JSON.stringify({ method: method.id, ...hyper, ...own, batch: B, loss }) }));
+  writeAtomic(f.grads as string, encodeGradients(config, grads, { 'mira.step': JSON.stringify({ method: method.id, ...hyper, ...own, batch: B, loss }) }));
   const m = targetStats ? await targetStats.read() : null;
   // The method's own GPU metrics (MVEB's τ, MIO's pair probabilities, …) as their rows name them.
   const sources = graph.metricSources;

@@ -35,7 +35,7 @@ export const CORE_PARAMS = [
   { key: 'knnQueries', short: 'kq', label: 'kNN queries', group: 'logging', kind: 'int', min: 1, max: 1_000_000, default: 2000, step: 10, help: 'Test images classified by their 20 nearest neighbours.' },
   { key: 'linearProbe', short: 'lp', label: 'Linear probe', group: 'logging', kind: 'choice', options: [{ value: 'on', label: 'on (online, detached)' }, { value: 'off', label: 'off' }] as const, default: 'on', help: 'Train a linear classifier on the detached encoder features with the true labels beside the run (never changes it); its test top-1 at every kNN evaluation.' },
   { key: 'logEvery', short: 'l', label: 'Log every', group: 'logging', kind: 'int', min: 1, max: BIG, default: 10, step: 1, help: 'Read metrics back every N steps (asynchronously; never stalls the GPU).' },
-  { key: 'checkpointEvery', short: 'c', label: 'Checkpoint every', group: 'logging', kind: 'int', min: 0, max: BIG, default: 0, step: 1, help: 'Write the checkpoint every N steps (0: only at the end); in the page, to this browser’s IndexedDB.' },
+  { key: 'checkpointEvery', short: 'c', label: 'Checkpoint every', group: 'logging', kind: 'int', min: 0, max: BIG, default: (c: Readonly<Record<string, unknown>>) => Math.max(1, Math.round((c.steps as number) * 0.1)), derived: '10% of the steps', step: 1, help: 'Write the checkpoint every N steps (0: only at the end), so that a killed run keeps its work; in the page, to this browser’s IndexedDB.' },
 ] as const;
 
 type MethodRows = AnyMethod['params'][number];

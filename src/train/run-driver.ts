@@ -61,6 +61,18 @@ export function firstNonFinite(m: Readonly<Record<string, number | undefined>>):
   return null;
 }
 
+/**
+ * The first tensor holding NaN or ±Infinity, as "name[index] = value", or null. `train` checks the
+ * state it downloaded before writing a checkpoint a run may resume from (docs/ARCHITECTURE.md,
+ * "One training-run driver"); src/nn/checkpoint.ts checks files on reading.
+ */
+export function firstNonFiniteTensor(tensors: Iterable<readonly [string, Float32Array]>, prefix = ''): string | null {
+  for (const [name, data] of tensors) {
+    for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) return `${prefix}${name}[${i}] = ${data[i]}`;
+  }
+  return null;
+}
+
 export class TrainingRun {
   halt: HaltInfo | null = null;
   lastKnn: KnnPoint | null = null;
