@@ -230,7 +230,6 @@ export async function run(argv: string[]): Promise<number> {
   };
   const knnLine = (p: KnnPoint) => emit(knnRecord(p));
   const { ctx } = await nodeGpu();
-  // eslint-disable-next-line prefer-const -- the trainer's log hook needs the run, which needs the trainer
   let driver: TrainingRun | undefined;
   const trainer = await Trainer.create(ctx, data, config, { resume, resumeMomentum, resumeProbe, resumeFiles, onLog: (m) => driver?.onLog(m) });
   const runner = (driver = new TrainingRun(trainer, {
