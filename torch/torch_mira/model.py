@@ -6,7 +6,8 @@
     projector Sequential(Linear(D, H, bias=False), BatchNorm1d(H), ReLU,
                          Linear(H, H, bias=False), BatchNorm1d(H), ReLU, Linear(H, P))
     head      weight-normalised Linear(P, K, bias=False): W = g·v/‖v‖ row-wise, g = 1 fixed
-              (head.weight_g, not trained), v = head.weight_v (the prototypes)
+              (head.weight_g, not trained), v = head.weight_v (the prototypes); absent when
+              mira.config has prototypes 0 (the embedding objectives MVEB and MIO)
     logits    cosines: normalize(projector(encoder(x))) · Wᵀ
     teacher   the EMA copy of encoder + projector (checkpoint keys `ema.*`); it uses the
               student's W (MIRA shares the prototypes).
@@ -99,9 +100,16 @@ class Backbone(nn.Module):
 
 
 class Student(Backbone):
+    """Encoder + projector + the prototype head; no head (None, no head.* keys) when the checkpoint
+    has prototypes 0 — an embedding objective's (MVEB, MIO) model."""
+
     def __init__(self, cfg):
         super().__init__(cfg)
-        self.head = PrototypeHead(cfg["proj_out"], cfg["prototypes"])
+        self.head = PrototypeHead(cfg["proj_out"], cfg["prototypes"]) if cfg["prototypes"] > 0 else None
+
+    def embed(self, x):
+        """The projector output p (not normalised): what the embedding objectives take."""
+        return self.projector(self.encoder(x))
 
 
 class TwoViews(nn.Module):
