@@ -83,7 +83,7 @@ export async function run(argv: string[]): Promise<number> {
   });
   if (views[0]!.n !== views[1]!.n) throw new CliError(`step: --view1 has ${views[0]!.n} images but --view2 has ${views[1]!.n}; the two views must be the same images`);
   const B = views[0]!.n;
-  if (B < 2) throw new CliError('step: BN in training mode needs at least 2 images per view');
+  if (B < 2) throw new CliError(`step: --view1 ${f.view1} holds ${B} image; BN in training mode needs at least 2 images per view${method.id === 'mio' ? ' (and MIO has no negative pairs in a batch of 1)' : ''}`);
   const teacherNote = state.teacher ? 'ema' : 'student (checkpoint has no ema.* tensors)';
 
   const { ctx } = await nodeGpu();
