@@ -52,7 +52,8 @@ describe.each(['mveb', 'mio'] as const)('%s on the bundled sample (width 1/16, b
     real = await train({ method }, true);
     console.log(`[train-embedding] ${method}: kNN ${real.init.toFixed(1)}% → ${real.final.toFixed(1)}%; effective rank ${real.logs.map((m) => m.effective_rank!.toFixed(1)).join(' ')}`);
     for (const m of real.logs) for (const [k, v] of Object.entries(m)) expect(Number.isFinite(v), `${k} at step ${m.step}`).toBe(true);
-    expect(real.final).toBeGreaterThan(real.init + 3);
+    // The issue's bar for the full run (8 points); here MVEB gains 12.6, MIO 22.6 (seed 1, lavapipe).
+    expect(real.final).toBeGreaterThan(real.init + 8);
   }, 600_000);
 
   test('the collapse preset ends with a lower effective rank than the real objective', async () => {
