@@ -14,7 +14,7 @@ import type { Browser, Page } from 'playwright-core';
 import { launchChromium, screenshotPath } from './chromium.ts';
 
 const QUERY = '?p=tiny&kb=40&kq=40&ke=3&c=2';
-const DASHBOARD_CHARTS = ['loss', 'schedules', 'knn-accuracy', 'entropy', 'marginal-entropy', 'mutual-information', 'kl-terms', 'clusters', 'cluster-marginal'];
+const DASHBOARD_CHARTS = ['loss', 'schedules', 'knn-accuracy', 'entropy', 'marginal-entropy', 'mutual-information', 'kl-terms', 'clusters', 'cluster-marginal', 'representation-health'];
 
 let browser: Browser;
 let page: Page;
@@ -194,19 +194,49 @@ test('a corrupt dataset file shows which file and what was expected, and loses n
   await err.getByRole('button', { name: 'Dismiss' }).click();
 });
 
-test('the collapse lab trains naive, Sinkhorn-Knopp and MIRA from one seed side by side', { timeout: 200_000 }, async () => {
+test('the collapse lab trains every registered method from one seed side by side', { timeout: 420_000 }, async () => {
   await page.getByRole('tab', { name: 'Collapse lab' }).click();
   const steps = page.getByLabel('steps each');
   await steps.fill('2');
   await page.getByTestId('lab-start').click();
-  await page.locator('[data-testid="lab-status"][data-running="false"][data-step="2"]').waitFor({ timeout: 190_000 });
-  for (const m of ['naive', 'swav', 'mira']) expect(await page.getByTestId(`lab-${m}`).textContent()).toContain('used clusters');
+  await page.locator('[data-testid="lab-status"][data-running="false"][data-step="2"]').waitFor({ timeout: 400_000 });
+  for (const m of ['naive', 'swav', 'mira', 'mveb', 'mio']) expect(await page.getByTestId(`lab-${m}`).textContent()).toContain('effective rank');
+  // The embedding objectives have no clusters: a dash, never NaN.
+  for (const m of ['mveb', 'mio']) expect(await page.getByTestId(`lab-${m}-used`).textContent()).toBe('—');
+  expect(await page.getByTestId('lab-mira-used').textContent()).toMatch(/^\d+ \/ \d+$/);
   expect(await points('chart-used-clusters')).toBe(2);
   expect(await points('chart-marginal-entropy-of-the-targets')).toBe(2);
   expect(await points('chart-mutual-information-of-the-targets')).toBe(2);
+  expect(await points('chart-effective-rank-of-the-embeddings')).toBe(2);
+  expect(await drawn('chart-effective-rank-of-the-embeddings')).toBe(true);
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: screenshotPath('collapse-lab.png') });
   log('collapse lab: 2 steps each');
+});
+
+test('picking MVEB shows its explanation and rows; a MIO run fills the representation-health and pair-probability charts', { timeout: 300_000 }, async () => {
+  await page.getByRole('tab', { name: 'Dashboard' }).click();
+  const picker = page.getByLabel('Method', { exact: true });
+  await picker.selectOption('mveb');
+  expect(await page.getByTestId('method-explanation').textContent()).toContain('entropy');
+  expect(await page.locator('[data-param="entropyWeight"]').count()).toBe(1);
+  await picker.selectOption('mio');
+  expect(await page.locator('[data-param="entropyWeight"]').count()).toBe(0);
+  expect(await page.locator('[data-param="mioNegatives"]').count()).toBe(1);
+  await page.getByRole('button', { name: 'Reset to apply' }).click();
+  await page.locator('[data-testid="train-status"][data-phase="paused"][data-step="0"]').waitFor({ timeout: 180_000 });
+  await page.getByRole('button', { name: 'Play', exact: true }).click();
+  const deadline = performance.now() + 100_000;
+  while ((await stepNow()) < 3 || (await points('chart-representation-health')) < 3) {
+    if (performance.now() > deadline) throw new Error(`MIO still at step ${await stepNow()} after 100 s`);
+    await page.waitForTimeout(500);
+  }
+  await page.getByRole('button', { name: 'Pause', exact: true }).click();
+  await waitPhase('paused', 60_000);
+  for (const c of ['loss', 'representation-health', 'pair-probabilities']) expect(await drawn(`chart-${c}`), `chart ${c} draws nothing`).toBe(true);
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: screenshotPath('dashboard-mio.png'), fullPage: true });
+  log(`MIO run paused at step ${await stepNow()}`);
 });
 
 test('a reload offers to resume from the checkpoint in IndexedDB, and resumes', { timeout: 200_000 }, async () => {

@@ -100,7 +100,7 @@ describe('MIO objective on the GPU', () => {
     r.plan.destroy();
   });
 
-  test('setParams rewrites τ₊, τ₋, μ without recompiling; a zero row takes the clamp; reruns are bit-identical', async () => {
+  test('setParams rewrites τ₊, τ₋, μ and the negatives switch ν without recompiling; a zero row takes the clamp; reruns are bit-identical', async () => {
     const ctx = await testGpu();
     const B = 9;
     const D = 10;
@@ -108,7 +108,7 @@ describe('MIO objective on the GPU', () => {
     const p2 = randomArray(B * D, 4, -1, 1);
     p2.fill(0, 2 * D, 3 * D); // row 2 of view 2 is zero: z = 0, ∂L/∂p = ∂L/∂z / 1e-12
     const r = await setup(ctx, B, D, p1, p2);
-    for (const params of [MIO_DEFAULTS, { tauPos: 0.2, tauNeg: 1.3, l2Weight: 0 }, { tauPos: 2, tauNeg: 0.1, l2Weight: 4 }] as MioParams[]) {
+    for (const params of [MIO_DEFAULTS, { tauPos: 0.2, tauNeg: 1.3, l2Weight: 0 }, { tauPos: 0.5, tauNeg: 0.5, l2Weight: 1, negWeight: 0 }, { tauPos: 2, tauNeg: 0.1, l2Weight: 4, negWeight: 1 }] as MioParams[]) {
       r.plan.setParams(params);
       const got = await runOnce(ctx, r);
       const ref = mioObjective(p1, p2, B, D, params);
@@ -128,7 +128,8 @@ describe('MIO objective on the GPU', () => {
     }
     expect(r.plan.currentParams.l2Weight).toBe(4);
     r.plan.setParams({ tauNeg: 0.5 });
-    expect(r.plan.currentParams).toEqual({ tauPos: 2, tauNeg: 0.5, l2Weight: 4 });
+    expect(r.plan.currentParams).toEqual({ tauPos: 2, tauNeg: 0.5, l2Weight: 4, negWeight: 1 });
+    expect(() => r.plan.setParams({ negWeight: 2 })).toThrow(/--mio-negatives/);
     r.plan.destroy();
   });
 

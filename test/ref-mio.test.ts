@@ -11,12 +11,28 @@ describe('MIO reference', () => {
     [2, 3, MIO_DEFAULTS],
     [5, 4, { tauPos: 0.3, tauNeg: 0.7, l2Weight: 2.5 }],
     [7, 3, { tauPos: 1, tauNeg: 0.2, l2Weight: 0 }],
+    [6, 4, { tauPos: 0.5, tauNeg: 0.5, l2Weight: 1, negWeight: 0 }],
   ])('B=%i D=%i: ∂L/∂p by finite differences', (B, D, params) => {
     const p1 = randomF64(B * D, 11 * B + D, -2, 2);
     const p2 = randomF64(B * D, 13 * B + D, -2, 2);
     const r = mioObjective(p1, p2, B, D, params);
     const rep = expectGradientsMatch({ loss: () => mioObjective(p1, p2, B, D, params).loss, inputs: { p1, p2 }, grads: { p1: r.grads[0], p2: r.grads[1] } }, { h: 1e-6, atol: 1e-9, rtol: 1e-6 });
     console.log(`MIO ref B=${B} D=${D}: loss ${r.loss.toFixed(6)}, ${rep.message}`);
+  });
+
+  test('the negatives switched off (ν = 0): the negative term and its gradient vanish, the reported negative probability does not', () => {
+    const B = 5;
+    const D = 3;
+    const p1 = randomF64(B * D, 21);
+    const p2 = randomF64(B * D, 22);
+    const on = mioObjective(p1, p2, B, D);
+    const off = mioObjective(p1, p2, B, D, { ...MIO_DEFAULTS, negWeight: 0 });
+    expect(on.terms.neg).toBeGreaterThan(0.1);
+    expect(off.terms.neg).toBe(0);
+    expect(off.terms.pos).toBe(on.terms.pos);
+    expect(off.loss).toBeCloseTo(on.terms.pos + on.terms.l2, 12);
+    expect(off.stats).toEqual(on.stats);
+    expect(() => checkMioParams({ ...MIO_DEFAULTS, negWeight: -1 })).toThrow(/--mio-negatives/);
   });
 
   test('the terms equal a direct transcription of the definition', () => {

@@ -540,7 +540,7 @@ describe('the collapse lab and exports', () => {
     t.s().labStart(2);
     expect(t.engine.sent('lab-start')).toEqual([{ type: 'lab-start', config: t.s().config, steps: 2 }]);
     expect(t.s().lab).toMatchObject({ running: true, series: {} });
-    const point = (step: number) => ({ step, used_clusters: 3, target_marginal_entropy: 1, teacher_marginal_entropy: 1, target_mi: 0.5, loss: 2 });
+    const point = (step: number) => ({ step, used_clusters: 3, target_marginal_entropy: 1, teacher_marginal_entropy: 1, target_mi: 0.5, effective_rank: 4, loss: 2 });
     t.engine.emit({ type: 'lab-points', points: [{ method: 'naive', point: point(1) }, { method: 'mira', point: point(1) }] });
     t.engine.emit({ type: 'lab-points', points: [{ method: 'sela' as never, point: point(1) }, { method: 'mira', point: point(2) }] });
     t.frames.run();

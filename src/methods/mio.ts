@@ -8,6 +8,7 @@ import { defineMethod } from './types.ts';
 
 const TAU_POS = { key: 'tauPos', short: 'tp', label: 'Positive τ₊', group: 'method', kind: 'number', min: 0, max: 10, exclusiveMin: true, default: 0.5, step: 0.05, help: 'MIO’s temperature of the positive pairs’ logits s/τ₊ (0.5).' } as const;
 const TAU_NEG = { key: 'tauNeg', short: 'tn', label: 'Negative τ₋', group: 'method', kind: 'number', min: 0, max: 10, exclusiveMin: true, default: 0.5, step: 0.05, help: 'MIO’s temperature of the negative pairs’ logits s/τ₋ (0.5).' } as const;
+const NEGATIVES = { key: 'mioNegatives', short: 'mn', label: 'Negatives', group: 'method', kind: 'choice', options: [{ value: 'on', label: 'on (MIO)' }, { value: 'off', label: 'off (collapse demo)' }] as const, default: 'on', help: 'MIO’s negative-pair term; off sets its weight to 0, leaving only the pull between the two views: the embeddings collapse (watch the effective rank fall).' } as const;
 const L2_WEIGHT = { key: 'l2Weight', short: 'l2', label: 'L2 weight μ', group: 'method', kind: 'number', min: 0, max: 100, default: 1, step: 0.1, help: 'MIO’s weight of the squared distance between the two views’ embeddings (1).' } as const;
 
 export const mio = defineMethod({
@@ -18,7 +19,7 @@ export const mio = defineMethod({
   summary: 'MIO: contrastive learning as binary classification of positive and negative pairs',
   explanation:
     'Each pair of embeddings is classified as the same image (the two views: probability σ(s/τ₊) pushed up) or two different images (σ(s/τ₋) pushed down), plus an L2 pull between the two views. The negatives spread the embeddings over the sphere; without them everything would agree by collapsing to one point. Watch the positive probability rise while the negative one falls, and the effective rank stay high.',
-  params: [TAU_POS, TAU_NEG, L2_WEIGHT],
+  params: [TAU_POS, TAU_NEG, L2_WEIGHT, NEGATIVES],
   viewsPerImage: 2,
   usesTeacher: false,
   reference: 'src/ref/mio.ts',
@@ -50,7 +51,7 @@ export const mio = defineMethod({
         return {
           targets: null,
           metricSources: { mio: stats },
-          setStep: (v) => plan.setParams({ tauPos: v.config.tauPos as number, tauNeg: v.config.tauNeg as number, l2Weight: v.config.l2Weight as number }),
+          setStep: (v) => plan.setParams({ tauPos: v.config.tauPos as number, tauNeg: v.config.tauNeg as number, l2Weight: v.config.l2Weight as number, negWeight: v.config.mioNegatives === 'off' ? 0 : 1 }),
           recordTargets: () => undefined,
           recordLoss: (encoder, timer) => plan.record(encoder, timer),
           recordMetrics: () => undefined,

@@ -61,6 +61,8 @@ export interface MioParams {
   tauNeg: number;
   /** μ (`--l2-weight`), ≥ 0. */
   l2Weight: number;
+  /** ν, the negative term's weight (1, MIO; 0 switches the negatives off, `--mio-negatives off`, the classroom's dimensional-collapse preset); in [0, 1]. */
+  negWeight?: number;
 }
 
 /** Issue 12's defaults: τ₊ = τ₋ = 0.5, μ = 1. */
@@ -72,6 +74,7 @@ export function checkMioParams(p: MioParams, what = 'MIO'): void {
   if (!(finite(p.tauPos) && p.tauPos > 0)) throw new ParamError(`${what}: --tau-pos (τ₊, the positive pairs' temperature) must be a finite number > 0, got ${p.tauPos}`);
   if (!(finite(p.tauNeg) && p.tauNeg > 0)) throw new ParamError(`${what}: --tau-neg (τ₋, the negative pairs' temperature) must be a finite number > 0, got ${p.tauNeg}`);
   if (!(finite(p.l2Weight) && p.l2Weight >= 0)) throw new ParamError(`${what}: --l2-weight (μ, the weight of the L2 term) must be a finite number ≥ 0, got ${p.l2Weight}`);
+  if (p.negWeight !== undefined && !(finite(p.negWeight) && p.negWeight >= 0 && p.negWeight <= 1)) throw new ParamError(`${what}: the negative term's weight ν (--mio-negatives on = 1, off = 0) must be a finite number in [0, 1], got ${p.negWeight}`);
 }
 
 /** Refuses a batch without negative pairs (B = 1) or a bad width. */
@@ -163,7 +166,7 @@ export class MioPlan {
     this.l2row = createTensor(ctx, [B], 'f32', `${label}.l2_rows`);
     this.sw = createTensor(ctx, [N2, N2], 'f32', `${label}.gram_then_weights`);
     this.rowstat = createTensor(ctx, [N2, 4], 'f32', `${label}.row_sums`);
-    this.uniform = createBuffer(ctx, 32, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, `${label}.params`);
+    this.uniform = createBuffer(ctx, 48, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, `${label}.params`);
     const { student, grads, loss, stats } = this.bindings;
     this.steps = [
       { kernel: k.normalize.bind([student[0], student[1], this.z, this.norms, this.l2row], `${label}.normalize`), grid: grid1d(ctx, B, objective.rowsD) },
@@ -176,7 +179,7 @@ export class MioPlan {
     this.writeParams();
   }
 
-  /** τ₊, τ₋, μ (any subset; the rest keep their values, initially the defaults). A uniform write: no recompilation. */
+  /** τ₊, τ₋, μ, ν (any subset; the rest keep their values, initially the defaults). A uniform write: no recompilation. */
   setParams(p: Partial<MioParams>): void {
     const next = { ...this.params, ...p };
     checkMioParams(next, this.label);
@@ -191,7 +194,10 @@ export class MioPlan {
   private writeParams(): void {
     const { B, D } = this.objective.shape;
     const { tauPos, tauNeg, l2Weight: mu } = this.params;
-    const values = [1 / tauPos, 1 / tauNeg, 1 / (B * tauPos), 1 / (2 * B * (B - 1) * tauNeg), (2 * mu) / (B * D), 1 / (2 * B), 1 / (2 * B * (2 * B - 2)), mu / (B * D)];
+    const nu = this.params.negWeight ?? 1;
+    // The stats keep the unweighted mean negative probability (w_neg_stat), so it stays visible with the negatives off.
+    const meanNeg = 1 / (2 * B * (2 * B - 2));
+    const values = [1 / tauPos, 1 / tauNeg, 1 / (B * tauPos), nu / (2 * B * (B - 1) * tauNeg), (2 * mu) / (B * D), 1 / (2 * B), nu * meanNeg, mu / (B * D), meanNeg];
     this.objective.ctx.device.queue.writeBuffer(this.uniform, 0, new Float32Array(values));
   }
 

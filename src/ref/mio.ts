@@ -21,6 +21,8 @@ export interface MioParams {
   tauNeg: number;
   /** μ (`--l2-weight`), ≥ 0. */
   l2Weight: number;
+  /** ν, the negative term's weight (1, MIO; 0 switches the negatives off, `--mio-negatives off`, the classroom's dimensional-collapse preset); in [0, 1]. */
+  negWeight?: number;
 }
 
 export const MIO_DEFAULTS: Readonly<MioParams> = { tauPos: 0.5, tauNeg: 0.5, l2Weight: 1 };
@@ -34,6 +36,7 @@ export function checkMioParams(p: MioParams, what = 'MIO'): void {
   if (!(finite(p.tauPos) && p.tauPos > 0)) throw new RangeError(`${what}: --tau-pos (τ₊, the positive pairs' temperature) must be a finite number > 0, got ${p.tauPos}`);
   if (!(finite(p.tauNeg) && p.tauNeg > 0)) throw new RangeError(`${what}: --tau-neg (τ₋, the negative pairs' temperature) must be a finite number > 0, got ${p.tauNeg}`);
   if (!(finite(p.l2Weight) && p.l2Weight >= 0)) throw new RangeError(`${what}: --l2-weight (μ, the weight of the L2 term) must be a finite number ≥ 0, got ${p.l2Weight}`);
+  if (p.negWeight !== undefined && !(finite(p.negWeight) && p.negWeight >= 0 && p.negWeight <= 1)) throw new RangeError(`${what}: the negative term's weight ν (--mio-negatives on = 1, off = 0) must be a finite number in [0, 1], got ${p.negWeight}`);
 }
 
 /** Refuses a batch without negative pairs or a non-integer shape. */
@@ -74,6 +77,7 @@ export function mioObjective(p1: ArrayLike<number>, p2: ArrayLike<number>, B: nu
   checkMioParams(params, 'mioObjective');
   if (p1.length !== B * D || p2.length !== B * D) throw new RangeError(`mioObjective: views of ${p1.length} and ${p2.length} values, expected ${B}×${D} = ${B * D} each`);
   const { tauPos, tauNeg, l2Weight: mu } = params;
+  const nu = params.negWeight ?? 1;
   const n1 = l2NormalizeForward(Float64Array.from(p1), { rows: B, dim: D });
   const n2 = l2NormalizeForward(Float64Array.from(p2), { rows: B, dim: D });
   const N = 2 * B;
@@ -86,7 +90,7 @@ export function mioObjective(p1: ArrayLike<number>, p2: ArrayLike<number>, B: nu
     return t;
   };
   const partner = (a: number) => (a < B ? a + B : a - B);
-  const cNeg = 1 / (2 * B * (B - 1) * tauNeg);
+  const cNeg = nu / (2 * B * (B - 1) * tauNeg);
   const cL2 = (2 * mu) / (B * D);
   const dZ = new Float64Array(N * D);
   let pos = 0;
@@ -114,7 +118,7 @@ export function mioObjective(p1: ArrayLike<number>, p2: ArrayLike<number>, B: nu
   }
   let l2 = 0;
   for (let i = 0; i < B * D; i++) l2 += (n1.y[i]! - n2.y[i]!) ** 2;
-  const terms = { pos: pos / N, neg: neg / (N * (N - 2)), l2: (mu * l2) / (B * D) };
+  const terms = { pos: pos / N, neg: (nu * neg) / (N * (N - 2)), l2: (mu * l2) / (B * D) };
   const g1 = dZ.slice(0, B * D);
   const g2 = dZ.slice(B * D);
   return {

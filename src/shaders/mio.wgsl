@@ -8,7 +8,8 @@
 //                    W_ab = c_neg·σ(s_ab/τ₋)                 b ∉ {a, a'}
 //                    W_aa' = −c_pos·σ(−s_aa'/τ₊) − c_l2
 //                    W_aa = c_l2
-//                  (c_pos = 1/(Bτ₊), c_neg = 1/(2B(B−1)τ₋), c_l2 = 2μ/(BD), so ∂L/∂Z = W Z), and
+//                  (c_pos = 1/(Bτ₊), c_neg = ν/(2B(B−1)τ₋), c_l2 = 2μ/(BD), so ∂L/∂Z = W Z; ν = 1, or 0
+//                  with the negatives off), and
 //                  the row's partial sums: softplus(−s_aa'/τ₊), Σ_b softplus(s_ab/τ₋),
 //                  σ(s_aa'/τ₊), Σ_b σ(s_ab/τ₋)  → rowstat[4a … 4a+3]
 //   mio_reduce     one workgroup: the loss and the stats from rowstat and l2row, summed in a fixed
@@ -32,11 +33,12 @@ struct Params {
   inv_tau_pos: f32,
   inv_tau_neg: f32,
   c_pos: f32,   // 1/(Bτ₊)
-  c_neg: f32,   // 1/(2B(B−1)τ₋)
+  c_neg: f32,   // ν/(2B(B−1)τ₋); ν = 0 switches the negatives off
   c_l2: f32,    // 2μ/(BD)
   w_pos: f32,   // 1/(2B): mean over the positive pairs
-  w_neg: f32,   // 1/(2B(2B−2)): mean over the negative pairs
+  w_neg: f32,   // ν/(2B(2B−2)): the negative term's weighted mean over the negative pairs
   w_l2: f32,    // μ/(BD)
+  w_neg_stat: f32, // 1/(2B(2B−2)): the mean negative pair probability, reported whatever ν
 }
 
 // Four slots of 256 partials (one per thread of a workgroup): slot k at red[256k …].
@@ -221,7 +223,7 @@ fn mio_reduce(@builtin(local_invocation_index) li: u32) {
   if (li == 0u) {
     r_loss[0] = P.w_pos * sums.x + P.w_neg * sums.y + P.w_l2 * red[0];
     r_stats[0] = P.w_pos * sums.z;
-    r_stats[1] = P.w_neg * sums.w;
+    r_stats[1] = P.w_neg_stat * sums.w;
   }
 }
 

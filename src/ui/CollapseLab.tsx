@@ -1,11 +1,11 @@
-// The collapse lab: every registered method (MIRA, Sinkhorn-Knopp, naive self-labelling, …) from
-// the same seed, a few steps each, interleaved; their used clusters, marginal entropies and mutual information side
-// by side. Naive collapses one of two ways: to one cluster when the teacher is sharper than the
+// The collapse lab: every registered method (MIRA, Sinkhorn-Knopp, naive self-labelling, MVEB, MIO, …)
+// from the same seed, a few steps each, interleaved; their used clusters, marginal entropies and mutual information
+// side by side (the embedding objectives have no clusters: "—"), and every method's effective rank. Naive collapses one of two ways: to one cluster when the teacher is sharper than the
 // student (τₜ < τₛ), or, at the default temperatures, to the same near-uniform target for every
 // image, which only the mutual information shows.
 import { useId, useState } from 'react';
 import { CartesianGrid, Line, LineChart, ReferenceLine, Tooltip, XAxis, YAxis } from 'recharts';
-import { METHOD_IDS, type MethodId } from '../methods/registry.ts';
+import { METHOD_IDS, methodById, type MethodId } from '../methods/registry.ts';
 import { AXIS, CHART_MARGIN, ChartCard, GRID, TOOLTIP, tickFmt } from './ChartCard.tsx';
 import { fmt, fmtWidth, METHOD_COLORS, METHOD_LABELS } from './format.ts';
 import { PRESETS } from './presets.ts';
@@ -21,7 +21,8 @@ function merged(series: Record<string, LabPoint[]>, key: keyof LabPoint) {
   for (const m of METHODS) {
     for (const p of series[m] ?? []) {
       const row = byStep.get(p.step) ?? { step: p.step };
-      row[m] = p[key];
+      const v = p[key];
+      if (v !== null) row[m] = v;
       byStep.set(p.step, row);
     }
   }
@@ -30,14 +31,18 @@ function merged(series: Record<string, LabPoint[]>, key: keyof LabPoint) {
 
 const legend = METHODS.map((m) => ({ label: METHOD_LABELS[m], color: METHOD_COLORS[m] }));
 
-/** One metric of the three runs against the step, one line each. */
-function MethodsChart({ title, subtitle, series, field, integer, reference }: {
+/** A cluster statistic, or "—" for a method without clusters. */
+const clusterFmt = (x: number | null) => (x === null ? '—' : fmt(x));
+
+/** One metric of every method's run against the step, one line each. */
+function MethodsChart({ title, subtitle, series, field, integer, reference, zero = true }: {
   title: string;
   subtitle: string;
   series: Record<string, LabPoint[]>;
   field: keyof LabPoint;
   integer?: boolean;
   reference?: { y: number; label: string; position: 'insideTopRight' | 'insideBottomRight' };
+  zero?: boolean;
 }) {
   const data = merged(series, field);
   return (
@@ -45,7 +50,7 @@ function MethodsChart({ title, subtitle, series, field, integer, reference }: {
       <LineChart data={data} margin={CHART_MARGIN} style={chartStyle} responsive>
         <CartesianGrid {...GRID} />
         <XAxis dataKey="step" type="number" domain={['dataMin', 'dataMax']} allowDecimals={false} {...AXIS} />
-        {integer ? <YAxis {...AXIS} width={40} allowDecimals={false} domain={[0, 'auto']} /> : <YAxis {...AXIS} width={40} tickFormatter={tickFmt} domain={reference ? ['auto', 'auto'] : [0, 'auto']} />}
+        {integer ? <YAxis {...AXIS} width={40} allowDecimals={false} domain={[0, 'auto']} /> : <YAxis {...AXIS} width={40} tickFormatter={tickFmt} domain={reference || !zero ? ['auto', 'auto'] : [0, 'auto']} />}
         {reference && (
           <ReferenceLine y={reference.y} ifOverflow="extendDomain" stroke="var(--muted)" strokeDasharray="3 3" label={{ value: reference.label, fill: 'var(--muted)', fontSize: 11, position: reference.position }} />
         )}
@@ -76,9 +81,9 @@ export function CollapseLab() {
         <div>
           <h2>Collapse lab</h2>
           <p className="muted small">
-            Three runs from the same seed ({config.seed}) and the same images, one step each in turn: naive self-labelling (targets = the teacher's own softmax), Sinkhorn-Knopp (equal
-            cluster sizes forced, SwAV) and MIRA (mutual information rewarded). Width {fmtWidth(base.width)}, batch {base.batch}, K = {K}. At the default temperatures naive
-            collapses to the same near-uniform target for every image (its mutual information falls to 0); set teacher τₜ below student τₛ to watch it fall to one cluster instead.
+            {METHODS.length} runs from the same seed ({config.seed}) and the same images, one step each in turn: {METHODS.map((m) => methodById(m).label).join(', ')}. Width {fmtWidth(base.width)}, batch {base.batch}, K ={' '}
+            {K}. At the default temperatures naive self-labelling collapses to the same near-uniform target for every image (its mutual information falls to 0); set teacher τₜ below
+            student τₛ to watch it fall to one cluster instead. The embedding objectives have no clusters: compare every method on the effective rank of its embeddings.
           </p>
         </div>
         <div className="lab-actions">
@@ -120,17 +125,17 @@ export function CollapseLab() {
               {p ? (
                 <dl>
                   <dt>used clusters</dt>
-                  <dd>
-                    {fmt(p.used_clusters)} / {K}
-                  </dd>
+                  <dd data-testid={`lab-${m}-used`}>{p.used_clusters === null ? '—' : `${fmt(p.used_clusters)} / ${K}`}</dd>
                   <dt>H(mean targets)</dt>
                   <dd>
-                    {fmt(p.target_marginal_entropy)} <span className="muted">/ log K {fmt(Math.log(K))}</span>
+                    {clusterFmt(p.target_marginal_entropy)} {p.target_marginal_entropy !== null && <span className="muted">/ log K {fmt(Math.log(K))}</span>}
                   </dd>
                   <dt>MI of the targets</dt>
-                  <dd>{fmt(p.target_mi)}</dd>
+                  <dd>{clusterFmt(p.target_mi)}</dd>
                   <dt>H(mean teacher)</dt>
-                  <dd>{fmt(p.teacher_marginal_entropy)}</dd>
+                  <dd>{clusterFmt(p.teacher_marginal_entropy)}</dd>
+                  <dt>effective rank</dt>
+                  <dd>{fmt(p.effective_rank)}</dd>
                   <dt>loss</dt>
                   <dd>{fmt(p.loss)}</dd>
                 </dl>
@@ -162,6 +167,13 @@ export function CollapseLab() {
           subtitle="H(mean w) − mean H(w) in nats; 0 means the targets say nothing about the image: collapse, to one cluster or to a uniform guess"
           series={lab.series}
           field="target_mi"
+        />
+        <MethodsChart
+          title="Effective rank of the embeddings"
+          subtitle="exp of the entropy of the batch's normalised singular values, every method; it falls when the embeddings collapse onto fewer dimensions"
+          series={lab.series}
+          field="effective_rank"
+          zero={false}
         />
       </div>
     </div>

@@ -1,7 +1,9 @@
 // The live charts of a training run: loss, schedules and kNN accuracy against the random-init
 // baseline for every method, then the panels the run's method declares (src/methods/*: for the
 // pseudo-label family, entropies / marginal entropies / mutual information of student, teacher and
-// targets, the KL terms, cluster usage and the latest targets' sorted cluster marginal).
+// targets, the KL terms, cluster usage and the latest targets' sorted cluster marginal). Every run
+// also shows the core panels below (representation health: alignment, uniformity, effective rank,
+// which the step graph computes for every method — src/train/metric-layout.ts HEALTH_METRICS).
 import { Bar, BarChart, CartesianGrid, Line, LineChart, ReferenceLine, Tooltip, XAxis, YAxis } from 'recharts';
 import { AXIS, CHART_MARGIN, ChartCard, GRID, TOOLTIP, tickFmt } from './ChartCard.tsx';
 import { fmt, ROLE_COLORS, SERIES_COLORS } from './format.ts';
@@ -11,6 +13,21 @@ import { useApp } from './store.ts';
 import type { Point } from '../worker/history.ts';
 
 const H = 180;
+
+/** Panels every run shows before its method's, declared as data like the methods' (src/methods/types.ts PanelSpec). */
+export const CORE_PANELS: readonly PanelSpec[] = [
+  {
+    kind: 'lines',
+    id: 'health',
+    title: 'Representation health',
+    subtitle: 'alignment (mean cosine of the two views) and uniformity (lower: spread over the sphere), left; effective rank of the batch’s embeddings (falls under dimensional collapse), right',
+    series: [
+      { key: 'alignment', label: 'alignment', color: '#2fcf8f' },
+      { key: 'uniformity', label: 'uniformity', color: '#f5a524' },
+      { key: 'effective_rank', label: 'effective rank', color: '#a78bfa', axis: 'right', dashed: true },
+    ],
+  },
+];
 const chartStyle = { width: '100%', height: H };
 
 function StepAxis() {
@@ -137,7 +154,7 @@ export function Dashboard() {
         </LineChart>
       </ChartCard>
 
-      {method.panels.map((p) =>
+      {[...CORE_PANELS, ...method.panels].map((p) =>
         p.kind === 'lines' ? <PanelChart key={p.id} panel={p} data={data} K={K} warn={warned(p.warnOn)} /> : <MarginalChart key={p.id} title={p.title} marginal={marginal} K={K} warn={warned(p.warnOn)} />,
       )}
     </div>

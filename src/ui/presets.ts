@@ -4,7 +4,7 @@
 import { PARAM_TABLE, defaultTrainConfig, type TrainConfig } from '../train/config.ts';
 import type { ChoiceRow, NumberRow, ParamRow } from '../methods/param-rows.ts';
 
-export type PresetName = 'tiny' | 'small' | 'collapse' | 'swav' | 'cifar' | 'paper';
+export type PresetName = 'tiny' | 'small' | 'collapse' | 'swav' | 'mveb' | 'mveb-collapse' | 'mio' | 'mio-collapse' | 'cifar' | 'paper';
 
 export interface Preset {
   name: PresetName;
@@ -63,6 +63,33 @@ export const PRESETS: Record<PresetName, Preset> = {
     blurb: 'The tiny run with SwAV’s equipartition (3 Sinkhorn iterations, ε = 0.05) instead of MIRA.',
     config: tiny({ method: 'swav', iters: 3 }),
   },
+  // Dimensional collapse of the embedding objectives (no clusters to count: watch the effective
+  // rank on the representation-health chart). The real objective and its crippled twin share every
+  // other setting, so switching the one row shows the difference (test/train-embedding.test.ts).
+  mveb: {
+    name: 'mveb',
+    label: 'Classroom: MVEB',
+    blurb: 'The tiny run with MVEB: agreement with the EMA teacher’s other view plus the embedding entropy (λ 0.01). Its effective rank stays high; compare with “MVEB without entropy”.',
+    config: tiny({ method: 'mveb' }),
+  },
+  'mveb-collapse': {
+    name: 'mveb-collapse',
+    label: 'Classroom: MVEB without entropy',
+    blurb: 'MVEB with entropy weight λ 0: only the agreement term is left, which every image mapped to the same point satisfies. Watch the effective rank (representation health) fall and the alignment reach 1.',
+    config: tiny({ method: 'mveb', entropyWeight: 0 }),
+  },
+  mio: {
+    name: 'mio',
+    label: 'Classroom: MIO',
+    blurb: 'The tiny run with MIO: positive pairs pulled together, negative pairs pushed apart. Its effective rank stays high; compare with “MIO without negatives”.',
+    config: tiny({ method: 'mio' }),
+  },
+  'mio-collapse': {
+    name: 'mio-collapse',
+    label: 'Classroom: MIO without negatives',
+    blurb: 'MIO with its negative-pair term off: nothing pushes different images apart. Watch the effective rank fall, the negative pair probability climb with the positive one, and the uniformity rise toward 0.',
+    config: tiny({ method: 'mio', mioNegatives: 'off' }),
+  },
   cifar: {
     name: 'cifar',
     label: 'CIFAR-10, width 1/4',
@@ -111,7 +138,7 @@ export const PRESETS: Record<PresetName, Preset> = {
   },
 };
 
-export const PRESET_ORDER: PresetName[] = ['tiny', 'small', 'collapse', 'swav', 'cifar', 'paper'];
+export const PRESET_ORDER: PresetName[] = ['tiny', 'small', 'collapse', 'swav', 'mveb', 'mveb-collapse', 'mio', 'mio-collapse', 'cifar', 'paper'];
 
 export function isPresetName(s: string | null | undefined): s is PresetName {
   return !!s && Object.prototype.hasOwnProperty.call(PRESETS, s);

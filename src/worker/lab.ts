@@ -1,6 +1,6 @@
 // The collapse lab: every registered method trained from the same seed on the same data,
 // interleaved one step at a time so the curves grow together; every step's used clusters and
-// marginal entropies are streamed to the page. Each method runs through the training-run driver
+// marginal entropies (null for methods without clusters) and effective rank are streamed to the page. Each method runs through the training-run driver
 // (src/train/run-driver.ts) like a normal run. The lab's trainers are its own (the main run is
 // paused meanwhile) and are destroyed when it ends.
 import type { GpuContext } from '../gpu/context.ts';
@@ -20,10 +20,11 @@ type Post = (event: EngineEvent) => void;
 function point(m: StepMetrics): LabPoint {
   return {
     step: m.step,
-    used_clusters: m.used_clusters ?? NaN,
-    target_marginal_entropy: m.target_marginal_entropy ?? NaN,
-    teacher_marginal_entropy: m.teacher_marginal_entropy ?? NaN,
-    target_mi: m.target_mi ?? NaN,
+    used_clusters: m.used_clusters ?? null,
+    target_marginal_entropy: m.target_marginal_entropy ?? null,
+    teacher_marginal_entropy: m.teacher_marginal_entropy ?? null,
+    target_mi: m.target_mi ?? null,
+    effective_rank: m.effective_rank ?? NaN,
     loss: m.loss,
   };
 }

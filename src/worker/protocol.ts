@@ -165,11 +165,14 @@ export type LabMethod = MethodId;
 
 export interface LabPoint {
   step: number;
-  used_clusters: number;
-  target_marginal_entropy: number;
-  teacher_marginal_entropy: number;
+  /** The cluster statistics are null for methods without clusters (the embedding objectives: MVEB, MIO). */
+  used_clusters: number | null;
+  target_marginal_entropy: number | null;
+  teacher_marginal_entropy: number | null;
   /** H(mean w) − mean H(w): 0 when the targets carry no information (either collapse). */
-  target_mi: number;
+  target_mi: number | null;
+  /** exp of the entropy of the batch's normalised singular values, every method: falls under dimensional collapse. */
+  effective_rank: number;
   loss: number;
 }
 

@@ -35,7 +35,7 @@ export function swappedLossReference(w: [Float64Array, Float64Array], q: [Float6
 export type EmbeddingReference = (student: [Float64Array, Float64Array], teacher: [Float64Array, Float64Array], B: number, D: number, config: Readonly<Record<string, number>>) => { loss: number; grads: [Float64Array, Float64Array] };
 
 export const EMBEDDING_REFERENCES: Record<string, EmbeddingReference> = {
-  mio: (p, _t, B, D, c) => mioObjective(p[0], p[1], B, D, { tauPos: c.tauPos!, tauNeg: c.tauNeg!, l2Weight: c.l2Weight! }),
+  mio: (p, _t, B, D, c) => mioObjective(p[0], p[1], B, D, { tauPos: c.tauPos!, tauNeg: c.tauNeg!, l2Weight: c.l2Weight!, negWeight: (c as Readonly<Record<string, unknown>>).mioNegatives === 'off' ? 0 : 1 }),
   mveb: (p, t, B, D, c) => {
     const r = mvebReference(p, t, B, D, { entropyWeight: c.entropyWeight!, steinEta: c.steinEta!, steinChunk: c.steinChunk || B });
     return { loss: r.loss, grads: r.gradP };
