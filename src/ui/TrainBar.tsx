@@ -1,5 +1,6 @@
 // The transport (Play, Pause, Step batch, Reset), the run's status (step, epoch, images/s,
 // ETA, progress) and the exports.
+import { methodsUsing } from '../train/config.ts';
 import { fmt, fmtDuration, fmtWidth, METHOD_LABELS } from './format.ts';
 import { PauseIcon, PlayIcon, ResetIcon, StepIcon } from './icons.tsx';
 import { useApp } from './store.ts';
@@ -50,7 +51,7 @@ export function TrainBar() {
         </div>
         {cfg && (
           <p className="run-config muted small">
-            {METHOD_LABELS[cfg.method]} · width {fmtWidth(cfg.width)} · batch {cfg.batch} · K {cfg.prototypes} · projector {cfg.projHidden}→{cfg.projOut} · seed {cfg.seed}
+            {METHOD_LABELS[cfg.method]} · width {fmtWidth(cfg.width)} · batch {cfg.batch}{methodsUsing('prototypes').includes(cfg.method) ? ` · K ${cfg.prototypes}` : ''} · projector {cfg.projHidden}→{cfg.projOut} · seed {cfg.seed}
             {lastSaved && <> · checkpoint at step {lastSaved.step}</>}
           </p>
         )}
