@@ -5,10 +5,11 @@
 import { mio } from './mio.ts';
 import { mira } from './mira.ts';
 import { naive } from './naive.ts';
+import { sela } from './sela.ts';
 import { swav } from './swav.ts';
 import type { MethodDef } from './types.ts';
 
-export const METHODS = [mira, swav, naive, mio] as const;
+export const METHODS = [mira, swav, naive, sela, mio] as const;
 
 export type MethodId = (typeof METHODS)[number]['id'];
 export type AnyMethod = (typeof METHODS)[number];
