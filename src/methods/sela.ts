@@ -57,7 +57,7 @@ export const SELA_PANELS: readonly PanelSpec[] = [
 export const sela = defineMethod({
   id: 'sela',
   label: 'SeLa',
-  color: '#c084fc',
+  color: '#facc15',
   kind: 'pseudo-label',
   summary: 'SeLa: one hard label per image, equal class sizes over the whole dataset by Sinkhorn-Knopp',
   explanation:
