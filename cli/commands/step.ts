@@ -1,6 +1,9 @@
 // `npm run cli -- step --checkpoint model.safetensors --view1 a.npy --view2 b.npy
 //   [--method mira|swav|naive|…any registered method] [--beta 0.7] [--tau-s 0.1] [--tau-t 0.225] [--iters 30] [--eps 0.05]
 //   --grads grads.safetensors [--json]`
+// `npm run cli -- step --method sela --labels y.npy --checkpoint … --view1 a.npy --grads …`: a
+//   one-view method takes --view1 only; SeLa's loss is the cross-entropy on the given labels
+//   (one per image of view1, uint32, checked against K).
 //
 // The parity harness: one MIRA forward and backward on exactly these two uint8 batches (no
 // augmentation; normalised with the checkpoint's mean/std), teacher = the checkpoint's ema.*
@@ -19,6 +22,9 @@ import { AssignmentMetrics } from '../../src/mira/metrics.ts';
 import { StepGraph, StepLayers } from '../../src/train/step-graph.ts';
 import { defaultTrainConfig } from '../../src/train/config.ts';
 import { METHOD_IDS, methodById } from '../../src/methods/registry.ts';
+import { checkSelaLabelTable } from '../../src/mira/sela-labeller.ts';
+import { createTensor } from '../../src/gpu/tensor.ts';
+import type { MethodRunState } from '../../src/methods/types.ts';
 import { checkBeta, checkPositive } from '../../src/mira/validate.ts';
 import { CliError, parseFlags, usage, type FlagSpec } from '../args.ts';
 
@@ -27,7 +33,8 @@ export const summary = 'one MIRA forward/backward on two given batches; writes e
 const FLAGS: Record<string, FlagSpec> = {
   checkpoint: { kind: 'string', required: true, help: 'model.safetensors (student, ema.* teacher, mira.config)' },
   view1: { kind: 'string', required: true, help: 'first view, uint8 N×H×W×C .npy' },
-  view2: { kind: 'string', required: true, help: 'second view, uint8 N×H×W×C .npy' },
+  view2: { kind: 'string', help: 'second view, uint8 N×H×W×C .npy (methods with two views per image)' },
+  labels: { kind: 'string', help: 'sela: the label of each image of view1, uint32 [N] or [N, 1] .npy' },
   method: { kind: 'string', choices: METHOD_IDS, default: 'mira', help: 'the method whose loss and gradients are computed' },
   beta: { kind: 'number', default: 0.7, help: 'MIRA β ∈ (0, 1)' },
   'tau-s': { kind: 'number', default: 0.1, help: 'student temperature τ_s' },
@@ -60,39 +67,53 @@ export async function run(argv: string[]): Promise<number> {
   checkPositive(hyper.eps, 'ε', 'step');
   const state = decodeCheckpoint(readFile(f.checkpoint as string, 'checkpoint'), f.checkpoint as string);
   const { config } = state;
-  const views = (['view1', 'view2'] as const).map((k) => {
+  const viewFlags = method.viewsPerImage === 1 ? (['view1'] as const) : (['view1', 'view2'] as const);
+  if (method.viewsPerImage === 2 && !f.view2) throw new CliError(`step: --method ${method.id} takes two views of each image; give --view2`);
+  if (method.viewsPerImage === 1 && f.view2) throw new CliError(`step: --method ${method.id} takes one view of each image; drop --view2`);
+  const views = viewFlags.map((k) => {
     const path = f[k] as string;
     const arr = parseNpy(readFile(path, k), path);
     const [n] = checkImageBatch(arr.shape, arr.dtype, config, path);
     return { n, x: normalizeImages(arr.data as Uint8Array, config.inChannels, config.mean, config.std) };
   });
-  if (views[0]!.n !== views[1]!.n) throw new CliError(`step: --view1 has ${views[0]!.n} images but --view2 has ${views[1]!.n}; the two views must be the same images`);
+  if (views[1] && views[0]!.n !== views[1].n) throw new CliError(`step: --view1 has ${views[0]!.n} images but --view2 has ${views[1]!.n}; the two views must be the same images`);
   const B = views[0]!.n;
   if (B < 2) throw new CliError('step: BN in training mode needs at least 2 images per view');
   const teacherNote = state.teacher ? 'ema' : 'student (checkpoint has no ema.* tensors)';
+
+  const needsLabels = method.runFiles?.includes('labels.npy') ?? false;
+  if (needsLabels && !f.labels) throw new CliError(`step: --method ${method.id} trains on given labels; give --labels y.npy (a uint32 label of each image of --view1)`);
+  if (!needsLabels && f.labels) throw new CliError(`step: --labels is for methods that train on labels (sela), not ${method.id}`);
+  const labels = needsLabels ? checkSelaLabelTable(parseNpy(readFile(f.labels as string, 'labels'), f.labels as string), f.labels as string, { N: B, K: config.prototypes }) : null;
 
   const { ctx } = await nodeGpu();
   const store = new ParamStore(ctx, new ParamLayout(config));
   store.upload(state);
   const S = config.imageSize;
-  const x: [Tensor, Tensor] = [uploadTensor(ctx, views[0]!.x, [B, S, S, config.inChannels], 'view1'), uploadTensor(ctx, views[1]!.x, [B, S, S, config.inChannels], 'view2')];
+  const x: Tensor[] = views.map((v, i) => uploadTensor(ctx, v.x, [B, S, S, config.inChannels], `view${i + 1}`));
+  let runState: MethodRunState | null = null;
+  if (labels) {
+    const batchLabels = createTensor(ctx, [B, 1], 'u32', 'batch_labels');
+    ctx.device.queue.writeBuffer(batchLabels.buffer, batchLabels.byteOffset, labels as Uint32Array<ArrayBuffer>);
+    runState = { tensors: { batchLabels }, destroy: () => batchLabels.buffer.destroy() };
+  }
   const [layers, metrics] = await Promise.all([StepLayers.create(ctx, config, B, method), AssignmentMetrics.create(ctx, { B, K: config.prototypes })]);
-  const graph = await StepGraph.build(layers, store, x);
+  const graph = await StepGraph.build(layers, store, x, runState);
   graph.setStep({ config: { ...defaultTrainConfig(), tauS: hyper.tauS, tauT: hyper.tauT, iters: hyper.iters, eps: hyper.eps }, lr: 0, beta: hyper.beta, ema: 1 });
   const t0 = performance.now();
   const w = graph.targets;
-  if (!w) throw new CliError(`step: ${method.id} makes no targets`);
-  const targetStats = metrics.bind(w, undefined, 'target_metrics');
+  if (!w && !labels) throw new CliError(`step: ${method.id} makes no targets`);
+  const targetStats = w ? metrics.bind(w, undefined, 'target_metrics') : null;
   await submitChecked(ctx, 'step', (enc) => {
     graph.record(enc);
-    targetStats.record(enc);
+    targetStats?.record(enc);
   });
   const loss = (await readF32(ctx, graph.loss))[0]!;
   const ms = performance.now() - t0;
   const grads: TensorMap = new Map();
   for (const name of store.layout.trainable.keys()) grads.set(name, await readF32(ctx, store.grads.get(name)));
   writeFileSync(f.grads as string, encodeGradients(config, grads, { 'mira.step': JSON.stringify({ method: method.id, ...hyper, batch: B, loss }) }));
-  const m = await targetStats.read();
+  const m = targetStats ? await targetStats.read() : null;
   console.log(
     JSON.stringify({
       loss,
@@ -100,11 +121,7 @@ export async function run(argv: string[]): Promise<number> {
       batch: B,
       prototypes: config.prototypes,
       teacher: teacherNote,
-      target_entropy: m.mean_entropy,
-      target_marginal_entropy: m.marginal_entropy,
-      target_mi: m.mi,
-      used_clusters: m.used_clusters,
-      largest_cluster_fraction: m.largest_cluster_fraction,
+      ...(m ? { target_entropy: m.mean_entropy, target_marginal_entropy: m.marginal_entropy, target_mi: m.mi, used_clusters: m.used_clusters, largest_cluster_fraction: m.largest_cluster_fraction } : { labels: f.labels }),
       grads: f.grads,
       tensors: grads.size,
       adapter: ctx.adapterName,

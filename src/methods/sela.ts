@@ -69,6 +69,8 @@ export const sela = defineMethod({
   metrics: SELA_METRICS,
   panels: SELA_PANELS,
   runFiles: ['labels.npy'],
+  // The collapse lab runs every method side by side for a few hundred steps: 4 whole-dataset relabellings keep SeLa's share of it small.
+  recommended: { relabelCount: 4 },
   async createObjective(ctx, shape) {
     const { selaObjective } = await import('./sela-objective.ts');
     return selaObjective(ctx, shape);
