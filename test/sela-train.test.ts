@@ -3,7 +3,11 @@
 // rises over the run, every optimisation keeps the class sizes near equal, labels.npy comes
 // back from save() and a run resumes from it; bad λ, K > N, bad label tables and a resume
 // without labels.npy are refused with messages naming the flag or file.
-import { beforeAll, describe, expect, test } from 'vitest';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, test, vi } from 'vitest';
+import { run as trainCli } from '../cli/commands/train.ts';
 import { loadDataset } from '../src/data/node-fs.ts';
 import type { DatasetSplits } from '../src/data/dataset.ts';
 import { Trainer } from '../src/train/trainer.ts';
@@ -73,4 +77,28 @@ describe('SeLa on the bundled sample', () => {
     await expect(Trainer.create(ctx, data, defaultTrainConfig({ ...TINY, prototypes: data.train.count + 1 }), { onLog: () => {} })).rejects.toThrow(/--prototypes|K/);
     await expect(Trainer.create(ctx, data, defaultTrainConfig({ ...TINY, selaHeads: 2 }), { onLog: () => {} })).rejects.toThrow(/--sela-heads/);
   }, 300_000);
+
+  test('cli train --method sela writes labels.npy with the checkpoint; --resume continues with it; a missing labels.npy is refused naming the file', async () => {
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    vi.spyOn(console, 'log').mockImplementation(() => {});
+    const flags = ['--method', 'sela', '--dataset', 'bundled', '--width', '0.0625', '--batch', '16', '--prototypes', '16', '--proj-hidden', '64', '--proj-out', '32', '--knn-bank', '100', '--knn-queries', '100', '--log-every', '1', '--steps', '4', '--relabel-every', '2'];
+    const whole = mkdtempSync(join(tmpdir(), 'sela-whole-'));
+    const parts = mkdtempSync(join(tmpdir(), 'sela-parts-'));
+    try {
+      expect(await trainCli([...flags, '--out', whole])).toBe(0);
+      expect(await trainCli([...flags, '--out', parts, '--stop-at-step', '2'])).toBe(0);
+      const atStop = parseNpy(new Uint8Array(readFileSync(join(parts, 'labels.npy'))), 'labels.npy');
+      expect(atStop.shape).toEqual([data.train.count, 1]);
+      expect(await trainCli([...flags, '--out', parts, '--resume', join(parts, 'model.safetensors')])).toBe(0);
+      // Resumed from the stop, the run ends with the same labels as the uninterrupted one.
+      const a = parseNpy(new Uint8Array(readFileSync(join(whole, 'labels.npy'))), 'labels.npy').data as Uint32Array;
+      const b = parseNpy(new Uint8Array(readFileSync(join(parts, 'labels.npy'))), 'labels.npy').data as Uint32Array;
+      expect(Array.from(b)).toEqual(Array.from(a));
+      rmSync(join(parts, 'labels.npy'));
+      expect(existsSync(join(parts, 'labels.npy'))).toBe(false);
+      await expect(trainCli([...flags, '--steps', '6', '--out', parts, '--resume', join(parts, 'model.safetensors')])).rejects.toThrow(/labels\.npy/);
+    } finally {
+      vi.restoreAllMocks();
+    }
+  }, 900_000);
 });
