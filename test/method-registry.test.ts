@@ -14,7 +14,7 @@ import { configFlags, givenConfig } from '../cli/config-flags.ts';
 import { decodeUrlState, encodeUrlState } from '../src/ui/url-state.ts';
 import { PRESETS } from '../src/ui/presets.ts';
 import { expectClose, randomArray, testGpu } from './helpers/gpu.ts';
-import { EMBEDDING_REFERENCES, swappedLossReference, TARGET_REFERENCES } from './helpers/method-references.ts';
+import { EMBEDDING_REFERENCES, HARD_LABEL_REFERENCES, swappedLossReference, TARGET_REFERENCES } from './helpers/method-references.ts';
 
 describe('the registry', () => {
   test('ids, colours and URL keys are unique; every method is complete', () => {
@@ -27,7 +27,7 @@ describe('the registry', () => {
       expect(m.explanation.length, m.id).toBeGreaterThan(80);
       expect(m.viewsPerImage, m.id).toBeGreaterThanOrEqual(1);
       expect(m.reference, m.id).toMatch(/^src\/ref\/.+\.ts$/);
-      expect(m.kind === 'pseudo-label' ? TARGET_REFERENCES[m.id] : EMBEDDING_REFERENCES[m.id], `${m.id} has no entry in test/helpers/method-references.ts`).toBeDefined();
+      expect(TARGET_REFERENCES[m.id] ?? HARD_LABEL_REFERENCES[m.id] ?? EMBEDDING_REFERENCES[m.id], `${m.id} has no entry in test/helpers/method-references.ts`).toBeDefined();
       const keys = metricRows(m).map((r) => r.key);
       expect(new Set(keys).size, `${m.id}: duplicate metric keys`).toBe(keys.length);
       for (const p of m.panels) if (p.kind === 'lines') for (const s of p.series) expect(keys, `${m.id} panel ${p.id}`).toContain(s.key);
@@ -73,8 +73,8 @@ describe('the registry', () => {
     expect(PARAM_TABLE.slice(0, CORE_PARAMS.length)).toEqual([...CORE_PARAMS]);
     expect(methodsUsing('eps')).toEqual(['swav']);
     expect(methodsUsing('betaStart')).toEqual(['mira']);
-    expect(methodsUsing('tauS')).toEqual(['mira', 'swav', 'naive']);
-    expect(methodsUsing('prototypes')).toEqual(['mira', 'swav', 'naive']);
+    expect(methodsUsing('tauS')).toEqual(['mira', 'swav', 'naive', 'sela']);
+    expect(methodsUsing('selaLambda')).toEqual(['sela']);
     expect(methodsUsing('emaStart')).toEqual(['mira', 'swav', 'naive', 'mveb']);
     expect(methodsUsing('batch')).toEqual([...METHOD_IDS]);
   });
@@ -101,7 +101,7 @@ describe('each pseudo-label method’s GPU objective against its float64 referen
   const B = 6;
   const K = 5;
   const values = { tauT: 0.225, beta: 0.7, iters: 7, eps: 0.05, tauS: 0.1 };
-  for (const method of METHODS.filter((m) => m.kind === 'pseudo-label')) {
+  for (const method of METHODS.filter((m) => m.kind === 'pseudo-label' && !HARD_LABEL_REFERENCES[m.id])) {
     test(method.id, async () => {
       const ctx = await testGpu();
       const objective = await method.createObjective(ctx, { B, K, D: 4, config: defaultTrainConfig({ method: method.id }) });
@@ -129,6 +129,44 @@ describe('each pseudo-label method’s GPU objective against its float64 referen
       expectClose(want.grads[0], await readF32(ctx, io.grads[0]), 1e-6, 1e-3, `${method.id} ∂L/∂q⁽¹⁾`);
       expectClose(want.grads[1], await readF32(ctx, io.grads[1]), 1e-6, 1e-3, `${method.id} ∂L/∂q⁽²⁾`);
       // Every GPU metric row names a source this objective provides.
+      const sources = { loss: io.loss, ...plan.metricSources };
+      for (const r of method.metrics) if (r.source !== 'host') expect(Object.keys(sources), `${method.id} ${r.key}`).toContain(r.source.gpu);
+    });
+  }
+});
+
+describe('hard-label objectives against their float64 reference on given labels (B 6, K 5)', () => {
+  const B = 6;
+  const K = 5;
+  for (const method of METHODS.filter((m) => HARD_LABEL_REFERENCES[m.id])) {
+    test(method.id, async () => {
+      const ctx = await testGpu();
+      expect(method.viewsPerImage).toBe(1);
+      expect(method.usesTeacher).toBe(false);
+      const objective = await method.createObjective(ctx, { B, K, D: 4, config: defaultTrainConfig({ method: method.id }) });
+      const q = randomArray(B * K, 21, -1, 1);
+      const labels = Uint32Array.from([4, 0, 2, 2, 1, 3]);
+      const batchLabels = createTensor(ctx, [B, 1], 'u32', 'batch_labels');
+      ctx.device.queue.writeBuffer(batchLabels.buffer, batchLabels.byteOffset, labels);
+      const io = {
+        student: [uploadTensor(ctx, q, [B, K], 'q')] as const,
+        teacher: null,
+        grads: [createTensor(ctx, [B, K], 'f32', 'g')] as const,
+        loss: createTensor(ctx, [1], 'f32', 'loss'),
+        state: { tensors: { batchLabels }, destroy() {} },
+      };
+      const plan = objective.bind(io, `test.${method.id}`);
+      const tauS = 0.1;
+      plan.setStep({ config: { ...defaultTrainConfig({ method: method.id }), tauS }, lr: 0.1, beta: 0.7, ema: 0.99 });
+      await submitChecked(ctx, method.id, (enc) => {
+        plan.recordTargets(enc);
+        plan.recordLoss(enc);
+        plan.recordMetrics(enc);
+      });
+      const want = HARD_LABEL_REFERENCES[method.id]!(Float64Array.from(q), labels, B, K, tauS);
+      expectClose([want.loss], await readF32(ctx, io.loss), 1e-6, 1e-4, `${method.id} loss`);
+      expectClose(want.grad, await readF32(ctx, io.grads[0]), 1e-6, 1e-3, `${method.id} ∂L/∂q`);
+      expect(plan.targets).toBeNull();
       const sources = { loss: io.loss, ...plan.metricSources };
       for (const r of method.metrics) if (r.source !== 'host') expect(Object.keys(sources), `${method.id} ${r.key}`).toContain(r.source.gpu);
     });

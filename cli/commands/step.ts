@@ -1,6 +1,9 @@
 // `npm run cli -- step --checkpoint model.safetensors --view1 a.npy --view2 b.npy
 //   [--method mira|swav|naive|…any registered method] [--beta 0.7] [--tau-s 0.1] [--tau-t 0.225] [--iters 30] [--eps 0.05]
 //   --grads grads.safetensors [--json]`
+// `npm run cli -- step --method sela --labels y.npy --checkpoint … --view1 a.npy --grads …`: a
+//   one-view method takes --view1 only; SeLa's loss is the cross-entropy on the given labels
+//   (one per image of view1, uint32, checked against K).
 //
 // The parity harness: one MIRA forward and backward on exactly these two uint8 batches (no
 // augmentation; normalised with the checkpoint's mean/std), teacher = the checkpoint's ema.*
@@ -21,6 +24,9 @@ import { AssignmentMetrics } from '../../src/mira/metrics.ts';
 import { StepGraph, StepLayers } from '../../src/train/step-graph.ts';
 import { defaultTrainConfig, PARAM_TABLE, trainConfigProblems } from '../../src/train/config.ts';
 import { METHOD_IDS, methodById } from '../../src/methods/registry.ts';
+import { checkSelaLabelTable } from '../../src/mira/sela-labeller.ts';
+import { createTensor } from '../../src/gpu/tensor.ts';
+import type { MethodRunState } from '../../src/methods/types.ts';
 import { checkBeta, checkIters, checkPositive } from '../../src/mira/validate.ts';
 import { CliError, parseFlags, usage, type FlagSpec } from '../args.ts';
 import { configFlags, givenConfig } from '../config-flags.ts';
@@ -31,7 +37,8 @@ export const summary = 'one forward/backward of any method on two given batches;
 const FLAGS: Record<string, FlagSpec> = {
   checkpoint: { kind: 'string', required: true, help: 'model.safetensors (student, ema.* teacher, mira.config)' },
   view1: { kind: 'string', required: true, help: 'first view, uint8 N×H×W×C .npy' },
-  view2: { kind: 'string', required: true, help: 'second view, uint8 N×H×W×C .npy' },
+  view2: { kind: 'string', help: 'second view, uint8 N×H×W×C .npy (methods with two views per image)' },
+  labels: { kind: 'string', help: 'sela: the label of each image of view1, uint32 [N] or [N, 1] .npy' },
   method: { kind: 'string', choices: METHOD_IDS, default: 'mira', help: 'the method whose loss and gradients are computed' },
   beta: { kind: 'number', default: 0.7, help: 'MIRA β ∈ (0, 1)' },
   'tau-s': { kind: 'number', default: 0.1, help: 'student temperature τ_s' },
@@ -75,24 +82,38 @@ export async function run(argv: string[]): Promise<number> {
   const hasHead = config.prototypes > 0;
   if (method.kind === 'embedding' && hasHead) throw new CliError(`step: ${f.checkpoint} has a prototype head (K = ${config.prototypes}), so it is a checkpoint of a pseudo-label method; --method ${method.id} is an embedding objective and needs a checkpoint without head.* tensors (prototypes 0, as train --method ${method.id} writes)`);
   if (method.kind === 'pseudo-label' && !hasHead) throw new CliError(`step: ${f.checkpoint} has no prototype head (prototypes 0: an embedding objective's checkpoint); --method ${method.id} needs prototypes`);
-  const views = (['view1', 'view2'] as const).map((k) => {
+  const viewFlags = method.viewsPerImage === 1 ? (['view1'] as const) : (['view1', 'view2'] as const);
+  if (method.viewsPerImage === 2 && !f.view2) throw new CliError(`step: --method ${method.id} takes two views of each image; give --view2`);
+  if (method.viewsPerImage === 1 && f.view2) throw new CliError(`step: --method ${method.id} takes one view of each image; drop --view2`);
+  const views = viewFlags.map((k) => {
     const path = f[k] as string;
     const arr = npyInput(() => parseNpy(readFile(path, k), path), 'step');
     const [n] = checkImageBatch(arr.shape, arr.dtype, config, path);
     return { n, x: normalizeImages(arr.data as Uint8Array, config.inChannels, config.mean, config.std) };
   });
-  if (views[0]!.n !== views[1]!.n) throw new CliError(`step: --view1 has ${views[0]!.n} images but --view2 has ${views[1]!.n}; the two views must be the same images`);
+  if (views[1] && views[0]!.n !== views[1].n) throw new CliError(`step: --view1 has ${views[0]!.n} images but --view2 has ${views[1]!.n}; the two views must be the same images`);
   const B = views[0]!.n;
   if (B < 2) throw new CliError(`step: --view1 ${f.view1} holds ${B} image; BN in training mode needs at least 2 images per view${method.id === 'mio' ? ' (and MIO has no negative pairs in a batch of 1)' : ''}`);
   const teacherNote = state.teacher ? 'ema' : 'student (checkpoint has no ema.* tensors)';
+
+  const needsLabels = method.runFiles?.includes('labels.npy') ?? false;
+  if (needsLabels && !f.labels) throw new CliError(`step: --method ${method.id} trains on given labels; give --labels y.npy (a uint32 label of each image of --view1)`);
+  if (!needsLabels && f.labels) throw new CliError(`step: --labels is for methods that train on labels (sela), not ${method.id}`);
+  const labels = needsLabels ? checkSelaLabelTable(parseNpy(readFile(f.labels as string, 'labels'), f.labels as string), f.labels as string, { N: B, K: config.prototypes }) : null;
 
   const { ctx } = await nodeGpu();
   const store = new ParamStore(ctx, new ParamLayout(config));
   store.upload(state);
   const S = config.imageSize;
-  const x: [Tensor, Tensor] = [uploadTensor(ctx, views[0]!.x, [B, S, S, config.inChannels], 'view1'), uploadTensor(ctx, views[1]!.x, [B, S, S, config.inChannels], 'view2')];
+  const x: Tensor[] = views.map((v, i) => uploadTensor(ctx, v.x, [B, S, S, config.inChannels], `view${i + 1}`));
+  let runState: MethodRunState | null = null;
+  if (labels) {
+    const batchLabels = createTensor(ctx, [B, 1], 'u32', 'batch_labels');
+    ctx.device.queue.writeBuffer(batchLabels.buffer, batchLabels.byteOffset, labels as Uint32Array<ArrayBuffer>);
+    runState = { tensors: { batchLabels }, destroy: () => batchLabels.buffer.destroy() };
+  }
   const [layers, metrics] = await Promise.all([StepLayers.create(ctx, config, B, method, stepConfig), hasHead ? AssignmentMetrics.create(ctx, { B, K: config.prototypes }) : null]);
-  const graph = await StepGraph.build(layers, store, x);
+  const graph = await StepGraph.build(layers, store, x, runState);
   graph.setStep({ config: stepConfig, lr: 0, beta: hyper.beta, ema: 1 });
   const t0 = performance.now();
   const w = graph.targets;
@@ -126,7 +147,7 @@ export async function run(argv: string[]): Promise<number> {
       teacher: method.usesTeacher ? teacherNote : 'none (the method has no teacher)',
       ...(m
         ? { target_entropy: m.mean_entropy, target_marginal_entropy: m.marginal_entropy, target_mi: m.mi, used_clusters: m.used_clusters, largest_cluster_fraction: m.largest_cluster_fraction }
-        : {}),
+        : labels ? { labels: f.labels } : {}),
       ...methodStats,
       grads: f.grads,
       tensors: grads.size,

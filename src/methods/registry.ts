@@ -6,10 +6,11 @@ import { mio } from './mio.ts';
 import { mira } from './mira.ts';
 import { mveb } from './mveb.ts';
 import { naive } from './naive.ts';
+import { sela } from './sela.ts';
 import { swav } from './swav.ts';
 import type { MethodDef } from './types.ts';
 
-export const METHODS = [mira, swav, naive, mveb, mio] as const;
+export const METHODS = [mira, swav, naive, sela, mveb, mio] as const;
 
 export type MethodId = (typeof METHODS)[number]['id'];
 export type AnyMethod = (typeof METHODS)[number];

@@ -142,6 +142,14 @@ export interface SelaOptimiseOptions {
   previous?: ArrayLike<number>;
   /** The true classes (never used by the method), for NMI and purity. */
   truth?: ArrayLike<number>;
+  /**
+   * How the scaled assignment becomes labels: 'argmax' per row (SeLa's code, the default), or
+   * 'balanced' — a class-size-respecting rounding (`balancedRounding`) that gives no class more
+   * than ⌈N/K⌉ images. The argmax of an assignment whose columns are balanced can still be very
+   * uneven (rows of p^λ near flat at initialisation: largest class ≈ 4–11 × N/K measured).
+   * 'balanced' reads the bank back to the host (N×K f32), so it suits banks up to a few hundred MB.
+   */
+  rounding?: 'argmax' | 'balanced';
 }
 
 export interface SelaOptimiseResult {
@@ -400,6 +408,13 @@ export class SelaLabeller {
     device.queue.submit([enc.finish()]);
     const labels = new Uint32Array(N);
     for (const c of this.chunks) labels.set((await readTensor(this.ctx, c.labels)) as Uint32Array, c.row0);
+    if (o.rounding === 'balanced') {
+      const scores = new Float32Array(N * K);
+      for (const c of this.chunks) scores.set(await readF32(this.ctx, c.bank), c.row0 * K);
+      const gPrev = await readF32(this.ctx, this.gPrev);
+      for (let i = 0; i < N * K; i++) scores[i] = lambda * scores[i]! - gPrev[i % K]!;
+      labels.set(balancedRounding(scores, N, K));
+    }
     const ms = performance.now() - t0;
     return { labels, iters, change, converged: change < tol, marginalError, checks, ms, ...labelStats(labels, K, o.previous, o.truth) };
   }
@@ -461,6 +476,53 @@ export function labelStats(labels: ArrayLike<number>, K: number, previous?: Arra
 
 // ------------------------------------------------------------------------------------------
 // The label table as a file (labels.npy beside a checkpoint, `step --labels y.npy`)
+
+/**
+ * A class-size-respecting rounding of a scaled assignment (log-domain scores N×K, e.g.
+ * λ·log p_ik − g_k): each row's scores become log-probabilities over the classes, every row's
+ * best few (≤ 8) candidates are taken greedily in order of confidence while their class holds
+ * fewer than ⌈N/K⌉ images, and a row whose candidates are all full goes to its best class that
+ * still has room. No class ends over ⌈N/K⌉; a row keeps its argmax unless that class was full.
+ */
+export function balancedRounding(scores: Float32Array, N: number, K: number): Uint32Array {
+  const cap = Math.ceil(N / K);
+  const T = Math.min(K, 8);
+  const cand = new Float64Array(N * T);
+  const candK = new Uint32Array(N * T);
+  const order = new Uint32Array(N * T);
+  for (let i = 0; i < N; i++) {
+    const row = scores.subarray(i * K, (i + 1) * K);
+    let mx = -Infinity;
+    for (let k = 0; k < K; k++) mx = Math.max(mx, row[k]!);
+    let sum = 0;
+    for (let k = 0; k < K; k++) sum += Math.exp(row[k]! - mx);
+    const lse = mx + Math.log(sum);
+    const top = Array.from(row.keys()).sort((a, b) => row[b]! - row[a]! || a - b).slice(0, T);
+    top.forEach((k, t) => {
+      cand[i * T + t] = row[k]! - lse;
+      candK[i * T + t] = k;
+    });
+  }
+  for (let j = 0; j < N * T; j++) order[j] = j;
+  order.sort((a, b) => cand[b]! - cand[a]! || a - b);
+  const size = new Uint32Array(K);
+  const out = new Uint32Array(N).fill(0xffffffff);
+  for (const j of order) {
+    const i = Math.floor(j / T);
+    const k = candK[j]!;
+    if (out[i] !== 0xffffffff || size[k]! >= cap) continue;
+    out[i] = k;
+    size[k]!++;
+  }
+  for (let i = 0; i < N; i++) {
+    if (out[i] !== 0xffffffff) continue;
+    let best = -1;
+    for (let k = 0; k < K; k++) if (size[k]! < cap && (best < 0 || scores[i * K + k]! > scores[i * K + best]!)) best = k;
+    out[i] = best;
+    size[best]!++;
+  }
+  return out;
+}
 
 /**
  * Checks a label table read from `file` (an .npy already parsed: shape and integer data) against

@@ -65,6 +65,7 @@ export class StepGraph {
   /** Alignment, uniformity and effective rank of the student's projections (every method). */
   readonly healthOut: Tensor;
   private readonly healthPlan: RepresentationHealthPlan;
+  private readonly healthCopy: { from: Tensor; to: Tensor } | null;
   private readonly backward = new PassList();
   private stepped = false;
 
@@ -93,7 +94,10 @@ export class StepGraph {
     this.objective = layers.objective.bind({ student: outputs(this.student), teacher: this.teacher.length ? outputs(this.teacher) : null, grads: this.studentGrads, loss: this.loss, state }, method.id);
     this.healthOut = createTensor(ctx, [3], 'f32', 'health');
     const z = this.student.map((r) => r.head.projection);
-    this.healthPlan = layers.health.bind({ z: [z[0]!, z[1] ?? z[0]!], out: this.healthOut }, 'health');
+    // A one-view method (SeLa) has no second view: health reads a copy of view 1 (its bindings may
+    // not alias one buffer), so alignment is 1 by construction and uniformity and rank are view 1's.
+    this.healthCopy = z[1] ? null : { from: z[0]!, to: createTensor(ctx, [...z[0]!.shape], 'f32', 'health.view1_copy') };
+    this.healthPlan = layers.health.bind({ z: [z[0]!, z[1] ?? this.healthCopy!.to], out: this.healthOut }, 'health');
     // Both student views' backwards share activation-gradient scratch and accumulate into grads.
     this.student.forEach((s, i) => {
       const dFeat = scratch.get('d.features', [...s.encoder.features.shape]);
@@ -138,6 +142,7 @@ export class StepGraph {
   /** The method's metric sources (on logged steps, after `record`). */
   recordMetrics(encoder: GPUCommandEncoder): void {
     this.objective.recordMetrics(encoder);
+    if (this.healthCopy) encoder.copyBufferToBuffer(this.healthCopy.from.buffer, this.healthCopy.from.byteOffset, this.healthCopy.to.buffer, this.healthCopy.to.byteOffset, this.healthCopy.from.numel * 4);
     this.healthPlan.record(encoder);
   }
 

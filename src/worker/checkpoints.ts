@@ -20,6 +20,8 @@ export interface StoredCheckpoint {
   records: StepMetrics[];
   knn: KnnPoint[];
   knnInit: number | null;
+  /** The method's run files saved beside the model (SeLa's labels.npy); a resumed run needs them. */
+  files?: Record<string, Uint8Array>;
 }
 
 function open(): Promise<IDBDatabase> {

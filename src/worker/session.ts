@@ -122,6 +122,17 @@ export class Session {
     this.flushTimer ??= setTimeout(() => this.flushMetrics(), METRICS_FLUSH_MS);
   }
 
+  /**
+   * A method's host record after a step (SeLa's label optimisation: NMI, churn, class sizes):
+   * into the log and the pending batch like a metric record, so the method's declared panels chart
+   * it. It carries the step and the epoch of the latest record; the other keys are absent.
+   */
+  private onEvent(gen: number, e: Record<string, number>): void {
+    if (gen !== this.generation) return;
+    const last = this.log.records[this.log.records.length - 1];
+    this.onMetrics(gen, { epoch: last?.epoch ?? 0, ...e } as unknown as StepMetrics);
+  }
+
   private onHalt(gen: number, h: HaltInfo): void {
     if (gen !== this.generation || this.halted) return;
     this.halted = true;
@@ -185,6 +196,7 @@ export class Session {
         let run: TrainingRun | null = null;
         const trainer = await Trainer.create(this.ctx, this.data, cfg, {
           resume: stored ? decodeCheckpoint(stored.model, 'the checkpoint in IndexedDB') : undefined,
+          resumeFiles: stored?.files,
           onLog: (m) => run?.onLog(m),
         });
         if (gen !== this.generation) {
@@ -196,6 +208,7 @@ export class Session {
           {
             metrics: (m) => this.onMetrics(gen, m),
             halted: (h) => this.onHalt(gen, h),
+            event: (e) => this.onEvent(gen, e),
             knn: (p) => {
               if (gen !== this.generation || p.init) return;
               const point = { step: p.step, top1: p.top1, ...(p.linear !== undefined ? { linear: p.linear } : {}) };
@@ -369,6 +382,7 @@ export class Session {
         records: historyPoints(h) as unknown as StepMetrics[],
         knn: this.knn.slice(),
         knnInit: t.knnInit,
+        files: await t.saveRunFiles(),
       };
       await saveCheckpoint(stored);
       this.post({ type: 'checkpoint-saved', step: stored.step, savedAt: stored.savedAt });

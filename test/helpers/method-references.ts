@@ -1,11 +1,14 @@
-// Each registered method's float64 reference (src/ref), keyed by method id: the targets a
-// pseudo-label method makes from teacher logits at given step values, or the loss and gradients
-// an embedding objective computes from the projections (and the teacher's). src/ref is a leaf that
+// Each registered method's float64 reference (src/ref), keyed by method id, of its own kind: the
+// targets a pseudo-label method makes from teacher logits at given step values
+// (TARGET_REFERENCES), the hard-label cross-entropy of a method that trains on one label per
+// image (HARD_LABEL_REFERENCES: SeLa, src/ref/sela-labels.ts), or the loss and gradients an
+// embedding objective computes from the projections (EMBEDDING_REFERENCES). src/ref is a leaf that
 // production code never imports, so the pairing of a method with its reference lives here, on
 // the test side; test/method-registry.test.ts requires an entry for every registered method and
 // compares it with the method's GPU objective.
 import { miraSolve, naiveTargets } from '../../src/ref/assignment.ts';
 import { crossEntropy } from '../../src/ref/loss.ts';
+import { selaCrossEntropy } from '../../src/ref/sela-labels.ts';
 import { sinkhornSwav } from '../../src/ref/sinkhorn.ts';
 import { mioObjective } from '../../src/ref/mio.ts';
 import { mvebReference } from '../../src/ref/mveb.ts';
@@ -23,6 +26,13 @@ export const TARGET_REFERENCES: Record<string, TargetReference> = {
   mira: (logits, B, K, v) => miraSolve(logits, B, K, { tau: v.tauT, beta: v.beta, iters: v.iters }).w,
   swav: (logits, B, K, v) => sinkhornSwav(logits, B, K, { eps: v.eps, iters: v.iters }).targets,
   naive: (logits, B, K, v) => naiveTargets(logits, B, K, v.tauT),
+};
+
+/** Loss and ∂L/∂q of one view's student logits q (B×K) against given labels (B, one head). */
+export type HardLabelReference = (q: Float64Array, labels: Uint32Array, B: number, K: number, tauS: number) => { loss: number; grad: Float64Array };
+
+export const HARD_LABEL_REFERENCES: Record<string, HardLabelReference> = {
+  sela: (q, labels, B, K, tauS) => selaCrossEntropy(q, labels, B, K, 1, tauS),
 };
 
 /** The swapped cross-entropy of the targets of both views (float64). */
