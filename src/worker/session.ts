@@ -331,8 +331,12 @@ export class Session {
     this.sendStatus(manual || t.done);
     if (this.pixelsDue) {
       this.pixelsDue = false;
-      const px = await pixelBaselines(this.ctx, t.data, t.config);
-      if (gen === this.generation) this.post({ type: 'knn', init: t.knnInit, point: null, pixels: { knn: px.knn_top1_pixels, linear: px.linear_top1_pixels } });
+      try {
+        const px = await pixelBaselines(this.ctx, t.data, t.config);
+        if (gen === this.generation) this.post({ type: 'knn', init: t.knnInit, point: null, pixels: { knn: px.knn_top1_pixels, linear: px.linear_top1_pixels } });
+      } catch (e) {
+        if (gen === this.generation && !this.ctx.lost) this.post({ type: 'train-error', kind: 'step', step: t.currentStep, message: `Could not measure the raw-pixel baselines after step ${t.currentStep}: ${describe(e)}` });
+      }
       this.lastStepAt = 0;
     }
   }
