@@ -45,8 +45,6 @@ export class Session {
   private phase: TrainPhase = 'idle';
   private detail: string | undefined;
   private playing = false;
-  /** The raw-pixel kNN / linear baselines of a fresh run are still to be measured (after its first step). */
-  private pixelsDue = false;
   /** Play was pressed while the trainer was being built: start when it is ready. */
   private wantPlay = false;
   private looping = false;
@@ -213,7 +211,6 @@ export class Session {
         );
         this.trainer = trainer;
         this.run = run;
-        this.pixelsDue = false;
         if (stored) {
           for (const r of stored.records) this.log.push(r);
           this.knn = stored.knn.filter((p) => p.step <= trainer.currentStep);
@@ -223,8 +220,8 @@ export class Session {
           this.post({ type: 'history', records: [], knn: [], knnInit: null });
           if (trainer.knnInit === null && trainer.currentStep === 0) this.setPhase('building', 'measuring the random-init kNN baseline');
           await run.begin();
-          // The raw-pixel baselines wait until after the first step (stepOnce), so they do not delay it (issue 15, start time).
-          this.pixelsDue = true;
+          const px = await pixelBaselines(this.ctx, trainer.data, trainer.config);
+          this.post({ type: 'knn', init: trainer.knnInit, point: null, pixels: { knn: px.knn_top1_pixels, linear: px.linear_top1_pixels } });
         }
         this.setPhase(trainer.done ? 'done' : 'paused');
         if (this.wantPlay) {
@@ -329,16 +326,6 @@ export class Session {
     // Slow work after the step (kNN, a checkpoint) does not count towards the step time.
     this.lastStepAt = manual || report.extra ? 0 : now;
     this.sendStatus(manual || t.done);
-    if (this.pixelsDue) {
-      this.pixelsDue = false;
-      try {
-        const px = await pixelBaselines(this.ctx, t.data, t.config);
-        if (gen === this.generation) this.post({ type: 'knn', init: t.knnInit, point: null, pixels: { knn: px.knn_top1_pixels, linear: px.linear_top1_pixels } });
-      } catch (e) {
-        if (gen === this.generation && !this.ctx.lost) this.post({ type: 'train-error', kind: 'step', step: t.currentStep, message: `Could not measure the raw-pixel baselines after step ${t.currentStep}: ${describe(e)}` });
-      }
-      this.lastStepAt = 0;
-    }
   }
 
   /** The latest batch: the marginal chart and the gallery's memory of each image's cluster. */
