@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { formatReport, type BenchReport } from '../src/bench/report.ts';
 import { runSuites, suiteId, type SuiteSource } from '../src/bench/runner.ts';
+import { formatVsTorch, runVsTorch, VS_TORCH_DEFAULTS, type VsTorchOptions } from './vs-torch.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -19,6 +20,7 @@ interface Args {
   browser: boolean;
   filter?: string;
   suites?: string[];
+  vsTorch?: VsTorchOptions;
 }
 
 const USAGE = `usage: npx vite-node bench/run.ts -- [--quick] [--json] [--filter <substring>] [--suite <name,…>] [--browser]
@@ -26,7 +28,10 @@ const USAGE = `usage: npx vite-node bench/run.ts -- [--quick] [--json] [--filter
   --json      one JSON object on stdout instead of the table (progress goes to stderr)
   --filter s  only cases whose "suite name" contains s
   --suite a,b only these suites (file name without .bench.ts, or the suite's name)
-  --browser   run in headless Chromium (/usr/bin/chromium, or $CHROMIUM_PATH) instead of Node`;
+  --browser   run in headless Chromium (/usr/bin/chromium, or $CHROMIUM_PATH) instead of Node
+  --vs-torch  the MIRA training step here and in PyTorch (bench/torch/) side by side, instead of the suites (Node only):
+              [--width 0.125] [--batch 32] [--prototypes 3000] [--proj-hidden 2048] [--proj-out 256] [--steps 5]
+              [--repeats 3] [--python /usr/bin/python3]`;
 
 function parseArgs(argv: string[]): Args {
   const args: Args = { quick: false, json: false, browser: false };
@@ -45,13 +50,32 @@ function parseArgs(argv: string[]): Args {
     else if (a.startsWith('--filter=')) args.filter = a.slice('--filter='.length);
     else if (a === '--suite') args.suites = value().split(',');
     else if (a.startsWith('--suite=')) args.suites = a.slice('--suite='.length).split(',');
-    else if (a === '--help' || a === '-h') {
+    else if (a === '--vs-torch') args.vsTorch = { ...VS_TORCH_DEFAULTS, ...args.vsTorch };
+    else if (a === '--python') args.vsTorch = { ...VS_TORCH_DEFAULTS, ...args.vsTorch, python: value() };
+    else if (a in VS_TORCH_NUMBERS) {
+      const key = VS_TORCH_NUMBERS[a]!;
+      const v = Number(value());
+      if (!Number.isFinite(v) || v <= 0 || (key !== 'width' && !Number.isInteger(v))) throw new UsageError(`${a} needs a positive ${key === 'width' ? 'number' : 'integer'}`);
+      args.vsTorch = { ...VS_TORCH_DEFAULTS, ...args.vsTorch, [key]: v };
+    } else if (a === '--help' || a === '-h') {
       console.log(USAGE);
       process.exit(0);
     } else throw new UsageError(`unknown argument "${a}"`);
   }
+  if (args.vsTorch && !argv.includes('--vs-torch')) throw new UsageError('--width, --batch, --prototypes, --proj-hidden, --proj-out, --steps, --repeats and --python go with --vs-torch');
+  if (args.vsTorch && args.browser) throw new UsageError('--vs-torch runs in Node only (PyTorch is not in the page); drop --browser');
   return args;
 }
+
+const VS_TORCH_NUMBERS: Record<string, 'width' | 'batch' | 'prototypes' | 'projHidden' | 'projOut' | 'steps' | 'repeats'> = {
+  '--width': 'width',
+  '--batch': 'batch',
+  '--prototypes': 'prototypes',
+  '--proj-hidden': 'projHidden',
+  '--proj-out': 'projOut',
+  '--steps': 'steps',
+  '--repeats': 'repeats',
+};
 
 class UsageError extends Error {}
 
@@ -126,6 +150,14 @@ async function main(): Promise<number> {
   }
   // With --json, stdout carries the JSON alone: anything a suite prints goes to stderr.
   if (args.json) console.log = (...a: unknown[]) => console.error(...a);
+  if (args.vsTorch) {
+    const { nodeGpu } = await import('../src/gpu/node.ts');
+    const { ctx, driver } = await nodeGpu();
+    log(`Node adapter: ${ctx.adapterName}${driver ? ` via ${driver}` : ''}`);
+    const report = await runVsTorch(ctx, args.vsTorch, log);
+    process.stdout.write((args.json ? JSON.stringify({ ...report, driver }, null, 2) : formatVsTorch(report)) + '\n');
+    return 0;
+  }
   const report = args.browser ? await runInBrowser(args) : await runInNode(args);
   if (args.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   else process.stdout.write(formatReport(report) + '\n');

@@ -1,0 +1,37 @@
+// How long a class waits on the tiny preset before anything moves (issue 15, "starting in seconds"): from opening
+// the page to Play being enabled (the trainer built, phase 'paused'), and from clicking Play to the first finished
+// step (data-step ≥ 1), on whatever adapter the browser has (SwiftShader here). It prints the times as one JSON line,
+// `[start-time] {…}`, for docs/results-cpu.md; it asserts only that the page gets there, never how fast (speed goals
+// are met in benchmarks, not by timed assertions).
+import { afterAll, beforeAll, expect, inject, test } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from './chromium.ts';
+
+let browser: Browser;
+let page: Page;
+
+beforeAll(async () => {
+  browser = await launchChromium();
+  page = await browser.newPage({ viewport: { width: 1440, height: 1180 } });
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+test('records the time from opening the page to Play, and from Play to the first finished step (tiny preset)', { timeout: 400_000 }, async () => {
+  const t0 = performance.now();
+  await page.goto(inject('baseUrl') + '?p=tiny');
+  await page.locator('[data-testid="statusbar"][data-gpu-status="ready"]').waitFor({ timeout: 60_000 });
+  const adapter = `${await page.getByTestId('adapter-name').textContent()} (${await page.getByTestId('adapter-kind').textContent()})`;
+  const play = page.getByRole('toolbar', { name: 'Transport' }).getByRole('button', { name: 'Play', exact: true });
+  await page.locator('[data-testid="train-status"][data-phase="paused"]').waitFor({ timeout: 300_000 });
+  await expect.poll(() => play.isEnabled(), { timeout: 10_000 }).toBe(true);
+  const ready = performance.now();
+  await play.click();
+  await page.locator('[data-testid="train-status"]:not([data-step="0"])').waitFor({ timeout: 300_000 });
+  const firstStep = performance.now();
+  expect(Number(await page.getByTestId('train-status').getAttribute('data-step'))).toBeGreaterThanOrEqual(1);
+  const times = { adapter, open_to_play_s: (ready - t0) / 1000, play_to_first_step_s: (firstStep - ready) / 1000, open_to_first_step_s: (firstStep - t0) / 1000 };
+  console.log(`[start-time] ${JSON.stringify(times)}`);
+});
