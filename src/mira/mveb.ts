@@ -41,20 +41,8 @@ import { defaultGemmVariant, gemmEntry, gemmGrid, gemmSource, gemmTile, tileCons
 import { createKernel, type BoundKernel, type Kernel, type PassTimer } from '../gpu/kernel.ts';
 import { Arena, createBuffer, type Tensor } from '../gpu/tensor.ts';
 import { ParamError } from './validate.ts';
+import type { EmbeddingObjectiveBindings } from './embedding-objective.ts';
 
-/** What an embedding objective reads and writes (all f32 GPU tensors). */
-export interface EmbeddingObjectiveBindings {
-  /** p⁽¹⁾, p⁽²⁾: B×D student projector outputs (NOT normalised). */
-  student: [Tensor, Tensor];
-  /** B×D EMA-teacher projector outputs (MVEB only; no gradient). */
-  teacher?: [Tensor, Tensor];
-  /** B×D out: ∂L/∂p⁽ᵛ⁾ (assigned, not accumulated). */
-  grads: [Tensor, Tensor];
-  /** [1] out: L. */
-  loss: Tensor;
-  /** [S] out: the method's metric scalars, in the order of `statNames`. */
-  stats: Tensor;
-}
 
 export interface MvebShape {
   B: number;
