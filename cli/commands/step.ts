@@ -133,10 +133,13 @@ export async function run(argv: string[]): Promise<number> {
   // The method's own GPU metrics (MVEB's τ, MIO's pair probabilities, …) as their rows name them.
   const sources = graph.metricSources;
   const methodStats: Record<string, number> = {};
+  const read = new Map<string, Float32Array>();
   for (const r of method.metrics) {
-    if (r.source === 'host') continue;
+    if (r.source === 'host' || r.source.gpu === 'student' || r.source.gpu === 'teacher' || r.source.gpu === 'targets') continue;
     const t = sources[r.source.gpu];
-    if (t && r.source.gpu !== 'student' && r.source.gpu !== 'teacher' && r.source.gpu !== 'targets') methodStats[r.key] = (await readF32(ctx, t))[r.source.index]!;
+    if (!t) continue;
+    if (!read.has(r.source.gpu)) read.set(r.source.gpu, await readF32(ctx, t));
+    methodStats[r.key] = read.get(r.source.gpu)![r.source.index]!;
   }
   console.log(
     JSON.stringify({
