@@ -194,6 +194,39 @@ test('a corrupt dataset file shows which file and what was expected, and loses n
   await err.getByRole('button', { name: 'Dismiss' }).click();
 });
 
+test('a 1 MB gzip bomb is refused while it inflates, with a clear message, and the tab stays responsive', { timeout: 120_000 }, async () => {
+  const stepBefore = await stepNow();
+  // 1 GiB of zeros gzipped: about 1 MB on disk. CIFAR-10's tarball cannot hold more than 6 × 30 730 000
+  // bytes, so the page's bounded gunzip (src/data/gzip.ts) must stop there, not inflate a gigabyte.
+  const { createGzip } = await import('node:zlib');
+  const bomb = await new Promise<Buffer>((resolve, reject) => {
+    const gz = createGzip({ level: 9 });
+    const parts: Buffer[] = [];
+    gz.on('data', (d: Buffer) => parts.push(d));
+    gz.on('end', () => resolve(Buffer.concat(parts)));
+    gz.on('error', reject);
+    const zeros = Buffer.alloc(1 << 20);
+    for (let i = 0; i < 1024; i++) gz.write(zeros);
+    gz.end();
+  });
+  log(`gzip bomb: ${bomb.length} bytes inflating to 1 GiB`);
+  expect(bomb.length).toBeLessThan(1.2e6);
+  await page.getByTestId('dataset-file').setInputFiles({ name: 'cifar-10-binary.tar.gz', mimeType: 'application/gzip', buffer: bomb });
+  const err = page.getByTestId('dataset-error');
+  await err.waitFor({ timeout: 90_000 });
+  const text = (await err.textContent()) ?? '';
+  log(`gzip bomb: ${text}`);
+  expect(text).toContain('cifar-10-binary.tar.gz');
+  // The page answers at once: a tab switch and back.
+  const t0 = Date.now();
+  await page.getByRole('tab', { name: 'Collapse lab' }).click();
+  await page.getByRole('tab', { name: 'Dashboard' }).click();
+  log(`gzip bomb: the tabs answered in ${Date.now() - t0} ms`);
+  expect(await page.getByTestId('dataset-info').textContent()).toContain('Fashion-MNIST sample');
+  expect(await stepNow()).toBe(stepBefore);
+  await err.getByRole('button', { name: 'Dismiss' }).click();
+});
+
 test('the collapse lab trains every registered method from one seed side by side', { timeout: 420_000 }, async () => {
   await page.getByRole('tab', { name: 'Collapse lab' }).click();
   const steps = page.getByLabel('steps each');
