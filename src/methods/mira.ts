@@ -1,7 +1,7 @@
 // MIRA — Mutual Information Regularized Assignment (Lee et al., NeurIPS 2022): the targets solve
 //   min_W mean_i KL(w_i‖p_i) − β·Î(W),  Î = H(mean w) − mean H(w_i),  p = softmax(ℓ/τₜ),
 // by the log-domain fixed point of src/mira/assignment.ts (kernel src/shaders/mira.wgsl, float64
-// reference src/ref/mira.ts, tests test/mira-assignment.test.ts). β follows a cosine from
+// reference src/ref/assignment.ts, tests test/mira-assignment.test.ts). β follows a cosine from
 // β start to β end over the run. A pseudo-label method: the loss is the family's.
 import { ITERS, PSEUDO_LABEL_METRICS, PSEUDO_LABEL_PANELS, PSEUDO_LABEL_PARAMS } from './pseudo-label.ts';
 import { defineMethod } from './types.ts';

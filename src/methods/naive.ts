@@ -1,5 +1,5 @@
 // Naive self-labelling: the targets are the teacher's own probabilities softmax(ℓ/τₜ)
-// (src/mira/softmax.ts, reference src/ref/mira.ts `naiveTargets`). Nothing stops the collapse:
+// (src/mira/softmax.ts, reference src/ref/assignment.ts `naiveTargets`). Nothing stops the collapse:
 // with a teacher sharper than the student every image falls into one cluster; at the default
 // temperatures every image gets the same near-uniform target. The classroom's counter-example.
 import { PSEUDO_LABEL_METRICS, PSEUDO_LABEL_PANELS, PSEUDO_LABEL_PARAMS } from './pseudo-label.ts';

@@ -1,7 +1,7 @@
 // SwAV's Sinkhorn-Knopp (Caron et al., NeurIPS 2020): the targets are the teacher's logits
 // scaled to equal cluster sizes over the batch, Q = exp(ℓ/ε) alternately normalised over
 // prototypes and samples `iters` times (3 in SwAV), in the log domain (src/mira/sinkhorn.ts,
-// kernel src/shaders/mira.wgsl with a = 1, reference src/ref/mira.ts, test
+// kernel src/shaders/mira.wgsl with a = 1, reference src/ref/sinkhorn.ts, test
 // test/mira-sinkhorn.test.ts). `assign --method sinkhorn` is the CLI's spelling of this solver.
 import { ITERS, PSEUDO_LABEL_METRICS, PSEUDO_LABEL_PANELS, PSEUDO_LABEL_PARAMS } from './pseudo-label.ts';
 import { defineMethod } from './types.ts';
