@@ -26,20 +26,8 @@ export const mira = defineMethod({
   panels: PSEUDO_LABEL_PANELS,
   async createObjective(ctx, shape) {
     // Kernels load on demand: the page's main bundle imports this module for its metadata only.
-    const [{ MiraSolver }, { pseudoLabelObjective }] = await Promise.all([import('../mira/assignment.ts'), import('./pseudo-label-objective.ts')]);
+    const [{ MiraSolver }, { iteratedTargets, pseudoLabelObjective }] = await Promise.all([import('../mira/assignment.ts'), import('./pseudo-label-objective.ts')]);
     const solver = await MiraSolver.create(ctx, { B: shape.B, K: shape.K });
-    return pseudoLabelObjective(ctx, shape, {
-      bind(logits, targets, label) {
-        const plan = solver.bind(logits, targets, label);
-        let iters = 0;
-        return {
-          setStep(v) {
-            plan.setParams({ tau: v.config.tauT as number, beta: v.beta });
-            iters = v.config.iters as number;
-          },
-          record: (encoder, timer) => plan.record(encoder, { iters }, timer),
-        };
-      },
-    });
+    return pseudoLabelObjective(ctx, shape, iteratedTargets(solver, (v) => ({ tau: v.config.tauT as number, beta: v.beta })));
   },
 });

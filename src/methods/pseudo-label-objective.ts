@@ -3,7 +3,8 @@
 // cross-entropy and its gradients into the student's logits (src/mira/loss.ts), and the collapse
 // metrics of student, teacher and targets (src/mira/metrics.ts) as the family's metric sources.
 import type { GpuContext } from '../gpu/context.ts';
-import { createTensor } from '../gpu/tensor.ts';
+import type { PassTimer } from '../gpu/kernel.ts';
+import { createTensor, type Tensor } from '../gpu/tensor.ts';
 import { CrossEntropyKernels, swappedLossCrops } from '../mira/loss.ts';
 import { AssignmentMetrics } from '../mira/metrics.ts';
 import { Softmax } from '../mira/softmax.ts';
@@ -51,6 +52,28 @@ export async function pseudoLabelObjective(ctx: GpuContext, shape: ObjectiveShap
           for (const p of probs) p.record(encoder);
           for (const s of stats) s.record(encoder);
         },
+      };
+    },
+  };
+}
+
+/** A fixed-point solver of the family (MIRA, Sinkhorn-Knopp): this step's parameters, then `iters` iterations. */
+interface IteratedSolver<P> {
+  bind(logits: Tensor, targets: Tensor, label: string): { setParams(p: P): void; record(encoder: GPUCommandEncoder, opts: { iters: number }, timer?: PassTimer): void };
+}
+
+/** The family's TargetSolver for an iterated solver: `params` maps the step's values to the solver's, `iters` comes from the config. */
+export function iteratedTargets<P>(solver: IteratedSolver<P>, params: (v: StepValues) => P): TargetSolver {
+  return {
+    bind(logits, targets, label) {
+      const plan = solver.bind(logits, targets, label);
+      let iters = 0;
+      return {
+        setStep(v) {
+          plan.setParams(params(v));
+          iters = v.config.iters as number;
+        },
+        record: (encoder, timer) => plan.record(encoder, { iters }, timer),
       };
     },
   };

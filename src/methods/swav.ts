@@ -25,20 +25,8 @@ export const swav = defineMethod({
   panels: PSEUDO_LABEL_PANELS,
   async createObjective(ctx, shape) {
     // Kernels load on demand: the page's main bundle imports this module for its metadata only.
-    const [{ SinkhornSolver }, { pseudoLabelObjective }] = await Promise.all([import('../mira/sinkhorn.ts'), import('./pseudo-label-objective.ts')]);
+    const [{ SinkhornSolver }, { iteratedTargets, pseudoLabelObjective }] = await Promise.all([import('../mira/sinkhorn.ts'), import('./pseudo-label-objective.ts')]);
     const solver = await SinkhornSolver.create(ctx, { B: shape.B, K: shape.K });
-    return pseudoLabelObjective(ctx, shape, {
-      bind(logits, targets, label) {
-        const plan = solver.bind(logits, targets, label);
-        let iters = 0;
-        return {
-          setStep(v) {
-            plan.setParams({ eps: v.config.eps as number });
-            iters = v.config.iters as number;
-          },
-          record: (encoder, timer) => plan.record(encoder, { iters }, timer),
-        };
-      },
-    });
+    return pseudoLabelObjective(ctx, shape, iteratedTargets(solver, (v) => ({ eps: v.config.eps as number })));
   },
 });
