@@ -4,6 +4,8 @@
 //   mio.gram            S = Z Zᵀ alone (the GEMM core at 2B×2B×D, transB): GFLOP/s
 //   mio.objective       the whole objective, 6 dispatches: FLOPs and bytes of MioPlan (GB/s is
 //                       the figure for the non-GEMM kernels, which the Gram and W·Z do not dominate at D = 128)
+//   mio.step            a whole MIO training step at width ⅛, batch 256, projector 512 → 128 (quick: width 1/16,
+//                       batch 64, 128 → 32); `objective_ms`, `objective_share` = mio.objective's time over the step's
 //   representation.health  normalise, Gram, uniformity rows and the one-workgroup Jacobi solve;
 //                       FLOPs count the sweep cap (20 sweeps), so GFLOP/s is an upper bound's rate
 import type { BenchResult, BenchSuite } from '../src/bench/types.ts';
@@ -11,6 +13,7 @@ import { Gemm } from '../src/gpu/gemm.ts';
 import { createTensor, uploadTensor } from '../src/gpu/tensor.ts';
 import { MioObjective } from '../src/mira/mio.ts';
 import { RepresentationHealth } from '../src/mira/representation.ts';
+import { objectiveShare } from './synthetic-data.ts';
 import { timeGpu } from './timing.ts';
 
 function embeddings(n: number, seed: number): Float32Array {
@@ -30,6 +33,7 @@ export const suite: BenchSuite = {
     const tag = `B${B} D${D}`;
     const opts = { warmup: 1, iters: quick ? 3 : 10, budgetMs: quick ? 5000 : 15000, backToBack: { minMs: 20, max: 50 } };
     const out: BenchResult[] = [];
+    let objectiveMs = NaN;
     const p1 = uploadTensor(ctx, embeddings(B * D, 1), [B, D], 'bench.p1');
     const p2 = uploadTensor(ctx, embeddings(B * D, 2), [B, D], 'bench.p2');
     const want = (name: string) => !filter || name.includes(filter);
@@ -52,6 +56,7 @@ export const suite: BenchSuite = {
       const plan = (await MioObjective.create(ctx, { B, D })).bind({ student: [p1, p2], grads, loss, stats });
       const t = await timeGpu(ctx, (enc, timer) => plan.record(enc, timer), opts);
       out.push({ suite: 'mio', name: objName, ms: t.ms, flops: plan.flops, bytes: plan.bytes, extra: { dispatches: plan.dispatches, clock: t.clock } });
+      objectiveMs = t.ms;
       plan.destroy();
       for (const x of [...grads, loss, stats]) x.buffer.destroy();
     }
@@ -66,6 +71,8 @@ export const suite: BenchSuite = {
     }
     p1.buffer.destroy();
     p2.buffer.destroy();
+    const stepName = `mio.step width ${quick ? 0.0625 : 0.125} batch ${B}`;
+    if (want(stepName)) out.push(await objectiveShare(ctx, 'mio', stepName, quick, B, D, objectiveMs));
     return out;
   },
 };

@@ -5,9 +5,13 @@
 //   mveb.total  the whole objective, one command buffer (normalise, Gram, τ selection, K, the
 //               blocked Cholesky and solves, gradients, loss): GB/s over the plan's byte count,
 //               GFLOP/s over its FLOPs; `dispatches` and `gram_share` in the extras.
+//   mveb.step   a whole MVEB training step at width ⅛, batch 256, projector 512 → 128 (quick: width 1/16,
+//               batch 64, 128 → 32), the objective's D; `objective_ms` and `objective_share` = the whole-batch
+//               objective's time over the step's (issue 12's bench line).
 import type { BenchResult, BenchSuite } from '../src/bench/types.ts';
 import { createTensor, uploadTensor, type Tensor } from '../src/gpu/tensor.ts';
 import { MvebObjective, MvebPlan } from '../src/mira/mveb.ts';
+import { objectiveShare } from './synthetic-data.ts';
 import { timeGpu } from './timing.ts';
 
 function embeddings(n: number, d: number, seed: number): Float32Array {
@@ -26,6 +30,7 @@ export const suite: BenchSuite = {
     const [B, D] = quick ? [64, 32] : [256, 128];
     const opts = { warmup: 1, iters: quick ? 3 : 10, budgetMs: quick ? 5000 : 15000 };
     const out: BenchResult[] = [];
+    let objectiveMs = NaN;
     const made: Tensor[] = [];
     const t = (data: Float32Array, name: string) => {
       const x = uploadTensor(ctx, data, [B, D], name);
@@ -60,11 +65,14 @@ export const suite: BenchSuite = {
         const g = await timeGpu(ctx, (enc, timer) => plan.record(enc, timer), opts);
         const extra: Record<string, string | number> = { dispatches: plan.dispatches, blocks: obj.blocks, clock: g.clock };
         if (Number.isFinite(gramMs)) extra.gram_share = +(gramMs / g.ms).toFixed(3);
+        if (chunk === B) objectiveMs = g.ms;
         out.push({ suite: 'mveb', name: totalName, ms: g.ms, flops: plan.flops, bytes: plan.bytes, extra });
       }
       plan.destroy();
     }
     for (const x of made) x.buffer.destroy();
+    const stepName = `mveb.step width ${quick ? 0.0625 : 0.125} batch ${B}`;
+    if (!filter || stepName.includes(filter)) out.push(await objectiveShare(ctx, 'mveb', stepName, quick, B, D, objectiveMs));
     return out;
   },
 };

@@ -6,16 +6,7 @@ import type { BenchResult, BenchSuite } from '../src/bench/types.ts';
 import { Trainer } from '../src/train/trainer.ts';
 import { defaultTrainConfig } from '../src/train/config.ts';
 import { encoderSpec, encoderMacsPerImage } from '../src/nn/architecture.ts';
-import type { Dataset, DatasetSplits } from '../src/data/dataset.ts';
-
-function syntheticSplits(count: number): DatasetSplits {
-  const make = (n: number): Dataset => {
-    const images = new Uint8Array(n * 32 * 32 * 3);
-    for (let i = 0; i < images.length; i++) images[i] = (i * 2654435761) >>> 24;
-    return { name: 'synthetic', images, labels: Uint8Array.from({ length: n }, (_, i) => i % 10), count: n, height: 32, width: 32, channels: 3, classes: [...'0123456789'], mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] };
-  };
-  return { name: 'synthetic', train: make(count), test: make(16), source: 'generated' };
-}
+import { syntheticSplits } from './synthetic-data.ts';
 
 export const suite: BenchSuite = {
   name: 'train-step',

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { GpuContext } from '../src/gpu/context.ts';
 import { Trainer } from '../src/train/trainer.ts';
 import { defaultTrainConfig, type TrainConfig } from '../src/train/config.ts';
-import type { Dataset, DatasetSplits } from '../src/data/dataset.ts';
+import { syntheticSplits } from './synthetic-data.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -57,16 +57,6 @@ const median = (xs: number[]): number => {
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
-
-/** bench/train-step.bench.ts's synthetic CIFAR-shaped images (the PyTorch side makes the same bytes). */
-function syntheticSplits(count: number): DatasetSplits {
-  const make = (n: number): Dataset => {
-    const images = new Uint8Array(n * 32 * 32 * 3);
-    for (let i = 0; i < images.length; i++) images[i] = (i * 2654435761) >>> 24;
-    return { name: 'synthetic', images, labels: Uint8Array.from({ length: n }, (_, i) => i % 10), count: n, height: 32, width: 32, channels: 3, classes: [...'0123456789'], mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] };
-  };
-  return { name: 'synthetic', train: make(count), test: make(16), source: 'generated' };
-}
 
 /** Counts the bytes of live GPU buffers (created minus destroyed) and their peak, from now on. */
 function countBufferBytes(ctx: GpuContext): { peak: () => number; restore: () => void } {

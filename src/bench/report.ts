@@ -45,11 +45,17 @@ export function fmt(x: number | undefined): string {
   return x.toExponential(2);
 }
 
-/** `clock`: gpu (timestamp queries, first pass start to last pass end) or wall (submit to done). */
-export const COLUMNS = ['suite', 'name', 'ms', 'clock', 'GFLOP/s', 'GB/s', 'images/s'] as const;
+/** `clock`: gpu (timestamp queries, first pass start to last pass end) or wall (submit to done). `share`: a part's
+ *  fraction of a whole where a suite measures both (an objective's share of a training step, the Gram's of the objective). */
+export const COLUMNS = ['suite', 'name', 'ms', 'clock', 'GFLOP/s', 'GB/s', 'images/s', 'share'] as const;
+
+function share(r: BenchRow): string {
+  const x = r.extra?.objective_share ?? r.extra?.gram_share;
+  return typeof x === 'number' && Number.isFinite(x) ? `${(100 * x).toPrecision(3)} %` : '';
+}
 
 export function rowCells(r: BenchRow): string[] {
-  return [r.suite, r.name, fmt(r.ms), String(r.extra?.clock ?? 'wall'), fmt(r.gflops), fmt(r.gbps), fmt(r.images_per_s)];
+  return [r.suite, r.name, fmt(r.ms), String(r.extra?.clock ?? 'wall'), fmt(r.gflops), fmt(r.gbps), fmt(r.images_per_s), share(r)];
 }
 
 export function reportTitle(rep: BenchReport): string {
