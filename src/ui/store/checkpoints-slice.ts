@@ -42,9 +42,9 @@ export interface CheckpointsSlice {
 
 /** The notice after loaded checkpoint files were accepted: what was loaded and where the momentum comes from. */
 export function importedNotice(ev: { file: string; step: number; config: { method: MethodId }; optimizer: string | null; notes: readonly string[] }): string {
-  const momentum = ev.optimizer ? `the optimizer momentum from ${ev.optimizer}` : 'the optimizer momentum starts at zero (no optimizer.safetensors was chosen with it; choose both files at once to continue exactly)';
+  const momentum = ev.optimizer ? `The optimizer momentum is ${ev.optimizer}'s.` : 'The optimizer momentum starts at zero: no optimizer.safetensors was chosen with it (choose both files at once to continue exactly).';
   const notes = ev.notes.length ? ` Note: ${ev.notes.join('; ')}.` : '';
-  return `Loaded ${ev.file}: a ${METHOD_LABELS[ev.config.method]} run at step ${ev.step.toLocaleString('en-US')}, with ${momentum}. The page's settings are now the checkpoint's.${notes}`;
+  return `Loaded ${ev.file}: a ${METHOD_LABELS[ev.config.method]} run at step ${ev.step.toLocaleString('en-US')}. ${momentum} The page's settings are now the checkpoint's.${notes}`;
 }
 
 export function createCheckpointsSlice(ctx: StoreContext): Slice<CheckpointsSlice, 'checkpoint-info' | 'checkpoint-saved' | 'checkpoint-imported' | 'checkpoint-refused'> {
