@@ -609,3 +609,84 @@ describe('the lifecycle machine', () => {
     for (const input of [{ type: 'engine-ready' }, { type: 'dataset-loaded' }, { type: 'device-lost', message: 'm' }, { type: 'play' }] as LifecycleInput[]) expect(transition(failed, input).next).toBe(failed);
   });
 });
+
+// ───────────────────────────── checkpoint files ─────────────────────────────
+
+describe('checkpoint files loaded into the page', () => {
+  const file = (name: string) => new File([new Uint8Array(8)], name);
+
+  test('the chosen files go to the engine with the page configuration; an accepted checkpoint becomes the run, its configuration the page\'s, and the resume offer is gone', () => {
+    const t = setup();
+    startPage(t, CHECKPOINT);
+    expect(resumeOffer(t.s().lifecycle)).toEqual(CHECKPOINT);
+    t.engine.emit({ type: 'metrics', records: [record(1), record(2)] });
+    t.frames.run();
+    const files = [file('model.safetensors'), file('optimizer.safetensors')];
+    t.s().importCheckpoint(files);
+    const [req] = t.engine.sent('import-checkpoint');
+    expect(req!.files).toEqual(files);
+    expect(req!.config).toEqual(t.s().config);
+    expect(t.s().checkpoint.importing).toEqual({ id: req!.id, files: 'model.safetensors, optimizer.safetensors' });
+
+    const config: TrainConfig = { ...PRESETS.tiny.config, method: 'swav', seed: 5, steps: 6, prototypes: 16, dataset: 'bundled' };
+    t.engine.emit({ type: 'checkpoint-imported', id: req!.id, file: 'model.safetensors', step: 3, config, optimizer: null, notes: [] });
+    expect(t.s().config).toEqual(config);
+    expect(t.page.search).toBe(encodeUrlState(t.s().preset, config));
+    expect(t.s().series).toEqual([]);
+    expect(t.s().checkpoint.importing).toBeNull();
+    expect(t.s().lifecycle).toEqual({ state: 'ready' });
+    const notice = t.s().notices.at(-1)!;
+    expect(notice.kind).toBe('info');
+    expect(notice.text).toContain('Loaded model.safetensors: a Sinkhorn-Knopp (SwAV) run at step 3.');
+    expect(notice.text).toContain('momentum starts at zero');
+    // The engine builds from the files itself: the store asks for no other trainer.
+    expect(t.engine.sent('configure').filter((c) => c.resume)).toEqual([]);
+  });
+
+  test('a refused file is said with its name and reason, and the run on the page is kept', () => {
+    const t = setup();
+    trainedRun(t, 4);
+    const before = { config: t.s().config, series: t.s().series.length };
+    t.s().importCheckpoint([file('model.safetensors')]);
+    const [req] = t.engine.sent('import-checkpoint');
+    t.engine.emit({ type: 'checkpoint-refused', id: req!.id, origin: 'file', file: 'model.safetensors', message: 'model.safetensors: non-finite weights in 1 tensor' });
+    expect(t.s().checkpoint.refused).toEqual({ origin: 'file', file: 'model.safetensors', message: 'model.safetensors: non-finite weights in 1 tensor' });
+    expect(t.s().checkpoint.importing).toBeNull();
+    expect(t.s().config).toEqual(before.config);
+    expect(t.s().series.length).toBe(before.series);
+    expect(t.s().lifecycle).toEqual({ state: 'ready' });
+    t.s().dismissCheckpointRefusal();
+    expect(t.s().checkpoint.refused).toBeNull();
+  });
+
+  test('before a dataset is loaded the files are not sent, and the page says why', () => {
+    const t = setup();
+    t.s().start();
+    t.engine.emit({ type: 'ready', adapter: ADAPTER });
+    t.s().importCheckpoint([file('model.safetensors')]);
+    expect(t.engine.sent('import-checkpoint')).toEqual([]);
+    expect(t.s().checkpoint.refused?.message).toContain('No dataset is loaded yet');
+  });
+
+  test('a checkpoint in IndexedDB that the engine refuses is said, not offered, and a fresh run starts', () => {
+    const t = setup();
+    t.s().start();
+    t.engine.emit({ type: 'ready', adapter: ADAPTER });
+    t.engine.emit({ type: 'datasets-served', files: [] });
+    t.engine.emit({ type: 'dataset', id: 1, info: SAMPLE });
+    t.engine.emit({ type: 'checkpoint-refused', origin: 'browser', file: 'the checkpoint saved in this browser', message: 'non-finite weights' });
+    t.engine.emit({ type: 'checkpoint-info', info: null });
+    expect(t.s().checkpoint.refused).toEqual({ origin: 'browser', file: 'the checkpoint saved in this browser', message: 'non-finite weights' });
+    expect(resumeOffer(t.s().lifecycle)).toBeNull();
+    expect(t.engine.sent('configure')).toEqual([{ type: 'configure', config: t.s().config }]);
+  });
+
+  test('the lifecycle: loaded files end the waiting and the resume offer; elsewhere they change nothing', () => {
+    expect(transition({ state: 'waiting', datasetLoaded: true, checkpointAnswered: false }, { type: 'imported' })).toEqual({ next: { state: 'ready' }, effects: [] });
+    expect(transition({ state: 'offering-resume', checkpoint: CHECKPOINT, datasetLoaded: true }, { type: 'imported' })).toEqual({ next: { state: 'ready' }, effects: [] });
+    const ready: Lifecycle = { state: 'ready' };
+    expect(transition(ready, { type: 'imported' }).next).toBe(ready);
+    const lost: Lifecycle = { state: 'device-lost', message: 'x' };
+    expect(transition(lost, { type: 'imported' })).toEqual({ next: lost, effects: [] });
+  });
+});

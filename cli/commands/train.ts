@@ -27,7 +27,8 @@ import { dirname, join } from 'node:path';
 import { nodeGpu } from '../../src/gpu/node.ts';
 import { loadDataset } from '../../src/data/node-fs.ts';
 import { decodeCheckpoint, encodeCheckpoint, type ModelState } from '../../src/nn/checkpoint.ts';
-import { encodeSafetensors, parseSafetensors } from '../../src/io/safetensors.ts';
+import { encodeSafetensors } from '../../src/io/safetensors.ts';
+import { decodeOptimizerState } from '../../src/train/checkpoint-import.ts';
 import { encodeNpy } from '../../src/io/npy.ts';
 import { methodById } from '../../src/methods/registry.ts';
 import { Trainer } from '../../src/train/trainer.ts';
@@ -85,20 +86,8 @@ export function readMomentum(path: string, step: number): { momentum: Float32Arr
     return undefined;
   };
   if (!existsSync(path)) return fallback('does not exist');
-  let f;
-  try {
-    f = parseSafetensors(new Uint8Array(readFileSync(path)), path);
-  } catch (e) {
-    const said = (e as Error).message;
-    return fallback(`cannot be read (${said.startsWith(path + ': ') ? said.slice(path.length + 2) : said})`);
-  }
-  if (f.metadata.step !== String(step)) return fallback(`is from step ${f.metadata.step}, the checkpoint from step ${step}`);
-  const m = f.tensors.get('momentum');
-  if (!m || !(m.data instanceof Float32Array)) return fallback('has no float32 "momentum" tensor');
-  if (firstNonFiniteTensor([['momentum', m.data]])) return fallback('holds non-finite momentum');
-  // The online linear probe's state rides along (absent in older files: the probe restarts).
-  const probe = f.tensors.get('probe');
-  return { momentum: m.data, ...(probe?.data instanceof Float32Array && !firstNonFiniteTensor([['probe', probe.data]]) ? { probe: probe.data } : {}) };
+  const r = decodeOptimizerState(new Uint8Array(readFileSync(path)), path, step);
+  return 'problem' in r ? fallback(r.problem) : r;
 }
 
 /**

@@ -1,4 +1,5 @@
-// The control panel: dataset (bundled sample, CIFAR-10 by drop or picker, or served), preset,
+// The control panel: dataset (bundled sample, CIFAR-10 by drop or picker, or served), a checkpoint
+// to continue from (model.safetensors and its optimizer.safetensors by drop or picker), preset,
 // and every hyperparameter of TrainConfig with its range and a one-line explanation.
 import { useId, useRef, useState, type DragEvent } from 'react';
 import type { TrainConfig } from '../train/config.ts';
@@ -13,6 +14,7 @@ export function Controls() {
   return (
     <aside className="controls" aria-label="Controls">
       <DatasetPanel />
+      <CheckpointPanel />
       <PresetPanel />
       <ParamGroups />
     </aside>
@@ -107,6 +109,73 @@ function DatasetPanel() {
           <p>{dataset.error.message}</p>
           {info && <p className="muted small">Still using {info.name}; nothing else changed.</p>}
           <button type="button" className="button button-small" onClick={dismissError}>
+            Dismiss
+          </button>
+        </div>
+      )}
+    </section>
+  );
+}
+
+function CheckpointPanel() {
+  const checkpoint = useApp((s) => s.checkpoint);
+  const importFiles = useApp((s) => s.importCheckpoint);
+  const dismiss = useApp((s) => s.dismissCheckpointRefusal);
+  const ready = useApp((s) => s.gpu.status === 'ready' && s.dataset.status === 'ready');
+  const [over, setOver] = useState(false);
+  const input = useRef<HTMLInputElement>(null);
+  const onFiles = (files: FileList | null) => {
+    if (files && files.length) importFiles(Array.from(files));
+  };
+  const refused = checkpoint.refused;
+  return (
+    <section className="panel-block" aria-labelledby="checkpoint-title">
+      <h2 id="checkpoint-title">Checkpoint</h2>
+      <div
+        className={`dropzone ${over ? 'dropzone-over' : ''}`}
+        onDragOver={(e) => {
+          e.preventDefault();
+          setOver(true);
+        }}
+        onDragLeave={() => setOver(false)}
+        onDrop={(e: DragEvent) => {
+          e.preventDefault();
+          setOver(false);
+          if (ready) onFiles(e.dataTransfer.files);
+        }}
+        data-testid="checkpoint-dropzone"
+      >
+        <span>
+          Continue a run: drop its <code>model.safetensors</code> (and <code>optimizer.safetensors</code>) here, or{' '}
+          <button type="button" className="linkish" onClick={() => input.current?.click()} disabled={!ready || checkpoint.importing !== null}>
+            Load checkpoint…
+          </button>
+        </span>
+        <input
+          ref={input}
+          type="file"
+          multiple
+          hidden
+          data-testid="checkpoint-file"
+          aria-label="Checkpoint files"
+          accept=".safetensors,.npy"
+          onChange={(e) => {
+            onFiles(e.target.files);
+            e.target.value = '';
+          }}
+        />
+      </div>
+      {checkpoint.importing && (
+        <p className="muted small" data-testid="checkpoint-importing">
+          Checking {checkpoint.importing.files}…
+        </p>
+      )}
+      {refused && (
+        <div className="inline-error" role="alert" data-testid="checkpoint-error" data-origin={refused.origin}>
+          <strong>{refused.origin === 'browser' ? 'The checkpoint saved in this browser was not loaded' : `Could not load ${refused.file}`}</strong>
+          <p>{refused.message}</p>
+          <p className="muted small">{refused.origin === 'browser' ? 'Training starts from the page’s configuration instead.' : 'The run on the page is unchanged.'}</p>
+          <button type="button" className="button button-small" onClick={dismiss}>
             Dismiss
           </button>
         </div>

@@ -221,6 +221,8 @@ async function handle(req: EngineRequest): Promise<void> {
     }
     case 'checkpoint-query':
       return (await ready()).session.checkpointQuery();
+    case 'import-checkpoint':
+      return (await ready()).session.importCheckpoint(req.id, req.files, req.config);
     case 'checkpoint-discard':
       await deleteCheckpoint();
       post({ type: 'checkpoint-info', info: null });

@@ -114,6 +114,9 @@ export interface PixelBaselinePoint {
 /** Why training stopped on its own. */
 export type TrainErrorKind = 'nan' | 'build' | 'step' | 'checkpoint';
 
+/** Where a refused checkpoint came from: files the user chose, or the one saved in this browser's IndexedDB. */
+export type CheckpointOrigin = 'file' | 'browser';
+
 export interface CheckpointInfo {
   step: number;
   savedAt: number;
@@ -235,6 +238,13 @@ export type EngineRequest =
   /** Is there a checkpoint in IndexedDB? Answered by `checkpoint-info`. */
   | { type: 'checkpoint-query' }
   | { type: 'checkpoint-discard' }
+  /**
+   * Continue from checkpoint files the user chose (model.safetensors, optionally optimizer.safetensors and a method's run
+   * files): checked, then the trainer is rebuilt from them with the checkpoint's configuration (`config` is the page's, for
+   * the settings an imported run keeps). Answered by `checkpoint-imported` (then the usual build events) or `checkpoint-refused`;
+   * a refused file changes nothing.
+   */
+  | { type: 'import-checkpoint'; id: number; files: File[]; config: TrainConfig }
   /** Destroys the GPU device as if it were lost (tests and demos of the recovery path). */
   | { type: 'simulate-device-loss' };
 
@@ -263,6 +273,10 @@ export type EngineEvent =
   | { type: 'history'; records: StepMetrics[]; knn: KnnPoint[]; knnInit: number | null }
   | { type: 'checkpoint-info'; info: CheckpointInfo | null }
   | { type: 'checkpoint-saved'; step: number; savedAt: number }
+  /** Checkpoint files were accepted: the trainer is being rebuilt from step `step` with `config`; `optimizer` names the momentum's file (null: zero momentum). */
+  | { type: 'checkpoint-imported'; id: number; file: string; step: number; config: TrainConfig; optimizer: string | null; notes: string[] }
+  /** A checkpoint was not loaded: `file` names it, `message` says why and what to do. `id` answers an `import-checkpoint`. */
+  | { type: 'checkpoint-refused'; id?: number; origin: CheckpointOrigin; file: string; message: string }
   | { type: 'explorer'; state: ExplorerState }
   | { type: 'explorer-busy'; busy: boolean }
   | { type: 'explorer-error'; message: string }

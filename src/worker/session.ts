@@ -1,20 +1,24 @@
 // The training session inside the engine worker: the dataset, the Trainer, the play loop and
 // everything the dashboard streams — metrics (batched, at most ~10 messages a second), status,
 // the latest targets' marginal, kNN points — plus checkpoints (IndexedDB every N steps),
-// exports and the cluster gallery's assignments. Every use of the trainer goes through one
+// exports and the cluster gallery's assignments. A run continues from the IndexedDB checkpoint
+// or from checkpoint files the user loads (importCheckpoint); either is read and checked before
+// the running trainer is let go, so a checkpoint that is refused changes nothing. Every use of the trainer goes through one
 // queue (`exclusive`), so the play loop, a step, an export and the explorer's batch request
 // never interleave on the GPU.
 import type { GpuContext } from '../gpu/context.ts';
 import type { DatasetSplits } from '../data/dataset.ts';
 import { encodeNpy } from '../io/npy.ts';
-import { decodeCheckpoint, encodeCheckpoint } from '../nn/checkpoint.ts';
+import { CheckpointError, decodeCheckpoint, encodeCheckpoint, type ModelState } from '../nn/checkpoint.ts';
+import { methodById } from '../methods/registry.ts';
+import { decodeOptimizerState, importedTrainConfig, optimizerStateSize, refuseGzip, sortCheckpointFiles } from '../train/checkpoint-import.ts';
 import { Trainer } from '../train/trainer.ts';
 import type { TrainConfig } from '../train/config.ts';
 import type { StepMetrics } from '../train/metric-layout.ts';
 import { TrainingRun, type HaltInfo, type LatestBatch } from '../train/run-driver.ts';
 import { pixelBaselines } from '../train/baselines.ts';
 import { clusterQuality } from './gallery.ts';
-import { checkpointInfo, loadCheckpoint, saveCheckpoint, type StoredCheckpoint } from './checkpoints.ts';
+import { checkpointInfo, checkStoredCheckpoint, loadCheckpoint, saveCheckpoint, STORED_SOURCE, type StoredCheckpoint } from './checkpoints.ts';
 import { appendHistory, emptyHistory, historyPoints, type History, type Point } from './history.ts';
 import { MetricsLog } from './metrics-log.ts';
 import type { EngineEvent, ExportKind, GalleryResult, KnnPoint, TrainPhase, TrainStatus } from './protocol.ts';
@@ -30,6 +34,24 @@ const METRICS_FLUSH_MS = 100;
 const STATUS_EVERY_MS = 250;
 /** Records kept with a checkpoint (downsampled). */
 const CHECKPOINT_HISTORY = 1000;
+
+/** A run's starting state from checkpoint files the user loaded, already checked (Session.importCheckpoint). */
+export interface ImportedRun {
+  state: ModelState;
+  momentum?: Float32Array;
+  probe?: Float32Array;
+  files: Record<string, Uint8Array>;
+}
+
+/** The starting state of a resumed run: the decoded model, what rides with it, and (from IndexedDB) the stored history. */
+interface StartingState {
+  config: TrainConfig;
+  state: ModelState;
+  momentum?: Float32Array;
+  probe?: Float32Array;
+  files?: Record<string, Uint8Array>;
+  stored: StoredCheckpoint | null;
+}
 
 export function describe(e: unknown): string {
   if (e instanceof Error) return e.name && e.name !== 'Error' ? `${e.name}: ${e.message}` : e.message;
@@ -162,8 +184,12 @@ export class Session {
     this.data = data;
   }
 
-  /** Builds a trainer (destroying the old one). With `resume`, from the IndexedDB checkpoint. */
-  configure(config: TrainConfig, resume = false): Promise<void> {
+  /**
+   * Builds a trainer (destroying the old one). With `resume` true, from the IndexedDB checkpoint;
+   * with an ImportedRun, from loaded files (`config` is then the run's). The checkpoint is read
+   * and checked first: a refused one keeps the running trainer.
+   */
+  configure(config: TrainConfig, resume: boolean | ImportedRun = false): Promise<void> {
     this.playing = false;
     this.wantPlay = false;
     const gen = ++this.generation;
@@ -171,6 +197,17 @@ export class Session {
     this.phase = 'building';
     return this.exclusive(async () => {
       if (gen !== this.generation) return;
+      let start: StartingState | null = null;
+      if (resume) {
+        try {
+          start = resume === true ? await this.browserStart() : { config, ...resume, stored: null };
+        } catch (e) {
+          this.wantPlay = false;
+          this.setPhase(this.trainer ? (this.trainer.done ? 'done' : 'paused') : 'idle');
+          this.post({ type: 'checkpoint-refused', origin: 'browser', file: STORED_SOURCE, message: `${e instanceof Error ? e.message : String(e)}; nothing was loaded` });
+          return;
+        }
+      }
       this.destroyTrainer();
       if (!this.data) {
         this.config = config;
@@ -184,19 +221,16 @@ export class Session {
       this.assignments.clear();
       this.halted = false;
       this.secPerStep = 0;
-      let stored: StoredCheckpoint | null = null;
+      const stored = start?.stored ?? null;
       try {
-        let cfg = config;
-        if (resume) {
-          stored = await loadCheckpoint();
-          if (!stored) throw new Error('there is no checkpoint in this browser to resume from');
-          cfg = stored.config;
-        }
+        const cfg = start?.config ?? config;
         this.config = cfg;
         let run: TrainingRun | null = null;
         const trainer = await Trainer.create(this.ctx, this.data, cfg, {
-          resume: stored ? decodeCheckpoint(stored.model, 'the checkpoint in IndexedDB') : undefined,
-          resumeFiles: stored?.files,
+          resume: start?.state,
+          resumeMomentum: start?.momentum,
+          resumeProbe: start?.probe,
+          resumeFiles: start?.files,
           onLog: (m) => run?.onLog(m),
         });
         if (gen !== this.generation) {
@@ -230,7 +264,10 @@ export class Session {
           if (stored.knnInit !== null && trainer.knnInit === null) trainer.knnInit = stored.knnInit;
           this.post({ type: 'history', records: stored.records, knn: this.knn, knnInit: trainer.knnInit });
         } else {
-          this.post({ type: 'history', records: [], knn: [], knnInit: null });
+          // An imported run brings its random-init kNN baseline in mira.config; a fresh run measures it in begin().
+          const init = start?.state.extra?.knn_top1_init;
+          if (typeof init === 'number' && Number.isFinite(init) && trainer.knnInit === null) trainer.knnInit = init;
+          this.post({ type: 'history', records: [], knn: [], knnInit: trainer.knnInit });
           if (trainer.knnInit === null && trainer.currentStep === 0) this.setPhase('building', 'measuring the random-init kNN baseline');
           await run.begin();
           const px = await pixelBaselines(this.ctx, trainer.data, trainer.config);
@@ -248,6 +285,59 @@ export class Session {
         this.post({ type: 'train-error', kind: 'build', message: `Could not build the trainer: ${describe(e)}` });
       }
     });
+  }
+
+  /** The IndexedDB checkpoint, checked and decoded (throws, naming it, when it is missing or refused). */
+  private async browserStart(): Promise<StartingState> {
+    const raw = await loadCheckpoint();
+    if (!raw) throw new Error(`${STORED_SOURCE}: there is none to resume from`);
+    const { stored, state } = checkStoredCheckpoint(raw);
+    return { config: stored.config, state, files: stored.files, stored };
+  }
+
+  /**
+   * Continues from checkpoint files the user chose (the page's "Load checkpoint…"): sorts them
+   * (model, optimizer state, a method's run files), refuses gzip, decodes and checks the model
+   * (decodeCheckpoint), takes the run's configuration from its train_config against the loaded
+   * dataset, checks the optimizer state against the model, then says `checkpoint-imported` and
+   * rebuilds the trainer from them. Any problem is a `checkpoint-refused` naming the file; the
+   * running trainer is kept.
+   */
+  async importCheckpoint(id: number, files: File[], page: TrainConfig): Promise<void> {
+    let file = files[0]?.name ?? 'the checkpoint';
+    const read = async (f: File) => {
+      file = f.name;
+      const bytes = new Uint8Array(await f.arrayBuffer());
+      refuseGzip(bytes, f.name);
+      return bytes;
+    };
+    try {
+      const data = this.data;
+      if (!data) throw new CheckpointError(`${file}: no dataset is loaded yet; wait for it (or load the one the checkpoint was trained on), then load the checkpoint again`);
+      const sorted = sortCheckpointFiles(files);
+      const modelFile = files[sorted.model]!;
+      const state = decodeCheckpoint(await read(modelFile), modelFile.name);
+      const { config, notes } = importedTrainConfig(state, modelFile.name, data.train, datasetKey(data), page);
+      const run: ImportedRun = { state, files: {} };
+      const optimizerFile = sorted.optimizer === null ? null : files[sorted.optimizer]!;
+      if (optimizerFile) {
+        const r = decodeOptimizerState(await read(optimizerFile), optimizerFile.name, state.step, optimizerStateSize(state));
+        if ('problem' in r) throw new CheckpointError(`${optimizerFile.name} ${r.problem}; load ${modelFile.name} alone to continue with zero momentum`);
+        run.momentum = r.momentum;
+        if (r.probe) run.probe = r.probe;
+      }
+      const method = methodById(config.method);
+      for (const name of method.runFiles ?? []) {
+        const i = sorted.runFiles[name];
+        if (i === undefined) throw new CheckpointError(`${modelFile.name} is a ${method.label} run, which continues only with its ${name} (saved beside it): choose both files at once`);
+        run.files[name] = await read(files[i]!);
+      }
+      file = modelFile.name;
+      this.post({ type: 'checkpoint-imported', id, file, step: state.step, config, optimizer: optimizerFile?.name ?? null, notes });
+      await this.configure(config, run);
+    } catch (e) {
+      this.post({ type: 'checkpoint-refused', id, origin: 'file', file, message: e instanceof CheckpointError ? e.message : `${file}: ${describe(e)}` });
+    }
   }
 
   private destroyTrainer(): void {
@@ -502,13 +592,28 @@ export class Session {
     });
   }
 
+  /**
+   * Is there a checkpoint in IndexedDB to offer? Only one that passes checkStoredCheckpoint (finite
+   * weights, a sound record, a configuration this build trains) is offered; another is refused
+   * with a `checkpoint-refused` saying why, and the page starts fresh (its first save replaces it).
+   */
   async checkpointQuery(): Promise<void> {
+    let c: unknown;
     try {
-      const c = await loadCheckpoint();
-      this.post({ type: 'checkpoint-info', info: c ? checkpointInfo(c) : null });
+      c = await loadCheckpoint();
     } catch {
       this.post({ type: 'checkpoint-info', info: null });
+      return;
     }
+    if (c) {
+      try {
+        checkStoredCheckpoint(c);
+      } catch (e) {
+        this.post({ type: 'checkpoint-refused', origin: 'browser', file: STORED_SOURCE, message: `${e instanceof Error ? e.message : String(e)}; it was not loaded, and the next checkpoint of this page replaces it` });
+        c = null;
+      }
+    }
+    this.post({ type: 'checkpoint-info', info: c ? checkpointInfo(c as StoredCheckpoint) : null });
   }
 
   /** Stops everything (device lost). */

@@ -81,6 +81,10 @@ export function createPlaygroundStore(connect: EngineConnector, options: Playgro
         set(run.clear());
         send({ type: 'reset', config: get().config });
       },
+      adoptConfig(config) {
+        set({ ...run.clear(), config });
+        ctx.writeUrl();
+      },
       page,
     };
 
@@ -157,8 +161,7 @@ export function createPlaygroundStore(connect: EngineConnector, options: Playgro
             ctx.notice('info', `The engine restarted on a new GPU device and resumes from the checkpoint of step ${cp.step.toLocaleString('en-US')}.`);
           } else {
             const config = { ...cp.config };
-            set({ ...run.clear(), config });
-            ctx.writeUrl();
+            ctx.adoptConfig(config);
             send({ type: 'configure', config, resume: true });
           }
           return;

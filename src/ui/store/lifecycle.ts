@@ -9,6 +9,7 @@
 //   offering-resume ──start-fresh / play──▶ ready (dataset loaded) | waiting   effect: configure (fresh)
 //   waiting | offering-resume ──play (dataset loaded)──▶ ready           effect: configure (fresh)
 //   waiting | offering-resume | ready ──reset──▶ ready                   effect: new-run
+//   waiting | offering-resume ──imported──▶ ready                        (the engine builds from the loaded files)
 //   ready ──dataset-loaded──▶ ready                                      effect: new-run (a new dataset means a new run)
 //   any live state ──device-lost──▶ device-lost(message)
 //   device-lost ──recover──▶ recovering(dataset source, checkpoint | none)   effect: restart-engine
@@ -50,6 +51,8 @@ export type LifecycleInput =
   | { type: 'play' }
   /** The user throws the run away (Reset). */
   | { type: 'reset' }
+  /** The engine accepted checkpoint files the user loaded and builds the trainer from them. */
+  | { type: 'imported' }
   | { type: 'device-lost'; message: string }
   /** The user asks to recover from a lost device, reloading `source` and resuming `checkpoint`. */
   | { type: 'recover'; source: DatasetSource; checkpoint: CheckpointInfo | null };
@@ -98,6 +101,8 @@ export function transition(state: Lifecycle, input: LifecycleInput): Transition 
           return state.datasetLoaded ? fresh('play') : stay(state);
         case 'reset':
           return { next: { state: 'ready' }, effects: [{ type: 'new-run' }] };
+        case 'imported':
+          return stay({ state: 'ready' });
         default:
           return stay(state);
       }
@@ -117,6 +122,8 @@ export function transition(state: Lifecycle, input: LifecycleInput): Transition 
           return state.datasetLoaded ? fresh(input.type === 'play' ? 'play' : 'startup') : stay({ state: 'waiting', datasetLoaded: false, checkpointAnswered: true });
         case 'reset':
           return { next: { state: 'ready' }, effects: [{ type: 'new-run' }] };
+        case 'imported':
+          return stay({ state: 'ready' });
         default:
           return stay(state);
       }

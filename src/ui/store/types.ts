@@ -2,6 +2,7 @@
 // slice is built with (engine, frame batching, notices, the page's URL, the lifecycle machine),
 // and the shape of a slice (its initial state and actions, the engine events it handles, what it
 // clears when the engine restarts, what it applies at the next frame).
+import type { TrainConfig } from '../../train/config.ts';
 import type { EngineEvent, EngineRequest } from '../../worker/protocol.ts';
 import type { CheckpointsSlice } from './checkpoints-slice.ts';
 import type { CollapseLabSlice } from './collapse-lab-slice.ts';
@@ -58,6 +59,8 @@ export interface StoreContext {
   bootEngine(): void;
   /** Clears the charts and asks the engine for a fresh trainer from the page's configuration. */
   newRun(): void;
+  /** Clears the charts and makes `config` the page's configuration (a resumed or loaded checkpoint's), in the URL too. */
+  adoptConfig(config: TrainConfig): void;
   page: PageEnvironment;
 }
 
