@@ -3,7 +3,8 @@
 // come interleaved (every method's step s before any method's step s + 1), each method gets its
 // random-init evaluation, one at the shared cadence and one at the end, the raw-pixel baselines
 // come once; and a method trained in the arena logs exactly what the same configuration logs
-// trained alone through the run driver — the interleaving shares nothing between the models.
+// trained alone through the run driver — the interleaving shares nothing between the models. Pause
+// holds it between steps; stop ends it; a method that cannot be built ends it with what to do.
 import { beforeAll, describe, expect, test } from 'vitest';
 import { loadDataset } from '../src/data/node-fs.ts';
 import type { DatasetSplits } from '../src/data/dataset.ts';
@@ -82,5 +83,40 @@ describe('the method arena on the GPU', () => {
     expect(last).toMatchObject({ status: { running: false, detail: 'stopped' } });
     expect(last?.type === 'arena-status' && last.status.done.naive).toBeLessThan(50);
     await expect(arena.run(data, BASE, [], 3)).rejects.toThrow('at least one method');
+  }, 900_000);
+
+  test('pause holds the run between steps until resume; it then finishes', async () => {
+    const ctx = await testGpu();
+    const events: EngineEvent[] = [];
+    let pausedAt = -1;
+    const arena = new MethodArena(ctx, (e) => {
+      events.push(e);
+      if (e.type === 'arena-points' && e.points.some((p) => p.point.step === 1) && pausedAt < 0) {
+        arena.pause();
+        pausedAt = events.length;
+      }
+      if (e.type === 'arena-status' && e.status.paused) setTimeout(() => arena.resume(), 50);
+    });
+    await arena.run(data, { ...BASE, knnEvery: 0 }, ['naive'], 3);
+    const statuses = events.flatMap((e) => (e.type === 'arena-status' ? [e.status] : []));
+    const paused = statuses.findIndex((s) => s.paused && s.detail === 'paused');
+    expect(paused).toBeGreaterThan(-1);
+    expect(statuses[paused]!.done.naive).toBeLessThan(3);
+    expect(statuses.slice(paused).some((s) => s.detail === 'resumed')).toBe(true);
+    expect(statuses.at(-1)).toMatchObject({ running: false, paused: false, detail: 'done', done: { naive: 3 } });
+  }, 900_000);
+
+  test('a method that cannot be built ends the arena with a message naming it, how many fit and what to do', async () => {
+    const ctx = await testGpu();
+    const events: EngineEvent[] = [];
+    const arena = new MethodArena(ctx, (e) => events.push(e));
+    await arena.run(data, { ...BASE, batch: 4096 }, ['mira', 'naive'], 2);
+    const last = events.filter((e) => e.type === 'arena-status').at(-1);
+    expect(last?.type).toBe('arena-status');
+    const error = last?.type === 'arena-status' ? (last.status.error ?? '') : '';
+    expect(error).toContain('could not build mira (method 1 of 2)');
+    expect(error).toContain('fewer than the batch of 4096');
+    expect(error).toContain('lower the width or the batch');
+    expect(arena.running).toBe(false);
   }, 900_000);
 });

@@ -22,7 +22,8 @@ async function exportChart(figure: HTMLElement | null, title: string, legend: { 
   const box = svg.getBoundingClientRect();
   const css = getComputedStyle(document.documentElement);
   const markup = standaloneSvg(svg.outerHTML, (name) => css.getPropertyValue(name), { width: Math.round(box.width), height: Math.round(box.height), background: 'var(--surface)', title: `${title} — ${legend.map((l) => l.label).join(', ')}`, color: 'var(--text)' });
-  const name = `mira-playground-${slug(title)}`; // the titles start with "Arena"
+  // The titles start with "Arena": mira-playground-arena-knn-top-1.svg.
+  const name = `mira-playground-${slug(title)}`;
   if (format === 'svg') {
     save(`${name}.svg`, 'image/svg+xml', new TextEncoder().encode(markup));
     return;

@@ -93,13 +93,13 @@ export class MethodArena {
 
   async run(data: DatasetSplits, base: TrainConfig, methods: readonly MethodId[], steps: number): Promise<void> {
     if (!methods.length) throw new Error('the arena needs at least one method: tick one or more in the method list');
-    this.stopped = false;
-    this.paused = false;
+    // A pause or stop asked for while this run waited for the session's queue still counts; both are cleared when it ends.
     this.running = true;
     const entrants: Entrant[] = [];
     const halted = new Set<string>();
     /** Why a method stopped on its own; said with every later status. */
     const haltNotes: string[] = [];
+    let stoppedEarly = false;
     const done: Record<string, number> = Object.fromEntries(methods.map((m) => [m, 0]));
     const status = (detail?: string, error?: string) => {
       const s: ArenaStatus = {
@@ -168,6 +168,7 @@ export class MethodArena {
         }
         status(`round ${Math.min(...Object.values(done))} of ${steps}`);
       }
+      stoppedEarly = this.stopped;
     } catch (e) {
       this.running = false;
       this.paused = false;
@@ -181,10 +182,11 @@ export class MethodArena {
           // the device may be gone
         }
       }
+      this.stopped = false;
+      this.paused = false;
     }
     this.running = false;
-    this.paused = false;
-    status(this.stopped ? 'stopped' : 'done');
+    status(stoppedEarly ? 'stopped' : 'done');
   }
 
   private async holdWhilePaused(status: (detail?: string) => void): Promise<void> {

@@ -217,8 +217,14 @@ async function handle(req: EngineRequest): Promise<void> {
       if (arena.running) return;
       if (!session.data) throw new Error('load a dataset before starting the method arena');
       session.suspend();
-      // Like the lab: outside the session's queue but after whatever it is doing.
-      await session.exclusive(() => arena.run(session.data!, req.config, req.methods, req.steps));
+      // Claimed at once, so a second start while this one waits for the session's queue is ignored.
+      arena.running = true;
+      try {
+        // Like the lab: outside the session's queue but after whatever it is doing.
+        await session.exclusive(() => arena.run(session.data!, req.config, req.methods, req.steps));
+      } finally {
+        arena.running = false;
+      }
       return;
     }
     case 'arena-pause':
