@@ -153,6 +153,7 @@ export class MethodArena {
           const report = await e.run.step();
           // Each method's step is timed on its own: wait for its GPU work before the next method's.
           await e.run.trainer.flush();
+          done[method] = e.run.trainer.currentStep;
           if (report.outcome === 'halted') {
             halted.add(method);
             const h = e.run.halt;
@@ -160,13 +161,13 @@ export class MethodArena {
             status();
             continue;
           }
-          done[method] = e.run.trainer.currentStep;
           if (!report.extra) {
             e.stepSeconds += (performance.now() - t0) / 1000;
             e.timedSteps++;
           }
         }
-        status(`round ${Math.min(...Object.values(done))} of ${steps}`);
+        const active = order.filter((m) => !halted.has(m));
+        status(`round ${Math.min(...active.map((m) => done[m]!), steps)} of ${steps}`);
       }
       stoppedEarly = this.stopped;
     } catch (e) {
