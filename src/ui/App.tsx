@@ -1,10 +1,11 @@
 // The playground: masthead, the WebGPU status bar, banners, the control panel beside the
-// transport and the four views (dashboard, fixed-point explorer, collapse lab, cluster
-// gallery), and the GPU self-test card. Components read the store and call its actions.
+// transport and the five views (dashboard, fixed-point explorer, collapse lab, method arena,
+// cluster gallery), and the GPU self-test card. Components read the store and call its actions.
 import { useEffect } from 'react';
 import { useApp, useStoreApi, GEMM_CHECK_SIZE, type GpuState, type Tab } from './store.ts';
 import { WebGPUHelp } from './WebGPUHelp.tsx';
 import { CollapseWarnings, DeviceLost, Notices, ResumeOffer, SoftwareNotice, TrainErrorBanner } from './Banners.tsx';
+import { Arena } from './Arena.tsx';
 import { CollapseLab } from './CollapseLab.tsx';
 import { Controls } from './Controls.tsx';
 import { Dashboard } from './Dashboard.tsx';
@@ -66,6 +67,7 @@ export function App() {
                   )}
                   {tab === 'explorer' && <Explorer />}
                   {tab === 'lab' && <CollapseLab />}
+                  {tab === 'arena' && <Arena />}
                   {tab === 'gallery' && <Gallery />}
                 </div>
               </div>
@@ -86,6 +88,7 @@ const TABS: { id: Tab; label: string }[] = [
   { id: 'dashboard', label: 'Dashboard' },
   { id: 'explorer', label: 'Fixed-point explorer' },
   { id: 'lab', label: 'Collapse lab' },
+  { id: 'arena', label: 'Method arena' },
   { id: 'gallery', label: 'Cluster gallery' },
 ];
 

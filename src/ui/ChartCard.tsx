@@ -18,6 +18,7 @@ export function ChartCard({
   legend,
   className,
   warn,
+  actions,
 }: {
   title: string;
   subtitle?: ReactNode;
@@ -26,6 +27,8 @@ export function ChartCard({
   legend?: { label: string; color: string; dashed?: boolean }[];
   className?: string;
   warn?: boolean;
+  /** Buttons in the card's head (the arena's SVG / PNG export). */
+  actions?: ReactNode;
 }) {
   const id = `chart-${slug(title)}`;
   return (
@@ -42,6 +45,7 @@ export function ChartCard({
             ))}
           </ul>
         )}
+        {actions && <span className="chart-actions">{actions}</span>}
       </figcaption>
       {subtitle && <p className="chart-sub">{subtitle}</p>}
       <div className="chart-body">{points > 0 ? children : <div className="chart-empty">No data yet</div>}</div>

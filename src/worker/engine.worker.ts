@@ -1,7 +1,7 @@
 // The engine worker: owns the GPU device and answers the UI's requests (./protocol.ts).
 // The UI never touches WebGPU; everything GPU-side lives behind these messages: the self-test,
-// datasets, the training session (./session.ts), the fixed-point explorer (./explorer.ts) and
-// the collapse lab (./lab.ts).
+// datasets, the training session (./session.ts), the fixed-point explorer (./explorer.ts), the
+// collapse lab (./lab.ts) and the method arena (./arena.ts).
 import { acquireGpu, adapterLabel, type GpuContext } from '../gpu/context.ts';
 import { WebGPUUnavailableError } from '../gpu/errors.ts';
 import { DatasetError } from '../data/dataset.ts';
@@ -9,6 +9,7 @@ import { deleteCheckpoint } from './checkpoints.ts';
 import { datasetInfo, loadDatasetSource, probeServed } from './datasets.ts';
 import { Explorer, type ExplorerParams } from './explorer.ts';
 import { makeSyntheticLogits } from './explorer-cpu.ts';
+import { MethodArena } from './arena.ts';
 import { CollapseLab } from './lab.ts';
 import type { AdapterStatus, EngineEvent, EngineRequest } from './protocol.ts';
 import { gemmSelfTest } from './selftest.ts';
@@ -20,6 +21,7 @@ let gpu: Promise<GpuContext> | null = null;
 let session: Session | null = null;
 let explorer: Explorer | null = null;
 let lab: CollapseLab | null = null;
+let arena: MethodArena | null = null;
 let simulatedLoss = false;
 /** Bumped by every explorer request, so a running "to convergence" stops when another arrives. */
 let explorerTicket = 0;
@@ -53,12 +55,14 @@ async function init(): Promise<void> {
       if (info.reason !== 'destroyed' || simulatedLoss) {
         session?.halt();
         lab?.stop();
+        arena?.stop();
         post({ type: 'device-lost', message: `${info.reason}: ${info.message || 'no details'}` });
       }
     });
     session ??= new Session(ctx, post);
     explorer ??= new Explorer(ctx);
     lab ??= new CollapseLab(ctx, post);
+    arena ??= new MethodArena(ctx, post);
     post({ type: 'ready', adapter: adapterStatus(ctx) });
   } catch (e) {
     if (e instanceof WebGPUUnavailableError) post({ type: 'unavailable', reason: e.reason, hint: e.hint });
@@ -66,11 +70,11 @@ async function init(): Promise<void> {
   }
 }
 
-async function ready(): Promise<{ ctx: GpuContext; session: Session; explorer: Explorer; lab: CollapseLab }> {
+async function ready(): Promise<{ ctx: GpuContext; session: Session; explorer: Explorer; lab: CollapseLab; arena: MethodArena }> {
   if (!gpu) throw new Error('the engine is not initialised (send "init" first)');
   const ctx = await gpu;
-  if (!session || !explorer || !lab) throw new Error('the engine is not initialised');
-  return { ctx, session, explorer, lab };
+  if (!session || !explorer || !lab || !arena) throw new Error('the engine is not initialised');
+  return { ctx, session, explorer, lab, arena };
 }
 
 /** Runs explorer work one request at a time; `long` work may be cut short by the next request. */
@@ -207,6 +211,30 @@ async function handle(req: EngineRequest): Promise<void> {
     }
     case 'lab-stop':
       (await ready()).lab.stop();
+      return;
+    case 'arena-start': {
+      const { session, arena } = await ready();
+      if (arena.running) return;
+      if (!session.data) throw new Error('load a dataset before starting the method arena');
+      session.suspend();
+      // Claimed at once, so a second start while this one waits for the session's queue is ignored.
+      arena.running = true;
+      try {
+        // Like the lab: outside the session's queue but after whatever it is doing.
+        await session.exclusive(() => arena.run(session.data!, req.config, req.methods, req.steps));
+      } finally {
+        arena.running = false;
+      }
+      return;
+    }
+    case 'arena-pause':
+      (await ready()).arena.pause();
+      return;
+    case 'arena-resume':
+      (await ready()).arena.resume();
+      return;
+    case 'arena-stop':
+      (await ready()).arena.stop();
       return;
     case 'gallery':
       return (await ready()).session.gallery(req.id, req.clusters, req.perCluster);

@@ -204,6 +204,38 @@ export interface GalleryResult {
   nmi: number;
 }
 
+// ───────────────────────────── method arena ─────────────────────────────
+
+/** One logged step of one arena method (src/worker/arena.ts): what its charts and results table show. */
+export interface ArenaPoint {
+  step: number;
+  loss: number;
+  effective_rank: number | null;
+  /** Null for methods without clusters (the embedding objectives). */
+  used_clusters: number | null;
+  alignment: number | null;
+  uniformity: number | null;
+}
+
+/** An arena method's evaluation at the shared cadence: kNN top-1 and the online linear probe's (percent), or its random-init baseline at step 0. */
+export interface ArenaEval {
+  step: number;
+  knn: number;
+  linear: number | null;
+}
+
+export interface ArenaStatus {
+  running: boolean;
+  paused: boolean;
+  /** Steps each method has done, by method id. */
+  done: Record<string, number>;
+  steps: number;
+  /** Images per second of each method's own steps (evaluations excluded), by method id. */
+  imagesPerS: Record<string, number>;
+  detail?: string;
+  error?: string;
+}
+
 export type ExportKind = 'metrics-csv' | 'metrics-json' | 'pseudo-labels' | 'weights';
 
 export type EngineRequest =
@@ -233,6 +265,11 @@ export type EngineRequest =
   /** Runs naive, Sinkhorn-Knopp and MIRA interleaved from one seed, `steps` steps each. */
   | { type: 'lab-start'; config: TrainConfig; steps: number }
   | { type: 'lab-stop' }
+  /** Trains `methods` from one seed on the same images, interleaved one step each per round, `steps` steps each (src/worker/arena.ts). */
+  | { type: 'arena-start'; methods: MethodId[]; config: TrainConfig; steps: number }
+  | { type: 'arena-pause' }
+  | { type: 'arena-resume' }
+  | { type: 'arena-stop' }
   | { type: 'gallery'; id: number; clusters: number; perCluster: number }
   | { type: 'export'; id: number; what: ExportKind }
   /** Is there a checkpoint in IndexedDB? Answered by `checkpoint-info`. */
@@ -282,6 +319,12 @@ export type EngineEvent =
   | { type: 'explorer-error'; message: string }
   | { type: 'lab-status'; running: boolean; step: number; steps: number; detail?: string; error?: string }
   | { type: 'lab-points'; points: { method: LabMethod; point: LabPoint }[] }
+  | { type: 'arena-status'; status: ArenaStatus }
+  | { type: 'arena-points'; points: { method: MethodId; point: ArenaPoint }[] }
+  /** An evaluation of one method; `init` marks the random-initialisation baseline (step 0). */
+  | { type: 'arena-eval'; method: MethodId; point: ArenaEval; init: boolean }
+  /** Raw pixels (standardised) on the arena's kNN bank and queries, the same for every method. */
+  | { type: 'arena-pixels'; pixels: PixelBaselinePoint }
   | { type: 'gallery'; id: number; result: GalleryResult | null; error?: string }
   | { type: 'export'; id: number; fileName: string; mime: string; bytes: Uint8Array; error?: undefined }
   | { type: 'export-error'; id: number; message: string };

@@ -9,6 +9,7 @@ import { createStore, type StoreApi } from 'zustand/vanilla';
 import type { EngineClient, EngineConnector } from '../../worker/client.ts';
 import type { EngineEvent, EngineRequest } from '../../worker/protocol.ts';
 import { encodeUrlState } from '../url-state.ts';
+import { createArenaSlice } from './arena-slice.ts';
 import { createCheckpointsSlice } from './checkpoints-slice.ts';
 import { createCollapseLabSlice } from './collapse-lab-slice.ts';
 import { createDatasetSlice } from './dataset-slice.ts';
@@ -73,7 +74,7 @@ export function createPlaygroundStore(connect: EngineConnector, options: Playgro
       advance,
       writeUrl() {
         const s = get();
-        const search = encodeUrlState(s.preset, s.config);
+        const search = encodeUrlState(s.preset, s.config, s.tab === 'arena' ? { methods: s.arena.selected, steps: s.arena.steps } : null);
         if (search !== page.readSearch()) page.replaceSearch(search);
       },
       bootEngine: () => boot('started'),
@@ -95,12 +96,13 @@ export function createPlaygroundStore(connect: EngineConnector, options: Playgro
     const checkpoints = createCheckpointsSlice(ctx);
     const explorer = createExplorerSlice(ctx);
     const lab = createCollapseLabSlice(ctx);
+    const arena = createArenaSlice(ctx);
     const gallery = createGallerySlice(ctx);
     const exports = createExportsSlice(ctx);
     const notices = createNoticesSlice(ctx);
-    const named: Record<string, SlicePart> = { gpu, settings, dataset, run, checkpoints, explorer, lab, gallery, exports, notices };
+    const named: Record<string, SlicePart> = { gpu, settings, dataset, run, checkpoints, explorer, lab, arena, gallery, exports, notices };
     const slices = Object.values(named);
-    const handlers = eventTable(named, { ...gpu.on, ...dataset.on, ...run.on, ...checkpoints.on, ...explorer.on, ...lab.on, ...gallery.on, ...exports.on });
+    const handlers = eventTable(named, { ...gpu.on, ...dataset.on, ...run.on, ...checkpoints.on, ...explorer.on, ...lab.on, ...arena.on, ...gallery.on, ...exports.on });
 
     function flush(): void {
       cancelFrame?.();
@@ -180,6 +182,6 @@ export function createPlaygroundStore(connect: EngineConnector, options: Playgro
       return effects;
     }
 
-    return { ...gpu.state, ...settings.state, ...dataset.state, ...run.state, ...checkpoints.state, ...explorer.state, ...lab.state, ...gallery.state, ...exports.state, ...notices.state };
+    return { ...gpu.state, ...settings.state, ...dataset.state, ...run.state, ...checkpoints.state, ...explorer.state, ...lab.state, ...arena.state, ...gallery.state, ...exports.state, ...notices.state };
   });
 }

@@ -1,12 +1,12 @@
 // The page's settings: the tab, the preset and the training configuration the panel edits (read
 // from the URL at load, written back on every change so a link reproduces the run). Handles no
-// engine events; a new preset starts a new run once the run is the user's (lifecycle `ready`).
+// engine events; the arena tab also writes the arena's setup into the URL; a new preset starts a new run once the run is the user's (lifecycle `ready`).
 import type { TrainConfig } from '../../train/config.ts';
 import { PRESETS, type PresetName } from '../presets.ts';
 import { decodeUrlState } from '../url-state.ts';
 import type { Slice, StoreContext } from './types.ts';
 
-export type Tab = 'dashboard' | 'explorer' | 'lab' | 'gallery';
+export type Tab = 'dashboard' | 'explorer' | 'lab' | 'arena' | 'gallery';
 
 export interface SettingsSlice {
   tab: Tab;
@@ -29,13 +29,16 @@ export function createSettingsSlice(ctx: StoreContext): Slice<SettingsSlice> {
   const url = decodeUrlState(ctx.page.readSearch(), 'small');
   return {
     state: {
-      tab: 'dashboard',
+      // A link to the arena opens it.
+      tab: url.arena ? 'arena' : 'dashboard',
       preset: url.preset,
       config: url.config,
       configFromUrl: url.explicit,
 
       setTab(tab) {
         ctx.set({ tab });
+        // The arena's setup is in the URL while it is shown.
+        ctx.writeUrl();
       },
 
       setPreset(name) {

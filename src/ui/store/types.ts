@@ -4,6 +4,7 @@
 // clears when the engine restarts, what it applies at the next frame).
 import type { TrainConfig } from '../../train/config.ts';
 import type { EngineEvent, EngineRequest } from '../../worker/protocol.ts';
+import type { ArenaSlice } from './arena-slice.ts';
 import type { CheckpointsSlice } from './checkpoints-slice.ts';
 import type { CollapseLabSlice } from './collapse-lab-slice.ts';
 import type { DatasetSlice } from './dataset-slice.ts';
@@ -17,7 +18,7 @@ import type { RunSlice } from './run-slice.ts';
 import type { SettingsSlice } from './settings-slice.ts';
 
 /** The page's whole state and its actions. */
-export type AppState = GpuSlice & SettingsSlice & DatasetSlice & RunSlice & CheckpointsSlice & ExplorerSlice & CollapseLabSlice & GallerySlice & ExportsSlice & NoticesSlice;
+export type AppState = GpuSlice & SettingsSlice & DatasetSlice & RunSlice & CheckpointsSlice & ExplorerSlice & CollapseLabSlice & ArenaSlice & GallerySlice & ExportsSlice & NoticesSlice;
 
 export type EngineEventType = EngineEvent['type'];
 
