@@ -17,17 +17,24 @@
 //   df_scaled_diff(x, y, s, ss)  s·(x − y) for f32 x, y and a double-f32 scale s = (s_hi, s_lo)
 //                        with ss = df_split(s_hi): (x − y) by TwoSum, its hi by TwoProduct, the
 //                        small cross terms rounded (≈ 2⁻⁴⁸ relative). The lo is not renormalised.
+//   df_scaled_diff_sub(x, y, s, ss, ch, cl)  s·(x − y) − (ch + cl), the exponent of every scaling
+//                        pass: its hi is exact by TwoSum, the low parts added (≈ 2⁻⁴⁸ relative).
 // test/double-f32.test.ts checks on the adapter that these are exact (a compiler that re-associates
 // (a + b) − a into b, or fuses the split, would make them lose the low part).
 
-// 1.0, but not a constant: every entry point that uses these helpers sets it from its uniform
-// first. Multiplying by it hides (a + b) − a from the compiler's algebra (Mesa's NIR folds that
-// into b and s − (s − a) into a when it knows no better, which zeroes every low part).
-var<private> df_one: f32 = 1.0;
+// 0u, but not a constant: every entry point that uses these helpers sets it from its uniform
+// first. XOR-ing a float's bits with it (df_hide) hides (a + b) − a from the compiler's float
+// algebra: Mesa's NIR folds that into b, and s − (s − a) into a, zeroing every low part (the
+// probe saw it; multiplying by an opaque 1.0 was not enough: NIR factors a·1 − b·1 into (a − b)·1).
+var<private> df_zero: u32 = 0u;
+
+fn df_hide(x: f32) -> f32 {
+  return bitcast<f32>(bitcast<u32>(x) ^ df_zero);
+}
 
 fn df_two_sum(a: f32, b: f32) -> vec2<f32> {
-  let s = (a + b) * df_one;
-  let bb = (s - a) * df_one;
+  let s = df_hide(a + b);
+  let bb = df_hide(s - a);
   return vec2<f32>(s, (a - (s - bb)) + (b - bb));
 }
 
@@ -46,4 +53,10 @@ fn df_scaled_diff(x: f32, y: f32, s: vec2<f32>, ss: vec2<f32>) -> vec2<f32> {
   let d = df_two_sum(x, -y);
   let p = df_two_prod(d.x, s.x, ss);
   return vec2<f32>(p.x, p.y + (d.x * s.y + d.y * s.x));
+}
+
+fn df_scaled_diff_sub(x: f32, y: f32, s: vec2<f32>, ss: vec2<f32>, ch: f32, cl: f32) -> vec2<f32> {
+  let p = df_scaled_diff(x, y, s, ss);
+  let t = df_two_sum(p.x, -ch);
+  return vec2<f32>(t.x, t.y + (p.y - cl));
 }

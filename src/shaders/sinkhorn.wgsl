@@ -20,7 +20,11 @@ struct Params {
   B: u32,
   K: u32,
   shift_g: f32,
+  s_lo: f32,
+  opaque_zero: u32,
+  _pad0: u32,
   _pad1: u32,
+  _pad2: u32,
 }
 
 const RB: u32 = 8u;
