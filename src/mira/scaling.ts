@@ -34,6 +34,9 @@ export interface ScalingParams {
   vSign: number;
   /** Keep g relative to s·max ℓ (Sinkhorn, whose first pass sees s·ℓ unnormalised). */
   shiftG: boolean;
+  /** Exponents s·d − g and s·d − ρ in double-f32 (Sinkhorn, SeLa: exact to float64 at ±100 logits, ε = 0.05),
+   *  or one f32 fma (MIRA, whose g stays centred; half the kernel time on CPU emulators). See mira.wgsl's header. */
+  compensated: boolean;
 }
 
 const PARAM_BYTES = 64;
@@ -44,7 +47,7 @@ function paramWords(p: ScalingParams, rowNorm: boolean, B: number, K: number): A
   new Uint32Array(buf, 32, 2).set([B, K]);
   // s as a double-f32 (s, s − f32(s)); then the 0 the kernels' compensated sums XOR with (double_f32.wgsl's df_zero).
   new Float32Array(buf, 40, 2).set([p.shiftG ? 1 : 0, p.s - Math.fround(p.s)]);
-  new Uint32Array(buf, 48, 1).set([0]);
+  new Uint32Array(buf, 48, 2).set([0, p.compensated ? 1 : 0]);
   return buf;
 }
 

@@ -60,7 +60,7 @@ struct Params {
   shift_g: f32,  // 1: g is kept relative to s·max ℓ (Sinkhorn; see init_scale), 0: MIRA
   s_lo: f32,     // s − f32(s): the scale as the double-f32 (s, s_lo)
   opaque_zero: u32, // 0 from the host, unknown to the compiler (double_f32.wgsl's df_zero)
-  _pad0: u32,
+  compensated: u32, // 1: the exponents in double-f32 (Sinkhorn, SeLa); 0: one fma (MIRA; see Precision above)
   _pad1: u32,
   _pad2: u32,
 }
@@ -93,6 +93,13 @@ fn lse_merge(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> {
 fn lse_push(p: vec2<f32>, x: f32) -> vec2<f32> {
   if (x > p.x) { return vec2<f32>(x, p.y * exp(p.x - x) + 1.0); }
   return vec2<f32>(p.x, p.y + exp(x - p.x));
+}
+
+// The exponent s·(ℓ − r) − c of every pass: double-f32 when `comp` (c = ch + cl), else one fma on
+// the high parts (then the low part is 0).
+fn exponent(comp: bool, l: f32, r: f32, S: vec2<f32>, SS: vec2<f32>, ch: f32, cl: f32) -> vec2<f32> {
+  if (comp) { return df_scaled_diff_sub(l, r, S, SS, ch, cl); }
+  return vec2<f32>(fma(l - r, S.x, -ch), 0.0);
 }
 
 // Adds the double-f32 x = xh + xl to the running pair, whose max is an f32 (some xh): the
@@ -223,6 +230,7 @@ fn rows(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wi
   df_zero = r_p.opaque_zero;
   let S = vec2<f32>(r_p.s, r_p.s_lo);
   let SS = df_split(r_p.s);
+  let comp = r_p.compensated != 0u;
   let rl = lid / TPR;
   if (r_p.row_norm != 0.0) {
     var p = vec2<f32>(NEG, 0.0);
@@ -231,7 +239,7 @@ fn rows(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wi
       let a = r_p.a;
       let mx = r_rmax[r0 + rl];
       for (var j = lid % TPR; j < K; j += TPR) {
-        let x = df_scaled_diff_sub(r_logits[base + j], mx, S, SS, a * r_g[j], a * r_glo[j]);
+        let x = exponent(comp, r_logits[base + j], mx, S, SS, a * r_g[j], a * r_glo[j]);
         p = lse_push2(p, x.x, x.y);
       }
     }
@@ -258,7 +266,7 @@ fn rows(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wi
   for (var j = lid; j < K; j += WG) {
     var p = vec2<f32>(NEG, 0.0);
     for (var r = 0u; r < nr; r++) {
-      let y = df_scaled_diff_sub(r_logits[(r0 + r) * K + j], rho2[r], S, SS, rho[r], rho_lo[r]);
+      let y = exponent(comp, r_logits[(r0 + r) * K + j], rho2[r], S, SS, rho[r], rho_lo[r]);
       p = lse_push2(p, y.x, y.y);
     }
     let q = df_two_sum(p.x, log(p.y));
@@ -316,6 +324,7 @@ fn targets(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id)
   df_zero = t_p.opaque_zero;
   let S = vec2<f32>(s, t_p.s_lo);
   let SS = df_split(s);
+  let comp = t_p.compensated != 0u;
   let rl = lid / TPR;
   let valid = r0 + rl < B;
   let base = (r0 + rl) * K;
@@ -339,7 +348,7 @@ fn targets(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id)
   var sum = 0.0;
   if (valid) {
     for (var j = lid % TPR; j < K; j += TPR) {
-      let x = df_scaled_diff_sub(t_logits[base + j], mx, S, SS, a * t_g[j], a * t_glo[j]);
+      let x = exponent(comp, t_logits[base + j], mx, S, SS, a * t_g[j], a * t_glo[j]);
       let e = exp((x.x - rm) + x.y);
       t_w[base + j] = e;
       sum += e;

@@ -22,7 +22,7 @@ struct Params {
   shift_g: f32,
   s_lo: f32,
   opaque_zero: u32,
-  _pad0: u32,
+  compensated: u32,
   _pad1: u32,
   _pad2: u32,
 }
