@@ -7,34 +7,47 @@
 //
 // MIRA: s = 1/(τ(1−β)), a = β/(1−β), γ = 1−β, off = log B, and g = log v. The row LSE of s·ℓ
 // (the −LSE_j term of log k) is folded into ρ, so log k is never stored or re-read: each
-// pass forms s·d − a·g_j (one fma) from the logits. Starting from g = 0 the first pass
+// pass forms s·d − a·g_j from the logits. Starting from g = 0 the first pass
 // yields g⁽⁰⁾ = (1−β)[LSE_i(log k_ij) − log B], i.e. v⁽⁰⁾ = (mean_i k_i)^(1−β).
 // Sinkhorn-Knopp (SwAV / SeLa): s = 1/ε (or λ), a = 1, γ = 1, off = log B − log K and g = −u
 // (u the log prototype scaling); the first column pass takes ρ = 0 on ℓ (row_norm = 0), as
 // SwAV normalises the prototypes first; its targets exp(s·ℓ + u + r)·B are the same row softmax.
 //
 // Precision: every kernel works on d_ij = ℓ_ij − max_j ℓ_ij (row_max, once per solve) rather
-// than ℓ: a row constant, invisible to the targets and absorbed by ρ, but it keeps the
-// dominant entries of each row near 0, where f32 is finest (with ℓ = ±100 and s ≈ 15, s·ℓ has
-// an ulp of 1e-4; s·d of the row's winners is exact or nearly so, whether or not the device
-// fuses the fma — lavapipe does not always).
+// than ℓ: a row constant, invisible to the targets and absorbed by ρ, that keeps the dominant
+// entries of each row near 0. Centring is not enough for Sinkhorn at small ε: with ε = 0.05 and
+// logit gaps of 200 the scalings g and ρ reach ±4000, where an f32 steps by 2.4e-4, and s·d (a
+// product of that size) is rounded by as much — 6e-5 on the targets of 3×7 ±100 cases, 2.4e-4 on
+// a one-hot one. So with `compensated` (Sinkhorn, SeLa) the kernels carry double-f32 pairs
+// (double_f32.wgsl, prepended by the host): s = (s, s_lo); s·d by TwoSum + TwoProduct; ρ, the
+// column partials (high parts, then low parts) and g (g, g_lo) as hi + lo; every exponent
+// s·d − g or s·d − ρ by TwoSum, its high part exact, so that an LSE keeps an f32 reference max m
+// (some exponent's high part) and adds exp((x_hi − m) + x_lo), exact by Sterbenz for the terms
+// that matter. Measured against float64 (test/mira-sinkhorn.test.ts): ≤ 1.3e-7 on the targets
+// for ±100 logits at ε = 0.05 (the f32 rounding of exp, log and the row sums), from 6e-5/2.4e-4.
+// MIRA (compensated = 0) keeps one fma per exponent: its g is centred (O(log K), not ±4000), its
+// tests pass at 2e-6, and the compensated exponent costs about twice the kernel time on CPU
+// emulators. Its a·g and γ·(…) round once in either mode. The trace kernels and sinkhorn.wgsl
+// read g's high part alone (diagnostics and argmax labels; f32 is enough there).
 //
 // Shapes travel in the params uniform, not as override constants: on CPU emulators every
 // specialisation costs seconds of LLVM time, and nothing here gains from constant shapes.
 //
 // Entry points (bindings are numbered per entry point, in the order the host binds them):
 //   row_max      one workgroup per RB rows: rmax_i = max_j ℓ_ij.
-//   init_scale   one workgroup: lmax = max_i rmax_i; g = g_prev = 0 in the reference's frame.
+//   init_scale   one workgroup: lmax = max_i rmax_i; g = g_prev = 0 in the reference's frame
+//                (g + g_lo = −s·lmax exactly when shifted, see below).
 //                Sinkhorn's first prototype step sees s·ℓ unnormalised, so its g carries the
 //                constant s·lmax (≈ 2000 for ℓ ≈ 100 at ε = 0.05, where f32 steps by 1e-4);
 //                with shift_g = 1 the kernels keep g' = g − s·lmax (the reference's g is
 //                g' + s·lmax). No target sees the shift.
-//   rows         one workgroup per block of RB rows: column scale, row LSE, then per-block
-//                column partials partial[blk][j] = LSE_{i∈blk}(s·ℓ_ij − ρ_i).
+//   rows         one workgroup per block of RB rows: column scale, row LSE ρ (hi, lo), then per-block
+//                column partials partial[blk][j] = LSE_{i∈blk}(s·ℓ_ij − ρ_i) (high parts;
+//                the low parts follow at nb·K + blk·K + j).
 //   cols         one thread per column: reduces the partials over blocks in a fixed order
-//                (deterministic) into g; keeps the previous g in g_prev; v = exp(g) (MIRA)
-//                or u = −g (Sinkhorn, in the reference's frame: −(g + s·lmax)).
-//   targets      one workgroup per RB rows: w = softmax_j(s·ℓ_ij − a·g_j): the row max, then
+//                (deterministic) into g (hi, lo); keeps the previous g's high part in g_prev; v = exp(g)
+//                (MIRA) or u = −g (Sinkhorn, in the reference's frame: −(g + s·lmax)).
+//   targets      one workgroup per RB rows: w = softmax_j(s·ℓ_ij − a·g_j): the row max (f32, a reference only), then
 //                exp written and summed, then scaled by 1/sum, the same thread for the same
 //                element throughout, so each row sums to 1 to f32 rounding.
 //   trace_rows   per RB rows, for the trace: Σ entropy, Σ KL(w‖p), max|Δw| against the

@@ -8,6 +8,8 @@
 //                 scaled P = diag(r) p^λ diag(c), whose row factor does not change the argmax.
 // The params uniform is the one the scaling plan writes (same struct as mira.wgsl), and rmax
 // its row maxima: as there, the kernels work on d = ℓ − max_j ℓ (a row constant).
+// They read g's high part alone (mira.wgsl carries g + g_lo): the change measure and the argmax
+// need no more than f32.
 struct Params {
   s: f32,
   a: f32,
