@@ -1,7 +1,9 @@
 // The double-f32 helpers (src/shaders/double_f32.wgsl) on this adapter: TwoSum, the bit-pattern
 // split and Dekker's TwoProduct must be error-free transforms here, or the scaling kernels that
 // rely on them (mira.wgsl) silently fall back to f32 precision. A compiler that re-associates
-// (a + b) − a into b, or drops the split, leaves lo = 0 and fails this at once. Checked exactly in
+// (a + b) − a into b, or drops the split, leaves lo = 0 and fails this at once (the plain TwoSum
+// did, on lavapipe). Inlined into a large kernel a compiler may still find more to fold, so the
+// kernels have their own float64 test (test/mira-sinkhorn.test.ts, 1e-6 at ±100). Checked exactly in
 // float64 (a sum or product of two f32s is exact there for the magnitudes drawn here).
 import { describe, expect, test } from 'vitest';
 import dfCode from '../src/shaders/double_f32.wgsl?raw';

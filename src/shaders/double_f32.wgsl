@@ -19,13 +19,15 @@
 //                        small cross terms rounded (≈ 2⁻⁴⁸ relative). The lo is not renormalised.
 //   df_scaled_diff_sub(x, y, s, ss, ch, cl)  s·(x − y) − (ch + cl), the exponent of every scaling
 //                        pass: its hi is exact by TwoSum, the low parts added (≈ 2⁻⁴⁸ relative).
-// test/double-f32.test.ts checks on the adapter that these are exact (a compiler that re-associates
-// (a + b) − a into b, or fuses the split, would make them lose the low part).
+// test/double-f32.test.ts checks on the adapter that these are exact in isolation (a compiler that
+// re-associates (a + b) − a into b would make them lose the low part); test/mira-sinkhorn.test.ts
+// checks them inside the kernels, against float64 at 1e-6.
 
 // 0u, but not a constant: every entry point that uses these helpers sets it from its uniform
 // first. XOR-ing a float's bits with it (df_hide) hides (a + b) − a from the compiler's float
-// algebra: Mesa's NIR folds that into b, and s − (s − a) into a, zeroing every low part (the
-// probe saw it; multiplying by an opaque 1.0 was not enough: NIR factors a·1 − b·1 into (a − b)·1).
+// algebra: on lavapipe the plain TwoSum came back with every low part 0 (test/double-f32.test.ts);
+// multiplying by an opaque 1.0 instead passed that probe but not the scaling kernels' float64 test
+// (the float algebra can factor a·1 − b·1 into (a − b)·1); an integer XOR it cannot see through.
 var<private> df_zero: u32 = 0u;
 
 fn df_hide(x: f32) -> f32 {
