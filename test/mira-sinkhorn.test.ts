@@ -4,7 +4,7 @@
 // and from probabilities.
 import { describe, expect, test } from 'vitest';
 import { SinkhornSolver, SelaSolver, selaLogProbabilities } from '../src/mira/sinkhorn.ts';
-import { createTensor, readF32, readTensor, uploadTensor } from '../src/gpu/tensor.ts';
+import { createTensor, readF32, readTensor, uploadTensor, writeTensor } from '../src/gpu/tensor.ts';
 import { ShapeError } from '../src/gpu/errors.ts';
 import { ParamError } from '../src/mira/validate.ts';
 import { selaSinkhorn, sinkhornSwav } from '../src/ref/sinkhorn.ts';
@@ -64,12 +64,12 @@ describe('Sinkhorn-Knopp (SwAV) on the GPU vs float64', () => {
     for (let i = 0; i < high.length; i++) high[i] = 80 + 20 * rnd();
     const hot = new Float32Array(B * K);
     for (let i = 0; i < B; i++) for (let j = 0; j < K; j++) hot[i * K + j] = j === i % 3 ? 100 : -100 + rnd();
-    // The float32 floor: equipartition gives the never-winning prototypes 1/K of the mass
-    // through scalings near s·Δℓ = 20·200 = 4000, where float32 steps by 2.4e-4 (relative
-    // error of the targets they touch); logits in [80, 100] stay near 1e-7.
+    // Equipartition gives the never-winning prototypes 1/K of the mass through scalings near
+    // s·Δℓ = 20·200 = 4000, where a float32 steps by 2.4e-4; the kernels carry them (and s·d) as
+    // double-f32, so both cases are held to 1e-6 (plain float32 missed the one-hot one by 2.4e-4).
     for (const [name, x, atol] of [
-      ['logits in [80, 100]', high, 2e-6],
-      ['one-hot ±100', hot, 2.4e-4],
+      ['logits in [80, 100]', high, 1e-6],
+      ['one-hot ±100', hot, 1e-6],
     ] as const) {
       const g = await gpuSinkhorn(x, B, K, 0.05, 3, true);
       expect(rowSums(g.q, B, K), name).toBeLessThan(1e-6);
@@ -90,6 +90,32 @@ describe('Sinkhorn-Knopp (SwAV) on the GPU vs float64', () => {
       console.log(`sinkhorn ${name}: max |q_gpu − q_ref| ${rep.maxAbs.toExponential(2)}`);
       g.plan.destroy();
     }
+  });
+
+  test('±100 logits at ε = 0.05: 3×7 targets within 1e-6 of float64 (double-f32 scalings; plain float32 misses by 6e-5)', async () => {
+    const ctx = await testGpu();
+    const B = 3;
+    const K = 7;
+    const L = createTensor(ctx, [B, K], 'f32', 'l');
+    const W = createTensor(ctx, [B, K], 'f32', 'q');
+    const plan = (await SinkhornSolver.create(ctx, { B, K })).bind(L, W);
+    plan.setParams({ eps: 0.05 });
+    for (const mode of ['uniform in [−100, 100]', 'ℓ ∈ {±100}'] as const) {
+      let worst = 0;
+      for (let seed = 1; seed <= 40; seed++) {
+        const rnd = seededRandom(seed);
+        const x = new Float32Array(B * K);
+        for (let i = 0; i < x.length; i++) x[i] = mode === 'ℓ ∈ {±100}' ? (rnd() < 0.3 ? 100 : -100) : 200 * rnd() - 100;
+        writeTensor(ctx, L, x);
+        await plan.solve({ iters: 3 });
+        const q = await readF32(ctx, W);
+        const rep = expectClose(sinkhornSwav(x, B, K, { eps: 0.05, iters: 3 }).q, q, 1e-6, 0, `${mode}, seed ${seed}`);
+        worst = Math.max(worst, rep.maxAbs);
+        expect(rowSums(q, B, K)).toBeLessThan(1e-6);
+      }
+      console.log(`sinkhorn 3×7 ${mode}, 40 cases: max |q_gpu − q_ref| ${worst.toExponential(2)}`);
+    }
+    plan.destroy();
   });
 
   test('the trace matches the reference; step() reproduces it; the marginal error shrinks', async () => {

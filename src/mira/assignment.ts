@@ -42,7 +42,7 @@ export function miraScalingParams(p: MiraParams, B: number): ScalingParams {
   checkBeta(p.beta, 'MIRA');
   checkPositive(p.tau, 'τ', 'MIRA');
   const om = 1 - p.beta;
-  return { s: 1 / (p.tau * om), a: p.beta / om, gamma: om, off: Math.log(B), invTau: 1 / p.tau, beta: p.beta, vSign: 1, shiftG: false };
+  return { s: 1 / (p.tau * om), a: p.beta / om, gamma: om, off: Math.log(B), invTau: 1 / p.tau, beta: p.beta, vSign: 1, shiftG: false, compensated: false };
 }
 
 export class MiraSolver {

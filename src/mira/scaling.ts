@@ -3,13 +3,17 @@
 // `ScalingKernels.create`; a `ScalingPlan` binds them to one logit tensor and one target tensor
 // and owns the small state (g, g_prev, v, block partials, trace). Everything is recorded into
 // the caller's command encoder; nothing is read back unless asked (`step`, `readTrace`).
-import code from '../shaders/mira.wgsl?raw';
+import miraCode from '../shaders/mira.wgsl?raw';
+import doubleF32Code from '../shaders/double_f32.wgsl?raw';
 import type { GpuContext } from '../gpu/context.ts';
 import { GpuKernelError, ShapeError } from '../gpu/errors.ts';
 import { createKernel, type BoundKernel, type Kernel, type PassTimer } from '../gpu/kernel.ts';
 import { createBuffer, createTensor, type Tensor } from '../gpu/tensor.ts';
 import { checkAssignShape } from './validate.ts';
 import type { IterationRecord } from './iteration-record.ts';
+
+/** mira.wgsl calls the double-f32 helpers: one module, the helpers first. */
+const code = `${doubleF32Code}\n${miraCode}`;
 
 /** Rows per workgroup and threads per workgroup: must match RB and WG in mira.wgsl. */
 export const ROWS_PER_BLOCK = 8;
@@ -30,15 +34,20 @@ export interface ScalingParams {
   vSign: number;
   /** Keep g relative to s·max ℓ (Sinkhorn, whose first pass sees s·ℓ unnormalised). */
   shiftG: boolean;
+  /** Exponents s·d − g and s·d − ρ in double-f32 (Sinkhorn, SeLa: exact to float64 at ±100 logits, ε = 0.05),
+   *  or one f32 fma (MIRA, whose g stays centred; half the kernel time on CPU emulators). See mira.wgsl's header. */
+  compensated: boolean;
 }
 
-const PARAM_BYTES = 48;
+const PARAM_BYTES = 64;
 
 function paramWords(p: ScalingParams, rowNorm: boolean, B: number, K: number): ArrayBuffer {
   const buf = new ArrayBuffer(PARAM_BYTES);
   new Float32Array(buf, 0, 8).set([p.s, p.a, p.gamma, p.off, p.invTau, p.beta, rowNorm ? 1 : 0, p.vSign]);
   new Uint32Array(buf, 32, 2).set([B, K]);
-  new Float32Array(buf, 40, 1).set([p.shiftG ? 1 : 0]);
+  // s as a double-f32 (s, s − f32(s)); then the 0 the kernels' compensated sums XOR with (double_f32.wgsl's df_zero).
+  new Float32Array(buf, 40, 2).set([p.shiftG ? 1 : 0, p.s - Math.fround(p.s)]);
+  new Uint32Array(buf, 48, 2).set([0, p.compensated ? 1 : 0]);
   return buf;
 }
 
@@ -93,6 +102,8 @@ export class ScalingKernels {
  */
 export class ScalingPlan {
   readonly g: Tensor;
+  /** The low parts of g (g + gLo is the double-f32 column scale; kernels that only need f32 read g alone). */
+  readonly gLo: Tensor;
   readonly gPrev: Tensor;
   /** MIRA: v = exp(g), the marginal scale. Sinkhorn/SeLa: u, the log prototype scaling. */
   readonly v: Tensor;
@@ -140,22 +151,24 @@ export class ScalingPlan {
     if (overlap) throw new ShapeError(`${label}: targets must not alias the logits (the logits are read by every pass)`);
     const nb = kernels.blocks;
     this.g = createTensor(ctx, [K], 'f32', `${label}.g`);
+    this.gLo = createTensor(ctx, [K], 'f32', `${label}.g_lo`);
     this.gPrev = createTensor(ctx, [K], 'f32', `${label}.g_prev`);
     this.v = createTensor(ctx, [K], 'f32', `${label}.v`);
     this.rmax = createTensor(ctx, [B], 'f32', `${label}.row_max`);
     this.lmax = createTensor(ctx, [1], 'f32', `${label}.max`);
-    this.scratch = createTensor(ctx, [nb, K], 'f32', `${label}.partials`);
+    // Column partials as double-f32: the high parts of every block, then the low parts (the trace reuses the first half).
+    this.scratch = createTensor(ctx, [2, nb, K], 'f32', `${label}.partials`);
     this.stats = createTensor(ctx, [nb, 4], 'f32', `${label}.block_stats`);
     const U = GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST;
     this.params = createBuffer(ctx, PARAM_BYTES, U, `${label}.params`);
     this.paramsFirst = createBuffer(ctx, PARAM_BYTES, U, `${label}.params_first`);
     this.state = createBuffer(ctx, 16, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC, `${label}.state`);
     this.bRowMax = kernels.rowMax.bind([logits, this.rmax, this.params], `${label}.row_max`);
-    this.bInitScale = kernels.initScale.bind([this.rmax, this.g, this.gPrev, this.lmax, this.params], `${label}.init_scale`);
-    this.bRows = kernels.rows.bind([logits, this.rmax, this.g, this.scratch, this.lmax, this.params], `${label}.rows`);
-    this.bRowsFirst = kernels.rows.bind([logits, this.rmax, this.g, this.scratch, this.lmax, this.paramsFirst], `${label}.rows_first`);
-    this.bCols = kernels.cols.bind([this.scratch, this.g, this.gPrev, this.v, this.lmax, this.params], `${label}.cols`);
-    this.bTargets = kernels.targets.bind([logits, this.rmax, this.g, targets, this.params], `${label}.targets`);
+    this.bInitScale = kernels.initScale.bind([this.rmax, this.g, this.gLo, this.gPrev, this.lmax, this.params], `${label}.init_scale`);
+    this.bRows = kernels.rows.bind([logits, this.rmax, this.g, this.gLo, this.scratch, this.lmax, this.params], `${label}.rows`);
+    this.bRowsFirst = kernels.rows.bind([logits, this.rmax, this.g, this.gLo, this.scratch, this.lmax, this.paramsFirst], `${label}.rows_first`);
+    this.bCols = kernels.cols.bind([this.scratch, this.g, this.gLo, this.gPrev, this.v, this.lmax, this.params], `${label}.cols`);
+    this.bTargets = kernels.targets.bind([logits, this.rmax, this.g, this.gLo, targets, this.params], `${label}.targets`);
   }
 
   get B(): number {
@@ -305,7 +318,7 @@ export class ScalingPlan {
   }
 
   destroy(): void {
-    for (const t of [this.g, this.gPrev, this.v, this.rmax, this.lmax, this.scratch, this.stats]) t.buffer.destroy();
+    for (const t of [this.g, this.gLo, this.gPrev, this.v, this.rmax, this.lmax, this.scratch, this.stats]) t.buffer.destroy();
     this.params.destroy();
     this.paramsFirst.destroy();
     this.state.destroy();

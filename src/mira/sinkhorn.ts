@@ -32,7 +32,7 @@ export const SELA_DEFAULTS = { lambda: 10, tol: 0.1, checkEvery: 10, maxIters: 1
 export function sinkhornScalingParams(eps: number, B: number, K: number): ScalingParams {
   checkPositive(eps, 'ε', 'Sinkhorn-Knopp');
   // g = −u; off = log B − log K makes g exactly −log of SwAV's prototype scaling.
-  return { s: 1 / eps, a: 1, gamma: 1, off: Math.log(B) - Math.log(K), invTau: 1 / eps, beta: 0, vSign: -1, shiftG: true };
+  return { s: 1 / eps, a: 1, gamma: 1, off: Math.log(B) - Math.log(K), invTau: 1 / eps, beta: 0, vSign: -1, shiftG: true, compensated: true };
 }
 
 export interface SinkhornRecordOptions {
@@ -259,7 +259,7 @@ export class SelaPlan {
   setParams(p: { lambda: number }): void {
     checkPositive(p.lambda, 'λ', 'SeLa');
     const { B, K } = this.plan;
-    this.plan.writeParams({ s: p.lambda, a: 1, gamma: 1, off: Math.log(B) - Math.log(K), invTau: 1, beta: 0, vSign: -1, shiftG: true }, false);
+    this.plan.writeParams({ s: p.lambda, a: 1, gamma: 1, off: Math.log(B) - Math.log(K), invTau: 1, beta: 0, vSign: -1, shiftG: true, compensated: true }, false);
     this.lambda = p.lambda;
   }
 

@@ -7,34 +7,47 @@
 //
 // MIRA: s = 1/(τ(1−β)), a = β/(1−β), γ = 1−β, off = log B, and g = log v. The row LSE of s·ℓ
 // (the −LSE_j term of log k) is folded into ρ, so log k is never stored or re-read: each
-// pass forms s·d − a·g_j (one fma) from the logits. Starting from g = 0 the first pass
+// pass forms s·d − a·g_j from the logits. Starting from g = 0 the first pass
 // yields g⁽⁰⁾ = (1−β)[LSE_i(log k_ij) − log B], i.e. v⁽⁰⁾ = (mean_i k_i)^(1−β).
 // Sinkhorn-Knopp (SwAV / SeLa): s = 1/ε (or λ), a = 1, γ = 1, off = log B − log K and g = −u
 // (u the log prototype scaling); the first column pass takes ρ = 0 on ℓ (row_norm = 0), as
 // SwAV normalises the prototypes first; its targets exp(s·ℓ + u + r)·B are the same row softmax.
 //
 // Precision: every kernel works on d_ij = ℓ_ij − max_j ℓ_ij (row_max, once per solve) rather
-// than ℓ: a row constant, invisible to the targets and absorbed by ρ, but it keeps the
-// dominant entries of each row near 0, where f32 is finest (with ℓ = ±100 and s ≈ 15, s·ℓ has
-// an ulp of 1e-4; s·d of the row's winners is exact or nearly so, whether or not the device
-// fuses the fma — lavapipe does not always).
+// than ℓ: a row constant, invisible to the targets and absorbed by ρ, that keeps the dominant
+// entries of each row near 0. Centring is not enough for Sinkhorn at small ε: with ε = 0.05 and
+// logit gaps of 200 the scalings g and ρ reach ±4000, where an f32 steps by 2.4e-4, and s·d (a
+// product of that size) is rounded by as much — 6e-5 on the targets of 3×7 ±100 cases, 2.4e-4 on
+// a one-hot one. So with `compensated` (Sinkhorn, SeLa) the kernels carry double-f32 pairs
+// (double_f32.wgsl, prepended by the host): s = (s, s_lo); s·d by TwoSum + TwoProduct; ρ, the
+// column partials (high parts, then low parts) and g (g, g_lo) as hi + lo; every exponent
+// s·d − g or s·d − ρ by TwoSum, its high part exact, so that an LSE keeps an f32 reference max m
+// (some exponent's high part) and adds exp((x_hi − m) + x_lo), exact by Sterbenz for the terms
+// that matter. Measured against float64 (test/mira-sinkhorn.test.ts): ≤ 1.3e-7 on the targets
+// for ±100 logits at ε = 0.05 (the f32 rounding of exp, log and the row sums), from 6e-5/2.4e-4.
+// MIRA (compensated = 0) keeps one fma per exponent: its g is centred (O(log K), not ±4000), its
+// tests pass at 2e-6, and the compensated exponent costs about twice the kernel time on CPU
+// emulators. Its a·g and γ·(…) round once in either mode. The trace kernels and sinkhorn.wgsl
+// read g's high part alone (diagnostics and argmax labels; f32 is enough there).
 //
 // Shapes travel in the params uniform, not as override constants: on CPU emulators every
 // specialisation costs seconds of LLVM time, and nothing here gains from constant shapes.
 //
 // Entry points (bindings are numbered per entry point, in the order the host binds them):
 //   row_max      one workgroup per RB rows: rmax_i = max_j ℓ_ij.
-//   init_scale   one workgroup: lmax = max_i rmax_i; g = g_prev = 0 in the reference's frame.
+//   init_scale   one workgroup: lmax = max_i rmax_i; g = g_prev = 0 in the reference's frame
+//                (g + g_lo = −s·lmax exactly when shifted, see below).
 //                Sinkhorn's first prototype step sees s·ℓ unnormalised, so its g carries the
 //                constant s·lmax (≈ 2000 for ℓ ≈ 100 at ε = 0.05, where f32 steps by 1e-4);
 //                with shift_g = 1 the kernels keep g' = g − s·lmax (the reference's g is
 //                g' + s·lmax). No target sees the shift.
-//   rows         one workgroup per block of RB rows: column scale, row LSE, then per-block
-//                column partials partial[blk][j] = LSE_{i∈blk}(s·ℓ_ij − ρ_i).
+//   rows         one workgroup per block of RB rows: column scale, row LSE ρ (hi, lo), then per-block
+//                column partials partial[blk][j] = LSE_{i∈blk}(s·ℓ_ij − ρ_i) (high parts;
+//                the low parts follow at nb·K + blk·K + j).
 //   cols         one thread per column: reduces the partials over blocks in a fixed order
-//                (deterministic) into g; keeps the previous g in g_prev; v = exp(g) (MIRA)
-//                or u = −g (Sinkhorn, in the reference's frame: −(g + s·lmax)).
-//   targets      one workgroup per RB rows: w = softmax_j(s·ℓ_ij − a·g_j): the row max, then
+//                (deterministic) into g (hi, lo); keeps the previous g's high part in g_prev; v = exp(g)
+//                (MIRA) or u = −g (Sinkhorn, in the reference's frame: −(g + s·lmax)).
+//   targets      one workgroup per RB rows: w = softmax_j(s·ℓ_ij − a·g_j): the row max (f32, a reference only), then
 //                exp written and summed, then scaled by 1/sum, the same thread for the same
 //                element throughout, so each row sums to 1 to f32 rounding.
 //   trace_rows   per RB rows, for the trace: Σ entropy, Σ KL(w‖p), max|Δw| against the
@@ -58,7 +71,11 @@ struct Params {
   B: u32,
   K: u32,
   shift_g: f32,  // 1: g is kept relative to s·max ℓ (Sinkhorn; see init_scale), 0: MIRA
+  s_lo: f32,     // s − f32(s): the scale as the double-f32 (s, s_lo)
+  opaque_zero: u32, // 0 from the host, unknown to the compiler (double_f32.wgsl's df_zero)
+  compensated: u32, // 1: the exponents in double-f32 (Sinkhorn, SeLa); 0: one fma (MIRA; see Precision above)
   _pad1: u32,
+  _pad2: u32,
 }
 
 const RB: u32 = 8u;      // rows per workgroup
@@ -77,6 +94,7 @@ var<workgroup> sk: array<f32, WG>;
 var<workgroup> rho: array<f32, RB>;
 var<workgroup> rho2: array<f32, RB>;
 var<workgroup> rho3: array<f32, RB>;
+var<workgroup> rho_lo: array<f32, RB>;
 
 // (m1, s1) ⊕ (m2, s2): the log-sum-exp pair of the union.
 fn lse_merge(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> {
@@ -88,6 +106,20 @@ fn lse_merge(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> {
 fn lse_push(p: vec2<f32>, x: f32) -> vec2<f32> {
   if (x > p.x) { return vec2<f32>(x, p.y * exp(p.x - x) + 1.0); }
   return vec2<f32>(p.x, p.y + exp(x - p.x));
+}
+
+// The exponent s·(ℓ − r) − c of every pass: double-f32 when `comp` (c = ch + cl), else one fma on
+// the high parts (then the low part is 0).
+fn exponent(comp: bool, l: f32, r: f32, S: vec2<f32>, SS: vec2<f32>, ch: f32, cl: f32) -> vec2<f32> {
+  if (comp) { return df_scaled_diff_sub(l, r, S, SS, ch, cl); }
+  return vec2<f32>(fma(l - r, S.x, -ch), 0.0);
+}
+
+// Adds the double-f32 x = xh + xl to the running pair, whose max is an f32 (some xh): the
+// exponent (xh − m) + xl is exact where it matters (xh − m by Sterbenz for the dominant terms).
+fn lse_push2(p: vec2<f32>, xh: f32, xl: f32) -> vec2<f32> {
+  if (xh > p.x) { return vec2<f32>(xh, p.y * exp(p.x - xh) + exp(xl)); }
+  return vec2<f32>(p.x, p.y + exp((xh - p.x) + xl));
 }
 
 // Reductions are serial over a few values in workgroup memory (one barrier before, the
@@ -160,13 +192,15 @@ fn row_max(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id)
 // ---------------------------------------------------------------- init_scale
 @group(0) @binding(0) var<storage, read> i_rmax: array<f32>;
 @group(0) @binding(1) var<storage, read_write> i_g: array<f32>;
-@group(0) @binding(2) var<storage, read_write> i_gprev: array<f32>;
-@group(0) @binding(3) var<storage, read_write> i_lmax: array<f32>;
-@group(0) @binding(4) var<uniform> i_p: Params;
+@group(0) @binding(2) var<storage, read_write> i_glo: array<f32>;
+@group(0) @binding(3) var<storage, read_write> i_gprev: array<f32>;
+@group(0) @binding(4) var<storage, read_write> i_lmax: array<f32>;
+@group(0) @binding(5) var<uniform> i_p: Params;
 
 @compute @workgroup_size(WG)
 fn init_scale(@builtin(local_invocation_id) lid3: vec3<u32>) {
   let lid = lid3.x;
+  df_zero = i_p.opaque_zero;
   var m = NEG;
   for (var i = lid; i < i_p.B; i += WG) { m = max(m, i_rmax[i]); }
   sm[lid] = m;
@@ -175,12 +209,17 @@ fn init_scale(@builtin(local_invocation_id) lid3: vec3<u32>) {
     var x = sm[0];
     for (var t = 1u; t < WG; t++) { x = max(x, sm[t]); }
     i_lmax[0] = x;
-    rho[0] = -i_p.shift_g * i_p.s * x;
+    // g = −s·lmax exactly (hi + lo), or 0.
+    let g0 = df_scaled_diff(0.0, x, vec2<f32>(i_p.s, i_p.s_lo), df_split(i_p.s));
+    rho[0] = i_p.shift_g * g0.x;
+    rho_lo[0] = i_p.shift_g * g0.y;
   }
   workgroupBarrier();
   let g0 = rho[0];
+  let g0lo = rho_lo[0];
   for (var j = lid; j < i_p.K; j += WG) {
     i_g[j] = g0;
+    i_glo[j] = g0lo;
     i_gprev[j] = g0;
   }
 }
@@ -189,9 +228,10 @@ fn init_scale(@builtin(local_invocation_id) lid3: vec3<u32>) {
 @group(0) @binding(0) var<storage, read> r_logits: array<f32>;
 @group(0) @binding(1) var<storage, read> r_rmax: array<f32>;
 @group(0) @binding(2) var<storage, read> r_g: array<f32>;
-@group(0) @binding(3) var<storage, read_write> r_partial: array<f32>;
-@group(0) @binding(4) var<storage, read> r_lmax: array<f32>;
-@group(0) @binding(5) var<uniform> r_p: Params;
+@group(0) @binding(3) var<storage, read> r_glo: array<f32>;
+@group(0) @binding(4) var<storage, read_write> r_partial: array<f32>;
+@group(0) @binding(5) var<storage, read> r_lmax: array<f32>;
+@group(0) @binding(6) var<uniform> r_p: Params;
 
 @compute @workgroup_size(WG)
 fn rows(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
@@ -200,7 +240,10 @@ fn rows(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wi
   let K = r_p.K;
   let blk = wid.x;
   let r0 = blk * RB;
-  let s = r_p.s;
+  df_zero = r_p.opaque_zero;
+  let S = vec2<f32>(r_p.s, r_p.s_lo);
+  let SS = df_split(r_p.s);
+  let comp = r_p.compensated != 0u;
   let rl = lid / TPR;
   if (r_p.row_norm != 0.0) {
     var p = vec2<f32>(NEG, 0.0);
@@ -208,58 +251,80 @@ fn rows(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wi
       let base = (r0 + rl) * K;
       let a = r_p.a;
       let mx = r_rmax[r0 + rl];
-      for (var j = lid % TPR; j < K; j += TPR) { p = lse_push(p, fma(r_logits[base + j] - mx, s, -a * r_g[j])); }
+      for (var j = lid % TPR; j < K; j += TPR) {
+        let x = exponent(comp, r_logits[base + j], mx, S, SS, a * r_g[j], a * r_glo[j]);
+        p = lse_push2(p, x.x, x.y);
+      }
     }
     sm[lid] = p.x;
     ss[lid] = p.y;
     reduce_rows_lse(lid, 1u);
-    if (lid % TPR == 0u) { rho[rl] = sm[lid] + log(ss[lid]); }
+    if (lid % TPR == 0u) {
+      let q = df_two_sum(sm[lid], log(ss[lid]));
+      rho[rl] = q.x;
+      rho_lo[rl] = q.y;
+    }
   } else if (lid % TPR == 0u && r0 + rl < B) {
     // ρ = 0 on ℓ itself (SwAV's first prototype step sees exp(s·ℓ) unscaled): s·d − ρ = s·ℓ,
     // less the constant s·lmax when g is kept relative to it.
     let lm = select(r_rmax[r0 + rl], r_lmax[0], r_p.shift_g != 0.0);
-    rho[rl] = s * (lm - r_rmax[r0 + rl]);
+    let q = df_scaled_diff(lm, r_rmax[r0 + rl], S, SS);
+    rho[rl] = q.x;
+    rho_lo[rl] = q.y;
   }
   if (lid % TPR == 0u && r0 + rl < B) { rho2[rl] = r_rmax[r0 + rl]; }
   workgroupBarrier();
   let nr = min(RB, B - r0);
+  let lo = ((B + RB - 1u) / RB) * K;  // the low parts follow the high parts of every block
   for (var j = lid; j < K; j += WG) {
     var p = vec2<f32>(NEG, 0.0);
-    for (var r = 0u; r < nr; r++) { p = lse_push(p, fma(r_logits[(r0 + r) * K + j] - rho2[r], s, -rho[r])); }
-    r_partial[blk * K + j] = p.x + log(p.y);
+    for (var r = 0u; r < nr; r++) {
+      let y = exponent(comp, r_logits[(r0 + r) * K + j], rho2[r], S, SS, rho[r], rho_lo[r]);
+      p = lse_push2(p, y.x, y.y);
+    }
+    let q = df_two_sum(p.x, log(p.y));
+    r_partial[blk * K + j] = q.x;
+    r_partial[lo + blk * K + j] = q.y;
   }
 }
 
 // ---------------------------------------------------------------- cols
 @group(0) @binding(0) var<storage, read> c_partial: array<f32>;
 @group(0) @binding(1) var<storage, read_write> c_g: array<f32>;
-@group(0) @binding(2) var<storage, read_write> c_gprev: array<f32>;
-@group(0) @binding(3) var<storage, read_write> c_v: array<f32>;
-@group(0) @binding(4) var<storage, read> c_lmax: array<f32>;
-@group(0) @binding(5) var<uniform> c_p: Params;
+@group(0) @binding(2) var<storage, read_write> c_glo: array<f32>;
+@group(0) @binding(3) var<storage, read_write> c_gprev: array<f32>;
+@group(0) @binding(4) var<storage, read_write> c_v: array<f32>;
+@group(0) @binding(5) var<storage, read> c_lmax: array<f32>;
+@group(0) @binding(6) var<uniform> c_p: Params;
 
 @compute @workgroup_size(64)
 fn cols(@builtin(global_invocation_id) gid: vec3<u32>) {
   let j = gid.x;
   let K = c_p.K;
   if (j >= K) { return; }
+  df_zero = c_p.opaque_zero;
   let nb = (c_p.B + RB - 1u) / RB;
   var p = vec2<f32>(NEG, 0.0);
-  for (var b = 0u; b < nb; b++) { p = lse_push(p, c_partial[b * K + j]); }
-  let g = c_p.gamma * (p.x + log(p.y) - c_p.off);
+  for (var b = 0u; b < nb; b++) { p = lse_push2(p, c_partial[b * K + j], c_partial[(nb + b) * K + j]); }
+  let t = df_two_sum(p.x, log(p.y));
+  let u = df_two_sum(t.x, -c_p.off);
+  // γ = 1 (Sinkhorn) keeps g exact; MIRA's γ·g rounds once, as before (see the header).
+  let g = df_two_sum(c_p.gamma * u.x, c_p.gamma * (u.y + t.y));
   c_gprev[j] = c_g[j];
-  c_g[j] = g;
+  c_g[j] = g.x;
+  c_glo[j] = g.y;
   // MIRA: v = exp(g). Sinkhorn: u = −g in the reference's frame, the log prototype scaling
   // (finite; exp(u) may overflow float32 and float64 alike).
-  c_v[j] = select(exp(g), -(g + c_p.shift_g * c_p.s * c_lmax[0]), c_p.v_sign < 0.0);
+  c_v[j] = select(exp(g.x), -((g.x + c_p.shift_g * c_p.s * c_lmax[0]) + g.y), c_p.v_sign < 0.0);
 }
 
 // ---------------------------------------------------------------- targets
 @group(0) @binding(0) var<storage, read> t_logits: array<f32>;
 @group(0) @binding(1) var<storage, read> t_rmax: array<f32>;
 @group(0) @binding(2) var<storage, read> t_g: array<f32>;
-@group(0) @binding(3) var<storage, read_write> t_w: array<f32>;
-@group(0) @binding(4) var<uniform> t_p: Params;
+@group(0) @binding(3) var<storage, read> t_glo: array<f32>;
+@group(0) @binding(4) var<storage, read_write> t_w: array<f32>;
+@group(0) @binding(5) var<uniform> t_p: Params;
 
 @compute @workgroup_size(WG)
 fn targets(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
@@ -269,12 +334,16 @@ fn targets(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id)
   let r0 = wid.x * RB;
   let s = t_p.s;
   let a = t_p.a;
+  df_zero = t_p.opaque_zero;
+  let S = vec2<f32>(s, t_p.s_lo);
+  let SS = df_split(s);
+  let comp = t_p.compensated != 0u;
   let rl = lid / TPR;
   let valid = r0 + rl < B;
   let base = (r0 + rl) * K;
   var mx = 0.0;
   if (valid) { mx = t_rmax[r0 + rl]; }
-  // The row's max of x = s·d − a·g …
+  // The row's max of x = s·d − a·g (in f32: only a reference point for the exponents) …
   var m = NEG;
   if (valid) {
     for (var j = lid % TPR; j < K; j += TPR) { m = max(m, fma(t_logits[base + j] - mx, s, -a * t_g[j])); }
@@ -292,7 +361,8 @@ fn targets(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id)
   var sum = 0.0;
   if (valid) {
     for (var j = lid % TPR; j < K; j += TPR) {
-      let e = exp(fma(t_logits[base + j] - mx, s, -a * t_g[j]) - rm);
+      let x = exponent(comp, t_logits[base + j], mx, S, SS, a * t_g[j], a * t_glo[j]);
+      let e = exp((x.x - rm) + x.y);
       t_w[base + j] = e;
       sum += e;
     }

@@ -8,6 +8,8 @@
 //                 scaled P = diag(r) p^λ diag(c), whose row factor does not change the argmax.
 // The params uniform is the one the scaling plan writes (same struct as mira.wgsl), and rmax
 // its row maxima: as there, the kernels work on d = ℓ − max_j ℓ (a row constant).
+// They read g's high part alone (mira.wgsl carries g + g_lo): the change measure and the argmax
+// need no more than f32.
 struct Params {
   s: f32,
   a: f32,
@@ -20,7 +22,11 @@ struct Params {
   B: u32,
   K: u32,
   shift_g: f32,
+  s_lo: f32,
+  opaque_zero: u32,
+  compensated: u32,
   _pad1: u32,
+  _pad2: u32,
 }
 
 const RB: u32 = 8u;
