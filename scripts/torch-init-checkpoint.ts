@@ -31,6 +31,7 @@ const tc = defaultTrainConfig({ method, dataset, width: flag('width', 0.5), batc
 const prototypes = methodById(method).kind === 'embedding' ? 0 : tc.prototypes;
 const config = defaultModelConfig(channels, { width: tc.width, prototypes, projHidden: tc.projHidden, projOut: tc.projOut, mean: channels === 3 ? CIFAR_MEAN : FASHION_MEAN, std: channels === 3 ? CIFAR_STD : FASHION_STD });
 const state = initialState(config, tc.seed);
+state.method = method;
 state.extra = { train_config: tc, knn_top1_init: null };
 writeFileSync(out, encodeCheckpoint(state));
 console.log(`wrote ${out}: step 0, ${tc.method}, width ${tc.width}, batch ${tc.batch}, K ${prototypes}, ${tc.steps} steps`);
