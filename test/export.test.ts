@@ -1,6 +1,8 @@
 // `npm run cli -- export --checkpoint model.safetensors --to torch DIR` (no torch needed): the exported
 // files are complete and byte-identical, continue.sh is a valid bash script whose command line passes
-// only flags torch_mira.train declares, and every bad input is refused with the reason before DIR is made.
+// only flags torch_mira.train declares, the embedding objectives (mveb, mio: no prototype head) export
+// like the pseudo-label methods, the exported methods are torch_mira's SUPPORTED_METHODS, and every bad
+// input is refused with the reason before DIR is made.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,12 +24,14 @@ afterAll(() => {
 });
 
 const config = defaultModelConfig(1, { width: 1 / 16, prototypes: 10, projHidden: 16, projOut: 8 });
+/** An embedding objective's model: no prototype head. */
+const headless = defaultModelConfig(1, { width: 1 / 16, prototypes: 0, projHidden: 16, projOut: 8 });
 
-/** A training run's checkpoint (+ optimizer state of `optStep`, if given) in its own directory. */
-function runDir(name: string, opts: { method?: string; trainConfig?: boolean; optStep?: number | null; step?: number } = {}): string {
+/** A training run's checkpoint (+ optimizer state of `optStep`, if given) in its own directory; `headless`: a model with prototypes 0. */
+function runDir(name: string, opts: { method?: string; trainConfig?: boolean; optStep?: number | null; step?: number; headless?: boolean } = {}): string {
   const d = join(dir, name);
   mkdirSync(d, { recursive: true });
-  const state = initialState(config, 3);
+  const state = initialState(opts.headless ? headless : config, 3);
   state.step = opts.step ?? 20;
   const tc: TrainConfig = defaultTrainConfig({ dataset: 'bundled', width: 1 / 16, batch: 16, steps: 40, prototypes: 10, projHidden: 16, projOut: 8 });
   if (opts.method) (tc as unknown as Record<string, unknown>).method = opts.method;
@@ -101,6 +105,29 @@ describe('export --to torch', () => {
     expect(readFileSync(join(stale, 'README.md'), 'utf8')).toMatch(/from step 10, the checkpoint from step 20/);
   });
 
+  test('the embedding objectives (mveb, mio) export with their objective in the README and the same command line', async () => {
+    for (const m of ['mveb', 'mio']) {
+      const out = join(dir, `out-${m}`);
+      logs.length = 0;
+      expect(await run(['--checkpoint', runDir(m, { method: m, headless: true }), out, '--json'])).toBe(0);
+      expect(JSON.parse(logs.at(-1)!)).toMatchObject({ method: m, step: 20, steps: 40, optimizer: true });
+      expect(readFileSync(join(out, 'model.safetensors'))).toEqual(readFileSync(join(dir, m, 'model.safetensors')));
+      expect(spawnSync('bash', ['-n', join(out, 'continue.sh')]).status).toBe(0);
+      expect(readFileSync(join(out, 'continue.sh'), 'utf8')).toContain('-m torch_mira.train --resume "$HERE/model.safetensors" --data "$DATA" --out "$HERE/run"');
+      const readme = readFileSync(join(out, 'README.md'), 'utf8');
+      expect(readme).toContain(`| method | ${m} |`);
+      expect(readme).toContain(m === 'mveb' ? '| objective | MVEB: agreement with the EMA teacher + λ 0.01 × Stein entropy estimate (η 0.01, each process\'s whole batch) |' : '| objective | MIO: positive / negative pair softplus (τ₊ 0.5, τ₋ 0.5, negatives on, within each process\'s batch) + 1 × L2; no teacher |');
+      expect(readme).not.toContain('prototype head frozen');
+    }
+  });
+
+  test("TORCH_METHODS are torch_mira's SUPPORTED_METHODS (torch/torch_mira/__init__.py)", () => {
+    const init = readFileSync(join(TORCH_DIR, 'torch_mira', '__init__.py'), 'utf8');
+    const tuple = (name: string) => [...init.match(new RegExp(`^${name} = \\(([^)]*)\\)`, 'm'))![1]!.matchAll(/"([a-z]+)"/g)].map((x) => x[1]!);
+    const supported = init.match(/^SUPPORTED_METHODS = (.*)$/m)![1]!.split('+').flatMap((part) => tuple(part.trim()));
+    expect(supported).toEqual([...TORCH_METHODS]);
+  });
+
   test('bad inputs are refused with the reason, before the output directory is made', async () => {
     const out = join(dir, 'never');
     await expectRefused(['--checkpoint', join(dir, 'missing.safetensors'), out], /cannot read --checkpoint .*missing\.safetensors: ENOENT/, out);
@@ -111,10 +138,10 @@ describe('export --to torch', () => {
     writeFileSync(bare, encodeSafetensors({ 'encoder.conv1.weight': { shape: [2], data: new Float32Array(2) } }));
     await expectRefused(['--checkpoint', bare, out], /no "mira\.config" metadata/, out);
     await expectRefused(['--checkpoint', runDir('notc', { trainConfig: false }), out], /no train_config/, out);
-    for (const m of ['sela', 'mveb', 'mio']) {
-      expect(TORCH_METHODS as readonly string[]).not.toContain(m);
-      await expectRefused(['--checkpoint', runDir(`m-${m}`, { method: m }), out], new RegExp(`method "${m}", which the PyTorch side does not implement \\(torch_mira: mira, swav, naive\\)`), out);
-    }
+    expect(TORCH_METHODS as readonly string[]).not.toContain('sela');
+    await expectRefused(['--checkpoint', runDir('m-sela', { method: 'sela' }), out], /method "sela", which the PyTorch side does not implement \(torch_mira: mira, swav, naive, mveb, mio\); continue this run in the playground/, out);
+    await expectRefused(['--checkpoint', runDir('mveb-head', { method: 'mveb' }), out], /method "mveb" is an embedding objective, but the checkpoint has a prototype head \(prototypes 10\)/, out);
+    await expectRefused(['--checkpoint', runDir('mira-headless', { method: 'mira', headless: true }), out], /method "mira" needs a prototype head, but the checkpoint has none \(prototypes 0\)/, out);
     await expectRefused(['--checkpoint', runDir('to'), '--to', 'jax', out], /--to must be one of torch; got "jax"/, out);
     await expectRefused(['--checkpoint', runDir('nodir')], /no output directory/);
     await expectRefused(['--checkpoint', runDir('two'), out, join(dir, 'other')], /one output directory/, out);

@@ -18,8 +18,10 @@ import { CliError, parseFlags, usage, type FlagSpec } from '../args.ts';
 
 export const summary = 'hand a run to PyTorch: copies checkpoint + optimizer state and writes a ready torchrun command line (continue.sh)';
 
-/** Methods torch/torch_mira implements (torch_mira/__init__.py SUPPORTED_METHODS). */
-export const TORCH_METHODS = ['mira', 'swav', 'naive'] as const;
+/** Methods torch/torch_mira implements (torch_mira/__init__.py SUPPORTED_METHODS): the pseudo-label methods and the embedding objectives. */
+export const TORCH_METHODS = ['mira', 'swav', 'naive', 'mveb', 'mio'] as const;
+/** The embedding objectives among them: no prototype head (the checkpoint has prototypes 0). */
+const TORCH_EMBEDDING_METHODS: readonly string[] = ['mveb', 'mio'];
 
 const FLAGS: Record<string, FlagSpec> = {
   checkpoint: { kind: 'string', required: true, help: "a training run's model.safetensors (optimizer.safetensors beside it is copied too)" },
@@ -66,6 +68,10 @@ export function trainConfigOf(state: ModelState, source: string): TrainConfig {
   if (!(TORCH_METHODS as readonly string[]).includes(tc.method)) {
     throw new CliError(`export: ${source} was trained with method "${tc.method}", which the PyTorch side does not implement (torch_mira: ${TORCH_METHODS.join(', ')}); continue this run in the playground (npm run cli -- train --resume ${source})`);
   }
+  const embedding = TORCH_EMBEDDING_METHODS.includes(tc.method);
+  if (embedding !== (state.config.prototypes === 0)) {
+    throw new CliError(`export: ${source}: method "${tc.method}" ${embedding ? 'is an embedding objective, but the checkpoint has a prototype head' : 'needs a prototype head, but the checkpoint has none'} (prototypes ${state.config.prototypes}); the checkpoint and its train_config disagree, export the run's own model.safetensors`);
+  }
   return tc;
 }
 
@@ -106,6 +112,23 @@ exec "$PYTHON" -m torch.distributed.run --standalone --nproc_per_node "$NPROC" -
 `;
 }
 
+/** The README's rows of the method's objective: targets, τ_s, teacher and head for the pseudo-label methods; the weights for the embedding objectives. */
+function objectiveRows(tc: TrainConfig): [string, unknown][] {
+  if (tc.method === 'mveb') {
+    return [
+      ['objective', `MVEB: agreement with the EMA teacher + λ ${tc.entropyWeight} × Stein entropy estimate (η ${tc.steinEta}, ${tc.steinChunk ? `chunks of ${tc.steinChunk} rows` : 'each process\'s whole batch'})`],
+      ['EMA teacher', `${tc.emaStart} → 1 (cosine)`],
+    ];
+  }
+  if (tc.method === 'mio') return [['objective', `MIO: positive / negative pair softplus (τ₊ ${tc.tauPos}, τ₋ ${tc.tauNeg}, negatives ${tc.mioNegatives}, within each process's batch) + ${tc.l2Weight} × L2; no teacher`]];
+  return [
+    ['targets', tc.method === 'mira' ? `β ${tc.betaStart} → ${tc.betaEnd}, τ_t ${tc.tauT}, ${tc.iters} iterations` : tc.method === 'swav' ? `ε ${tc.eps}, ${tc.iters} Sinkhorn iterations` : `softmax(ℓ/${tc.tauT})`],
+    ['student τ_s', tc.tauS],
+    ['EMA teacher', `${tc.emaStart} → 1 (cosine)`],
+    ['prototype head frozen', `first ${tc.freezeHeadSteps} steps`],
+  ];
+}
+
 function readme(state: ModelState, tc: TrainConfig, source: string, optNote: string, nproc: number): string {
   const c = state.config;
   const rows: [string, unknown][] = [
@@ -115,10 +138,7 @@ function readme(state: ModelState, tc: TrainConfig, source: string, optNote: str
     ['batch (global, both views)', tc.batch],
     ['model', `ResNet-18 width ${c.width}, ${c.inChannels} channel(s), ${c.imageSize}×${c.imageSize}, stem padding ${c.stemPadding}, projector ${c.projHidden}→${c.projOut}, K = ${c.prototypes}`],
     ['optimizer', `${tc.optimizer}, lr ${tc.lr} (warm-up ${tc.warmupSteps} steps, cosine), momentum ${tc.momentum}, weight decay ${tc.weightDecay}`],
-    ['targets', tc.method === 'mira' ? `β ${tc.betaStart} → ${tc.betaEnd}, τ_t ${tc.tauT}, ${tc.iters} iterations` : tc.method === 'swav' ? `ε ${tc.eps}, ${tc.iters} Sinkhorn iterations` : `softmax(ℓ/${tc.tauT})`],
-    ['student τ_s', tc.tauS],
-    ['EMA teacher', `${tc.emaStart} → 1 (cosine)`],
-    ['prototype head frozen', `first ${tc.freezeHeadSteps} steps`],
+    ...objectiveRows(tc),
     ['augmentation', tc.augment],
     ['seed', tc.seed],
   ];

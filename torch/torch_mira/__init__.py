@@ -10,8 +10,11 @@ datasets (data.py), weighted kNN (knn.py), checkpoints in the playground's safet
 `python -m torch_mira.train` and `python -m torch_mira.step`.
 """
 
-SUPPORTED_METHODS = ("mira", "swav", "naive")
-"""The methods `torch_mira.train` continues (and `export --to torch` accepts)."""
+PSEUDO_LABEL_METHODS = ("mira", "swav", "naive")
+"""Methods whose targets come from the teacher's logits over the prototype head (methods.py)."""
 EMBEDDING_METHODS = ("mveb", "mio")
-"""Embedding objectives (objectives.py): `torch_mira.step` computes their loss and gradients; train does not run them yet."""
-STEP_METHODS = SUPPORTED_METHODS + EMBEDDING_METHODS
+"""Embedding objectives on the projector outputs, no prototype head (objectives.py)."""
+SUPPORTED_METHODS = PSEUDO_LABEL_METHODS + EMBEDDING_METHODS
+"""The methods `torch_mira.train` continues (and `export --to torch` accepts: cli/commands/export.ts TORCH_METHODS)."""
+STEP_METHODS = SUPPORTED_METHODS
+"""The methods `torch_mira.step` computes a loss and gradients for."""

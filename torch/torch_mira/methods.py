@@ -18,7 +18,7 @@ import math
 
 import torch
 
-from . import SUPPORTED_METHODS
+from . import PSEUDO_LABEL_METHODS
 from .distributed import log_sum_exp_rows
 
 
@@ -81,7 +81,7 @@ def targets_for(method, logits, hyper, reducer=LOCAL):
         return sinkhorn_targets(logits, hyper["eps"], hyper["iters"], reducer)
     if method == "naive":
         return naive_targets(logits, hyper["tau_t"])
-    raise ValueError(f"method {method!r} is not supported by torch_mira (supported: {', '.join(SUPPORTED_METHODS)})")
+    raise ValueError(f"method {method!r} has no pseudo-label targets (pseudo-label methods: {', '.join(PSEUDO_LABEL_METHODS)})")
 
 
 def cross_entropy(w, q, tau_s):
@@ -104,3 +104,21 @@ def distribution_stats(p, w=None):
     kl = 0.0 if w is None else (p * (torch.log(p.clamp_min(1e-30)) - torch.log(w.double().clamp_min(1e-30)))).sum(1).mean().item()
     return {"mean_entropy": ent, "marginal_entropy": marg, "mi": marg - ent, "kl": kl,
             "used_clusters": int((hist > 0).sum()), "largest_cluster_fraction": hist.max().item() / p.shape[0]}
+
+
+@torch.no_grad()
+def representation_health(p1, p2):
+    """The representation-health metrics every playground method reports (src/ref/representation.ts),
+    on one batch's projector outputs of the two views (B×D, normalised here as F.normalize does):
+    alignment = mean_i cos(p⁽¹⁾_i, p⁽²⁾_i); uniformity = log mean_{i≠j} exp(−2‖z_i − z_j‖²) over view 1;
+    effective rank = exp(H(σ/Σσ)) of view 1's normalised B×D matrix (σ its singular values, float64)."""
+    z1, z2 = torch.nn.functional.normalize(p1.double(), dim=1), torch.nn.functional.normalize(p2.double(), dim=1)
+    n = z1.shape[0]
+    g = z1 @ z1.t()
+    d2 = (2 - 2 * g).clamp_min(0)
+    off = ~torch.eye(n, dtype=torch.bool, device=g.device)
+    uniformity = math.log(torch.exp(-2 * d2[off]).mean().item()) if n > 1 else float("nan")
+    sv = torch.linalg.svdvals(z1)
+    p = sv / sv.sum()
+    p = p[p > 0]
+    return {"alignment": (z1 * z2).sum(1).mean().item(), "uniformity": uniformity, "effective_rank": math.exp(-(p * torch.log(p)).sum().item())}

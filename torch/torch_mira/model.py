@@ -115,12 +115,17 @@ class Student(Backbone):
 class TwoViews(nn.Module):
     """The student on both views in ONE forward (what DDP wraps): each view goes through the
     network on its own (its own BN batch statistics), the parameters are used twice, and autograd
-    sums the two contributions before DDP's per-parameter hook fires once."""
+    sums the two contributions before DDP's per-parameter hook fires once.
+    Returns the projector outputs (p1, p2) and, with a prototype head, the cosine logits
+    (q1, q2) = normalize(p) · Wᵀ (Backbone.logits' formula); without one (q1, q2) are None."""
 
     def __init__(self, student):
         super().__init__()
         self.student = student
 
     def forward(self, x1, x2):
+        p1, p2 = self.student.embed(x1), self.student.embed(x2)
+        if self.student.head is None:
+            return p1, p2, None, None
         w = self.student.head.unit_prototypes()
-        return self.student.logits(x1, w), self.student.logits(x2, w), w
+        return p1, p2, F.normalize(p1, dim=1) @ w.t(), F.normalize(p2, dim=1) @ w.t()

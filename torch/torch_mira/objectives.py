@@ -13,8 +13,9 @@ MVEB (Multi-View Entropy Bottleneck; t⁽ᵛ⁾ = the EMA teacher's outputs norm
   `chunk` N (default B) estimates S on sub-batches of N consecutive rows (the official code: per GPU).
 MIO (v1 of the paper as its code; no teacher): Z = [z⁽¹⁾; z⁽²⁾] (2B rows), S = Z Zᵀ, partner a' = a ± B
     L = mean over the 2B ordered positive pairs softplus(−s_aa'/τ₊)
-      + mean over the 2B(2B−2) ordered negative pairs (b ∉ {a, a'}) softplus(s_ab/τ₋)
+      + ν · mean over the 2B(2B−2) ordered negative pairs (b ∉ {a, a'}) softplus(s_ab/τ₋)
       + μ · mean over the B·D entries of (z⁽¹⁾ − z⁽²⁾)²
+  ν = 1 (the playground's `mioNegatives` 'on'); 0 is its collapse demo ('off'), as src/ref/mio.ts negWeight.
 """
 import torch
 import torch.nn.functional as F
@@ -57,7 +58,7 @@ def mveb_loss(p1, p2, q1, q2, entropy_weight=MVEB_DEFAULTS["entropy_weight"], st
     return loss, {"tau": sum(taus) / len(taus), "align": align.item(), "unif": unif.item()}
 
 
-def mio_loss(p1, p2, tau_pos=MIO_DEFAULTS["tau_pos"], tau_neg=MIO_DEFAULTS["tau_neg"], l2_weight=MIO_DEFAULTS["l2_weight"]):
+def mio_loss(p1, p2, tau_pos=MIO_DEFAULTS["tau_pos"], tau_neg=MIO_DEFAULTS["tau_neg"], l2_weight=MIO_DEFAULTS["l2_weight"], neg_weight=1.0):
     """Returns (loss, stats {pos_prob, neg_prob}: mean σ(s/τ) over the positive / negative pairs)."""
     b = p1.shape[0]
     if b < 2:
@@ -72,7 +73,7 @@ def mio_loss(p1, p2, tau_pos=MIO_DEFAULTS["tau_pos"], tau_neg=MIO_DEFAULTS["tau_
     neg_mask[idx, idx] = False
     neg_mask[idx, partner] = False
     neg = s[neg_mask]
-    loss = F.softplus(-pos / tau_pos).mean() + F.softplus(neg / tau_neg).mean() + l2_weight * ((z1 - z2) ** 2).mean()
+    loss = F.softplus(-pos / tau_pos).mean() + neg_weight * F.softplus(neg / tau_neg).mean() + l2_weight * ((z1 - z2) ** 2).mean()
     with torch.no_grad():
         stats = {"pos_prob": torch.sigmoid(pos / tau_pos).mean().item(), "neg_prob": torch.sigmoid(neg / tau_neg).mean().item()}
     return loss, stats

@@ -10,6 +10,12 @@ Under torchrun each process takes a contiguous 1/N of the global batch (the batc
 checkpoint's): DistributedDataParallel averages the gradients, batch norm is synchronised over the
 global batch (distributed.py), and the targets' batch marginals are all-reduced (methods.py), so N
 processes compute what one process would on the whole batch (up to float rounding).
+The embedding objectives (objectives.py) are per process's batch, as their official code: MVEB's
+Stein score is estimated on each process's rows (in `steinChunk`-row chunks; the whole local batch
+when steinChunk is 0, so N processes estimate on B/N rows each — one process on B), and MIO's
+negatives are the other images of the process's own batch (2·B/N − 2 per row, not 2B − 2). MVEB's
+teacher is the EMA encoder + projector (BN in training mode, synchronised like the student's); MIO
+has no teacher, and its `ema.*` tensors follow the EMA update all the same, as in the playground.
 Writes in --out: metrics.jsonl (the playground's keys; lines up to the resumed step are kept if the
 file exists), model.safetensors + optimizer.safetensors (the playground's format: `npm run cli --
 embed` / `train --resume` and the page load them), summary.json.
@@ -23,14 +29,15 @@ import time
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from . import SUPPORTED_METHODS
+from . import EMBEDDING_METHODS, SUPPORTED_METHODS
 from .augment import Augmenter, preset_for
 from .checkpoint import CheckpointError, ParamLayout, load_checkpoint, load_momentum, models_from_checkpoint, save_checkpoint, save_momentum
 from .data import DatasetError, load_dataset
 from .distributed import Dist, synchronise_batch_norm
 from .knn import KnnEvaluator
-from .methods import distribution_stats, swapped_loss, targets_for
+from .methods import distribution_stats, representation_health, swapped_loss, targets_for
 from .model import TwoViews
+from .objectives import MIO_DEFAULTS, MVEB_DEFAULTS, mio_loss, mveb_loss
 from .optim import Optimizer, ema_update
 from .rng import epoch_permutation
 from .schedules import schedule_at
@@ -72,6 +79,12 @@ class Run:
         if tc.get("method") not in SUPPORTED_METHODS:
             fail(f"{a.resume}: method {tc.get('method')!r} is not supported by torch_mira (supported: {', '.join(SUPPORTED_METHODS)})")
         tc = dict(tc)
+        self.embedding = tc["method"] in EMBEDDING_METHODS
+        prototypes = ck["config"]["prototypes"]
+        if self.embedding and prototypes > 0:
+            fail(f"{a.resume}: method {tc['method']} is an embedding objective, but the checkpoint has a prototype head (prototypes {prototypes}); a {tc['method']} run's checkpoint has prototypes 0 and no head.* tensors")
+        if not self.embedding and prototypes == 0:
+            fail(f"{a.resume}: method {tc['method']} needs a prototype head, but the checkpoint has prototypes 0 (no head.* tensors)")
         if a.total_steps is not None:
             if a.total_steps <= ck["step"]:
                 fail(f"--total-steps {a.total_steps} must be beyond the checkpoint's step {ck['step']}")
@@ -96,6 +109,8 @@ class Run:
         if tr.count < B:
             fail(f"{self.data.name}: {tr.count} training images, fewer than the batch of {B}")
         self.local = B // d.world
+        if self.embedding:
+            self.check_embedding_config(tc)
         self.steps_per_epoch = max(1, tr.count // B)
         self.start = ck["step"]
         self.end = tc["steps"] if a.steps is None else min(tc["steps"], self.start + a.steps)
@@ -119,6 +134,25 @@ class Run:
         self.knn = None
         self.knn_init = ck["extra"].get("knn_top1_init")
 
+    def check_embedding_config(self, tc):
+        """The objective's settings from train_config (the playground's defaults for missing keys), checked before any step."""
+        where = f"{self.a.resume}: train_config"
+        if tc["method"] == "mveb":
+            ew, eta, chunk = tc.get("entropyWeight", MVEB_DEFAULTS["entropy_weight"]), tc.get("steinEta", MVEB_DEFAULTS["stein_eta"]), tc.get("steinChunk", 0) or self.local
+            if not ew >= 0 or not eta > 0:
+                fail(f"{where}: entropyWeight {ew} must be ≥ 0 and steinEta {eta} > 0")
+            if chunk < 2 or self.local % chunk:
+                fail(f"{where}: steinChunk {tc.get('steinChunk')} must be ≥ 2 and divide each process's batch of {self.local} ({tc['batch']} over {self.d.world} process(es)): the Stein score is estimated per process; use an --nproc_per_node that keeps B/N a multiple of it")
+            self.objective = {"entropy_weight": ew, "stein_eta": eta, "chunk": chunk}
+        else:
+            tp, tn, mu = tc.get("tauPos", MIO_DEFAULTS["tau_pos"]), tc.get("tauNeg", MIO_DEFAULTS["tau_neg"]), tc.get("l2Weight", MIO_DEFAULTS["l2_weight"])
+            neg = tc.get("mioNegatives", "on")
+            if not tp > 0 or not tn > 0 or not mu >= 0 or neg not in ("on", "off"):
+                fail(f"{where}: tauPos {tp} and tauNeg {tn} must be > 0, l2Weight {mu} ≥ 0, mioNegatives {neg!r} on or off")
+            if self.local < 2:
+                fail(f"MIO needs at least 2 images per process for negative pairs; the batch of {tc['batch']} over {self.d.world} processes leaves {self.local}")
+            self.objective = {"tau_pos": tp, "tau_neg": tn, "l2_weight": mu, "neg_weight": 1.0 if neg == "on" else 0.0}
+
     def batch_indices(self, step):
         epoch = step // self.steps_per_epoch
         if epoch != self.perm_epoch:
@@ -135,35 +169,63 @@ class Run:
         images = self.data.train.images[idx[lo:lo + self.local]]
         x1 = self.aug(images, s, samples, 0, d.device)
         x2 = self.aug(images, s, samples, 1, d.device)
+        if self.embedding:
+            return self.embedding_step(s, sch, x1, x2)
         hyper = {"beta": sch["beta"], "tau_t": tc["tauT"], "iters": tc["iters"], "eps": tc["eps"]}
         with torch.no_grad():
             w = self.student.head.unit_prototypes()
             l1, l2 = self.teacher.logits(x1, w), self.teacher.logits(x2, w)
             t1 = targets_for(tc["method"], l1, hyper, d)
             t2 = targets_for(tc["method"], l2, hyper, d)
-        q1, q2, _ = self.net(x1, x2)
+        p1, p2, q1, q2 = self.net(x1, x2)
         loss = swapped_loss(t1, t2, q1, q2, tc["tauS"])
+        self.update(s, sch, loss)
+        return sch, loss.detach(), {"q1": q1.detach(), "l1": l1, "t1": t1, "p1": p1.detach(), "p2": p2.detach()}
+
+    def embedding_step(self, s, sch, x1, x2):
+        """MVEB (with the EMA teacher's projections) or MIO on this process's rows (objectives.py)."""
+        p1, p2, _, _ = self.net(x1, x2)
+        o = self.objective
+        if self.tc["method"] == "mveb":
+            with torch.no_grad():
+                t1, t2 = self.teacher.projector(self.teacher.encoder(x1)), self.teacher.projector(self.teacher.encoder(x2))
+            loss, stats = mveb_loss(p1, p2, t1, t2, o["entropy_weight"], o["stein_eta"], o["chunk"])
+            stats = {f"mveb_{k}": v for k, v in stats.items()}
+        else:
+            loss, stats = mio_loss(p1, p2, o["tau_pos"], o["tau_neg"], o["l2_weight"], o["neg_weight"])
+            stats = {f"mio_{k}": v for k, v in stats.items()}
+        self.update(s, sch, loss)
+        return sch, loss.detach(), {"p1": p1.detach(), "p2": p2.detach(), "stats": stats}
+
+    def update(self, s, sch, loss):
+        """Backward (DDP averages the gradients), the optimizer step, the EMA teacher."""
+        tc = self.tc
         loss.backward()
         self.opt.step(sch["lr"], tc["momentum"], tc["weightDecay"], tc.get("larsEta", 0.001), head_frozen=s < tc["freezeHeadSteps"])
         for p in self.student.parameters():
             p.grad = None
         ema_update(self.teacher, self.student, sch["ema"])
-        return sch, loss.detach(), (q1.detach(), l1, t1)
 
-    def metrics(self, s, sch, loss, view1, ips, wall):
+    def metrics(self, s, sch, loss, out, ips, wall):
         tc, d = self.tc, self.d
-        q1, l1, t1 = (d.gather_rows(t) for t in view1)
         loss = d.sum_(loss.clone()).item() / d.world
+        health = representation_health(d.gather_rows(out["p1"]), d.gather_rows(out["p2"]))
+        head = {"step": s + 1, "epoch": (s + 1) / self.steps_per_epoch, "loss": loss, "lr": sch["lr"], "beta": sch["beta"], "ema_momentum": sch["ema"], **health}
+        tail = {"images_per_s": ips, "wall_s": wall, "processes": d.world, "backend": d.backend}
+        if self.embedding:
+            keys = sorted(out["stats"])
+            mean = d.sum_(torch.tensor([out["stats"][k] for k in keys], dtype=torch.float64, device=d.device)) / d.world
+            return {**head, **dict(zip(keys, mean.tolist())), **tail}
+        q1, l1, t1 = (d.gather_rows(out[k]) for k in ("q1", "l1", "t1"))
         ps, pt = torch.softmax(q1 / tc["tauS"], 1), torch.softmax(l1 / tc["tauT"], 1)
         ms, mt, mw = distribution_stats(ps, t1), distribution_stats(pt, t1), distribution_stats(t1)
         return {
-            "step": s + 1, "epoch": (s + 1) / self.steps_per_epoch, "loss": loss, "lr": sch["lr"], "beta": sch["beta"], "ema_momentum": sch["ema"],
+            **head,
             "student_entropy": ms["mean_entropy"], "student_marginal_entropy": ms["marginal_entropy"], "student_mi": ms["mi"],
             "teacher_entropy": mt["mean_entropy"], "teacher_marginal_entropy": mt["marginal_entropy"], "teacher_mi": mt["mi"],
             "target_entropy": mw["mean_entropy"], "target_marginal_entropy": mw["marginal_entropy"], "target_mi": mw["mi"],
             "kl_student_targets": ms["kl"], "kl_teacher_targets": mt["kl"],
-            "used_clusters": mw["used_clusters"], "largest_cluster_fraction": mw["largest_cluster_fraction"],
-            "images_per_s": ips, "wall_s": wall, "processes": d.world, "backend": d.backend,
+            "used_clusters": mw["used_clusters"], "largest_cluster_fraction": mw["largest_cluster_fraction"], **tail,
         }
 
     def evaluate_knn(self):
@@ -214,6 +276,10 @@ def main(argv=None):
                 f.writelines(l + "\n" for l in lines)
             lines.clear()
 
+    if d.main and not a.no_knn and run.start == 0 and run.knn_init is None:
+        run.knn_init = run.evaluate_knn()
+        emit({"step": 0, "knn_top1": run.knn_init, "knn_top1_init": run.knn_init})
+        print(f"  kNN top-1 at initialisation {run.knn_init:.2f}%", file=sys.stderr)
     t0 = last_t = time.time()
     last_s = run.start
     for s in range(run.start, run.end):
@@ -226,10 +292,13 @@ def main(argv=None):
             if d.main:
                 emit(rec)
                 if not a.json:
-                    print(f"  step {s + 1}/{tc['steps']} loss {rec['loss']:.4f} lr {rec['lr']:.4f} used {rec['used_clusters']} {ips:.1f} img/s", file=sys.stderr)
+                    what = f"eff. rank {rec['effective_rank']:.1f}" if run.embedding else f"used {rec['used_clusters']}"
+                    print(f"  step {s + 1}/{tc['steps']} loss {rec['loss']:.4f} lr {rec['lr']:.4f} {what} {ips:.1f} img/s", file=sys.stderr)
         done = s + 1
         if not a.no_knn and tc["knnEvery"] > 0 and done % tc["knnEvery"] == 0 and done < tc["steps"] and d.main:
+            knn_s = time.time()
             emit({"step": done, "knn_top1": run.evaluate_knn()})
+            last_t += time.time() - knn_s  # images/s counts training only
         if tc["checkpointEvery"] > 0 and done % tc["checkpointEvery"] == 0 and d.main:
             flush()
             run.save(done)
