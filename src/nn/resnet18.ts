@@ -14,7 +14,7 @@ import type { GemmVariant } from '../gpu/gemm.ts';
 import { PassList } from '../gpu/pass.ts';
 import { createTensor, type Tensor } from '../gpu/tensor.ts';
 import { encoderSpec, type ConvSpec, type EncoderSpec } from './architecture.ts';
-import { BatchNorm, type BatchNormForwardPass } from './batchnorm.ts';
+import { BatchNorm, type BatchNormForwardPass, type BatchNormPasses } from './batchnorm.ts';
 import { Conv2d } from './conv2d.ts';
 import { Add } from './elementwise.ts';
 import { GlobalAvgPool } from './pool.ts';
@@ -34,7 +34,8 @@ export class EncoderLayers {
     readonly pool: GlobalAvgPool,
   ) {}
 
-  static async create(ctx: GpuContext, config: ModelConfig, batch: number, variant?: GemmVariant): Promise<EncoderLayers> {
+  /** `passes`: which batch-norm pipelines to compile (all by default; a training step skips evaluation's, an embedder needs only them). */
+  static async create(ctx: GpuContext, config: ModelConfig, batch: number, variant?: GemmVariant, passes?: BatchNormPasses): Promise<EncoderLayers> {
     const spec = encoderSpec(config);
     const convSpecs: ConvSpec[] = [spec.stem];
     const bnSpecs: { name: string; c: number; size: number; relu: boolean; residual: boolean }[] = [
@@ -51,7 +52,7 @@ export class EncoderLayers {
     }
     const convs = new Map<string, Conv2d>();
     const bns = new Map<string, BatchNorm>();
-    await Promise.all([
+    const layersBuilt = Promise.all([
       ...convSpecs.map(async (c) =>
         convs.set(
           c.name,
@@ -64,16 +65,15 @@ export class EncoderLayers {
         ),
       ),
       ...bnSpecs.map(async (b) =>
-        bns.set(b.name, await BatchNorm.create(ctx, { batch, channels: b.c, height: b.size, width: b.size }, { label: `encoder.${b.name}`, relu: b.relu, residual: b.residual })),
+        bns.set(b.name, await BatchNorm.create(ctx, { batch, channels: b.c, height: b.size, width: b.size }, { label: `encoder.${b.name}`, relu: b.relu, residual: b.residual, passes })),
       ),
     ]);
-    // Gradient sums where a block's input feeds both the main path and the shortcut.
+    // Gradient sums where a block's input feeds both the main path and the shortcut (compiled
+    // together with the layers above: every pipeline of the encoder is requested at once).
     const adds = new Map<number, Add>();
-    for (const b of spec.blocks) {
-      const n = batch * b.conv1.inSize * b.conv1.inSize * b.conv1.inChannels;
-      if (!adds.has(n)) adds.set(n, await Add.create(ctx, [n], `encoder.grad_sum_${n}`));
-    }
-    const pool = await GlobalAvgPool.create(ctx, { batch, height: spec.finalSize, width: spec.finalSize, channels: spec.featureDim }, 'encoder.avgpool');
+    const sizes = passes?.backward === false ? [] : [...new Set(spec.blocks.map((b) => batch * b.conv1.inSize * b.conv1.inSize * b.conv1.inChannels))];
+    const [added, pool] = await Promise.all([Promise.all(sizes.map((n) => Add.create(ctx, [n], `encoder.grad_sum_${n}`))), GlobalAvgPool.create(ctx, { batch, height: spec.finalSize, width: spec.finalSize, channels: spec.featureDim }, 'encoder.avgpool'), layersBuilt]);
+    sizes.forEach((n, i) => adds.set(n, added[i]!));
     return new EncoderLayers(spec, batch, convs, bns, adds, pool);
   }
 
