@@ -15,7 +15,7 @@ import { PassList } from '../gpu/pass.ts';
 import { createTensor, type Tensor } from '../gpu/tensor.ts';
 import { encoderSpec, type ConvSpec, type EncoderSpec } from './architecture.ts';
 import { BatchNorm, type BatchNormForwardPass, type BatchNormPasses } from './batchnorm.ts';
-import { Conv2d } from './conv2d.ts';
+import { Conv2d, type Conv2dPasses } from './conv2d.ts';
 import { Add } from './elementwise.ts';
 import { GlobalAvgPool } from './pool.ts';
 import type { ModelConfig } from './config.ts';
@@ -50,6 +50,11 @@ export class EncoderLayers {
         bnSpecs.push({ name: b.downsample.bn, c: b.downsample.conv.outChannels, size: b.downsample.conv.outSize, relu: false, residual: false });
       }
     }
+    // With explicit passes (a training step or an evaluation) only what EncoderRun binds: the backward accumulates every
+    // weight gradient into the zeroed buffer and never asks the stem for its input gradient (set `inputGrad` only on
+    // layers built with all passes, the default).
+    const convPasses = (stem: boolean): Conv2dPasses | undefined =>
+      !passes ? undefined : passes.backward === false ? { forward: true, inputGrad: false, weightGrad: false } : { forward: true, inputGrad: !stem, weightGrad: 'accumulate' };
     const convs = new Map<string, Conv2d>();
     const bns = new Map<string, BatchNorm>();
     const layersBuilt = Promise.all([
@@ -60,7 +65,7 @@ export class EncoderLayers {
             ctx,
             { batch, height: c.inSize, width: c.inSize, inChannels: c.inChannels, outChannels: c.outChannels, kernel: c.kernel, stride: c.stride, padding: c.padding },
             variant,
-            { label: `encoder.${c.name}` },
+            { label: `encoder.${c.name}`, passes: convPasses(c === spec.stem) },
           ),
         ),
       ),
@@ -72,7 +77,7 @@ export class EncoderLayers {
     // together with the layers above: every pipeline of the encoder is requested at once).
     const adds = new Map<number, Add>();
     const sizes = passes?.backward === false ? [] : [...new Set(spec.blocks.map((b) => batch * b.conv1.inSize * b.conv1.inSize * b.conv1.inChannels))];
-    const [added, pool] = await Promise.all([Promise.all(sizes.map((n) => Add.create(ctx, [n], `encoder.grad_sum_${n}`))), GlobalAvgPool.create(ctx, { batch, height: spec.finalSize, width: spec.finalSize, channels: spec.featureDim }, 'encoder.avgpool'), layersBuilt]);
+    const [added, pool] = await Promise.all([Promise.all(sizes.map((n) => Add.create(ctx, [n], `encoder.grad_sum_${n}`, { backward: false }))), GlobalAvgPool.create(ctx, { batch, height: spec.finalSize, width: spec.finalSize, channels: spec.featureDim }, 'encoder.avgpool'), layersBuilt]);
     sizes.forEach((n, i) => adds.set(n, added[i]!));
     return new EncoderLayers(spec, batch, convs, bns, adds, pool);
   }
