@@ -25,9 +25,9 @@ async function runOf(defer: boolean) {
   const ctx = await testGpu();
   const logs: StepMetrics[] = [];
   const knn: KnnPoint[] = [];
-  let run: TrainingRun | undefined;
-  const trainer = await Trainer.create(ctx, data, { ...CONFIG }, { onLog: (m) => run?.onLog(m) });
-  run = new TrainingRun(trainer, { metrics: (m) => logs.push(m), knn: (p) => knn.push(p) });
+  // The trainer logs only once steps run, after `run` exists.
+  const trainer = await Trainer.create(ctx, data, { ...CONFIG }, { onLog: (m) => run.onLog(m) });
+  const run = new TrainingRun(trainer, { metrics: (m) => logs.push(m), knn: (p) => knn.push(p) });
   await run.begin({ defer });
   const pendingAfterBegin = trainer.initPending;
   const knnInitAfterBegin = trainer.knnInit;
