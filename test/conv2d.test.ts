@@ -217,6 +217,34 @@ test('the naive baseline kernels are correct too', async () => {
   }
 });
 
+describe('compiling only the passes a network binds (Conv2dOptions.passes: a shorter start, issue 15)', () => {
+  // A training layer: forward, input grad, weight grad accumulated; with one split and with a forced split-K weight grad.
+  test.each([['one split', {}], ['split-K weight grad', { weightGrad: 3 }]] as const)('%s: the compiled passes give the same bits as the fully compiled layer, the others refuse to bind and name what is missing', async (_, splits) => {
+    const ctx = await testGpu();
+    const t: Tuple = [2, 9, 9, 4, 8, 3, 2, 1];
+    const full = await runCase(t, 'direct', { splits });
+    const s = toShape(t);
+    const conv = await Conv2d.create(ctx, s, 'direct', { label: 'layer2.0.conv1', splits, passes: { forward: true, inputGrad: true, weightGrad: 'accumulate' } });
+    const X = uploadTensor(ctx, full.x, [full.x.length], 'x');
+    const W = uploadTensor(ctx, full.w, [full.w.length], 'w');
+    const DY = uploadTensor(ctx, full.dy, [full.dy.length], 'dy');
+    const Y = createTensor(ctx, [conv.yElements], 'f32', 'y');
+    const DX = createTensor(ctx, [conv.xElements], 'f32', 'dx');
+    const DW = uploadTensor(ctx, full.dw0, [conv.wElements], 'dw_acc');
+    const passes = [conv.bindForward(X, W, Y), conv.bindInputGrad(DY, W, DX), conv.bindWeightGrad(X, DY, DW, { accumulate: true })];
+    await submitChecked(ctx, 'conv2d passes test', (enc) => passes.forEach((p) => p.record(enc)));
+    // The same pipelines (shared by specialisation) as the fully compiled layer: the same bits.
+    expect(await readF32(ctx, Y)).toEqual(full.got.y);
+    expect(await readF32(ctx, DX)).toEqual(full.got.dx);
+    expect(await readF32(ctx, DW)).toEqual(full.got.dwAcc);
+    expect(() => conv.bindWeightGrad(X, DY, DW, { accumulate: false })).toThrow(/conv2d "layer2.0.conv1" .*: the weightGrad \(assign\) pipelines were not compiled \(Conv2d.create's passes option\)/);
+    const evalOnly = await Conv2d.create(ctx, s, 'direct', { label: 'embed.conv1', passes: { forward: true, inputGrad: false, weightGrad: false } });
+    expect(() => evalOnly.bindInputGrad(DY, W, DX)).toThrow(/the inputGrad pipelines were not compiled/);
+    expect(() => evalOnly.bindWeightGrad(X, DY, DW, { accumulate: true })).toThrow(/the weightGrad \(accumulate\) pipelines were not compiled/);
+    for (const tensor of [X, W, DY, Y, DX, DW]) tensor.buffer.destroy();
+  });
+});
+
 describe('bad input', () => {
   const s = toShape([2, 5, 7, 3, 5, 3, 1, 1]);
   test('mismatched tensors throw a ShapeError naming the layer and the expected sizes, before any dispatch', async () => {

@@ -1,6 +1,9 @@
-// Kernels: WGSL compiled once per (code, entry point, specialisation) and cached; bound to
-// buffers once at plan time; recorded into the caller's command encoder. Compilation and
-// validation errors become GpuKernelError naming the kernel, with the WGSL line and message.
+// Kernels: WGSL compiled once per (code, entry point, specialisation) and cached — one shader
+// module per distinct code, one pipeline per distinct (module, entry point, constants), whatever
+// label each caller gives it (layers of the same shape share one pipeline); bound to buffers once
+// at plan time; recorded into the caller's command encoder. Compilation and validation errors
+// become GpuKernelError naming the kernel, with the WGSL line and message. `compileStats` counts
+// what was compiled and how long it took (the page's start-up breakdown, docs/ARCHITECTURE.md).
 import { recordGpuError, type GpuContext } from './context.ts';
 import { GpuKernelError } from './errors.ts';
 import type { Tensor } from './tensor.ts';
@@ -17,7 +20,28 @@ export interface KernelSpec {
 export type Binding = Tensor | GPUBuffer | GPUBufferBinding;
 
 const modules = new WeakMap<GPUDevice, Map<string, Promise<GPUShaderModule>>>();
-const pipelines = new WeakMap<GPUDevice, Map<string, Promise<Kernel>>>();
+const pipelines = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipeline>>>();
+
+/** What one device has compiled: distinct modules and pipelines, kernel requests, and the time spent (ms, summed over overlapping compiles). */
+export interface CompileStats {
+  modules: number;
+  pipelines: number;
+  /** createKernel calls, cached or not. */
+  requests: number;
+  moduleMs: number;
+  pipelineMs: number;
+  /** Per label family (the label up to its first '.'), pipelines compiled and their ms. */
+  byFamily: Record<string, { pipelines: number; ms: number }>;
+}
+
+const stats = new WeakMap<GPUDevice, CompileStats>();
+
+/** The device's compile statistics so far (live object: read it, do not keep it). */
+export function compileStats(ctx: GpuContext): CompileStats {
+  let s = stats.get(ctx.device);
+  if (!s) stats.set(ctx.device, (s = { modules: 0, pipelines: 0, requests: 0, moduleMs: 0, pipelineMs: 0, byFamily: {} }));
+  return s;
+}
 
 function constantsKey(c: KernelSpec['constants']): string {
   if (!c) return '';
@@ -41,12 +65,16 @@ async function shaderModule(ctx: GpuContext, spec: KernelSpec): Promise<GPUShade
   let p = byCode.get(spec.code);
   if (!p) {
     p = (async () => {
+      const t0 = performance.now();
       ctx.device.pushErrorScope('validation');
       const module = ctx.device.createShaderModule({ label: spec.label, code: spec.code });
       const info = await module.getCompilationInfo();
       const scopeError = await ctx.device.popErrorScope();
       const errors = formatCompilation(spec.code, info.messages);
       if (errors || scopeError) throw new GpuKernelError(spec.label, `WGSL does not compile:\n${errors || scopeError!.message}`);
+      const st = compileStats(ctx);
+      st.modules++;
+      st.moduleMs += performance.now() - t0;
       return module;
     })();
     byCode.set(spec.code, p);
@@ -55,16 +83,27 @@ async function shaderModule(ctx: GpuContext, spec: KernelSpec): Promise<GPUShade
   return p;
 }
 
-/** Compiles (or fetches from the cache) a compute pipeline. */
-export function createKernel(ctx: GpuContext, spec: KernelSpec): Promise<Kernel> {
+/**
+ * Compiles (or fetches from the cache) a compute pipeline. The cache key is the code, entry point
+ * and constants, not the label: two layers of the same shape get one pipeline (each its own
+ * Kernel, so errors and profiles still name the caller's label).
+ */
+export async function createKernel(ctx: GpuContext, spec: KernelSpec): Promise<Kernel> {
+  return new Kernel(ctx, spec.label, await compilePipeline(ctx, spec));
+}
+
+function compilePipeline(ctx: GpuContext, spec: KernelSpec): Promise<GPUComputePipeline> {
   let cache = pipelines.get(ctx.device);
   if (!cache) pipelines.set(ctx.device, (cache = new Map()));
+  const st = compileStats(ctx);
+  st.requests++;
   const entryPoint = spec.entryPoint ?? 'main';
-  const key = `${spec.label}|${entryPoint}|${constantsKey(spec.constants)}|${spec.code.length}:${hashString(spec.code)}`;
+  const key = `${entryPoint}|${constantsKey(spec.constants)}|${spec.code.length}:${hashString(spec.code)}`;
   let p = cache.get(key);
   if (!p) {
     p = (async () => {
       const module = await shaderModule(ctx, spec);
+      const t0 = performance.now();
       ctx.device.pushErrorScope('validation');
       let pipeline: GPUComputePipeline;
       try {
@@ -79,7 +118,14 @@ export function createKernel(ctx: GpuContext, spec: KernelSpec): Promise<Kernel>
       }
       const err = await ctx.device.popErrorScope();
       if (err) throw new GpuKernelError(spec.label, `pipeline creation failed: ${err.message}`);
-      return new Kernel(ctx, spec.label, pipeline);
+      const ms = performance.now() - t0;
+      const family = spec.label.split('.')[0]!;
+      const f = (st.byFamily[family] ??= { pipelines: 0, ms: 0 });
+      f.pipelines++;
+      f.ms += ms;
+      st.pipelines++;
+      st.pipelineMs += ms;
+      return pipeline;
     })();
     cache.set(key, p);
     p.catch(() => cache!.delete(key));

@@ -94,7 +94,8 @@ export class LinearProbe {
     readonly ctx: GpuContext,
     readonly shape: LinearProbeShape,
     private readonly train: Linear,
-    private readonly infer: Linear,
+    /** The evaluation forward (evalBatch rows), compiled on the first `predict`: a training step never binds it (a shorter start). */
+    private readonly inferSpec: { evalBatch: number; variant: GemmVariant | undefined },
     private readonly oneHotKernel: Awaited<ReturnType<typeof createKernel>>,
     private readonly ce: CrossEntropyKernels,
     private readonly optimizer: Optimizer,
@@ -128,9 +129,8 @@ export class LinearProbe {
     const evalBatch = opts.evalBatch ?? 256;
     const biasAt = alignUp(D * C * 4, BINDING_ALIGN) / 4;
     const size = biasAt + alignUp(C, 4);
-    const [train, infer, oneHotKernel, ce, optimizer] = await Promise.all([
+    const [train, oneHotKernel, ce, optimizer] = await Promise.all([
       Linear.create(ctx, { batch: B, inFeatures: D, outFeatures: C, bias: true }, { label: 'probe', accumulate: false, inputGrad: false, variant }),
-      Linear.create(ctx, { batch: evalBatch, inFeatures: D, outFeatures: C, bias: true }, { label: 'probe.eval', accumulate: false, inputGrad: false, variant }),
       createKernel(ctx, { label: 'probe.one_hot', code: oneHotWgsl, entryPoint: 'one_hot', constants: { B, C } }),
       CrossEntropyKernels.create(ctx, { B, K: C }),
       Optimizer.create(ctx, {
@@ -143,12 +143,24 @@ export class LinearProbe {
         ],
       }),
     ]);
-    return new LinearProbe(ctx, shape, train, infer, oneHotKernel, ce, optimizer, size, biasAt);
+    return new LinearProbe(ctx, shape, train, { evalBatch, variant }, oneHotKernel, ce, optimizer, size, biasAt);
   }
 
   /** Rows per forward of `predict`. */
   get evalBatch(): number {
-    return this.infer.shape.batch;
+    return this.inferSpec.evalBatch;
+  }
+
+  private infer: Promise<Linear> | null = null;
+
+  private inferLayer(): Promise<Linear> {
+    const { dim: D, classes: C } = this.shape;
+    if (!this.infer) {
+      const p = Linear.create(this.ctx, { batch: this.evalBatch, inFeatures: D, outFeatures: C, bias: true }, { label: 'probe.eval', accumulate: false, inputGrad: false, variant: this.inferSpec.variant });
+      this.infer = p;
+      p.catch(() => (this.infer === p ? (this.infer = null) : undefined));
+    }
+    return this.infer;
   }
 
   /**
@@ -219,10 +231,11 @@ export class LinearProbe {
     const { dim: D, classes: C } = this.shape;
     if (features.numel < count * D) throw new ShapeError(`linear probe: features ${features} hold fewer than ${count} rows of ${D}`);
     const E = this.evalBatch;
+    const infer = await this.inferLayer();
     const input = createTensor(this.ctx, [E, D], 'f32', 'probe.eval_input');
     const logits = createTensor(this.ctx, [E, C], 'f32', 'probe.eval_logits');
     const out = createTensor(this.ctx, [count, C], 'f32', 'probe.eval_out');
-    const pass = this.infer.bindForward(input, this.weight, logits, this.bias);
+    const pass = infer.bindForward(input, this.weight, logits, this.bias);
     for (let start = 0; start < count; start += E) {
       const n = Math.min(E, count - start);
       const enc = this.ctx.device.createCommandEncoder({ label: 'probe.predict' });

@@ -42,7 +42,7 @@ export interface BatchNormOptions {
   /** dgamma/dbeta: += (true, default) or = (false). */
   accumulate?: boolean;
   /** Which pipelines to compile (all by default). */
-  passes?: { train?: boolean; eval?: boolean; backward?: boolean };
+  passes?: BatchNormPasses;
   /** 'tree' (GPUs): 256-thread workgroups reduce each block; 'direct' (CPU emulators, the
    *  default there): one thread per lane and block, no barrier. */
   variant?: BatchNormVariant;
@@ -90,6 +90,20 @@ export interface BatchNormForwardPass extends Pass {
   readonly mean?: Tensor;
   readonly invstd?: Tensor;
 }
+
+/**
+ * Which of a layer's pipelines to compile: a training step needs train + backward, an evaluation
+ * (kNN embedding) only eval. Fewer pipelines at build is a shorter start (docs/ARCHITECTURE.md).
+ */
+export interface BatchNormPasses {
+  train?: boolean;
+  eval?: boolean;
+  backward?: boolean;
+}
+
+/** The passes of a training step (no evaluation-mode coefficients) and of an evaluation-only network. */
+export const TRAINING_PASSES: BatchNormPasses = { train: true, eval: false, backward: true };
+export const EVAL_PASSES: BatchNormPasses = { train: false, eval: true, backward: false };
 
 /** Rows per block: at most this many blocks per channel tile in the partial passes. */
 const MAX_BLOCKS = 512;

@@ -70,6 +70,20 @@ export interface Conv2dOptions {
   /** A planner-owned scratch tensor (≥ scratchElements f32) for split-K partial products;
    *  by default the layer allocates its own on the first bind that needs one. */
   scratch?: Tensor;
+  /** Which pipelines to compile (all by default; GEMM variants only, the naive ones are always all). */
+  passes?: Conv2dPasses;
+}
+
+/**
+ * The passes a layer will bind: a training step needs the forward, the input gradient (not the
+ * stem's: its input is data) and the weight gradient accumulated into the zeroed gradient buffer
+ * ('accumulate'); an evaluation only the forward. Every pipeline left out is one less to compile
+ * before the first step (issue 15, docs/ARCHITECTURE.md).
+ */
+export interface Conv2dPasses {
+  forward?: boolean;
+  inputGrad?: boolean;
+  weightGrad?: 'assign' | 'accumulate' | 'both' | false;
 }
 
 export const SPLIT_TARGET_WORKGROUPS = { tiled: 1024, direct: 64 } as const;
@@ -180,6 +194,8 @@ export function dgradClasses(s: Conv2dShape): DgradClass[] {
 type Step = { kernel: Kernel; grid: [number, number, number] };
 
 interface PassPlan {
+  /** Which binds this plan's pipelines serve (Conv2dOptions.passes): both, or one of them, or none. */
+  compiled?: { assign: boolean; accumulate: boolean };
   /** Main GEMM (or naive) dispatches, in order; wgrad has one list per accumulate flag. */
   main: Step[];
   mainAccumulate?: Step[];
@@ -246,7 +262,7 @@ export class Conv2d {
         assertShape(isGemmTile(variant, t), () => `${label}: tiles.${p} ${t.tx}×${t.ty} is not a thread layout the ${variant} core runs`);
       }
     }
-    const plans = variant === 'naive' ? await naivePlans(ctx, s, Ho, Wo) : await gemmPlans(ctx, s, Ho, Wo, variant, want, tiles);
+    const plans = variant === 'naive' ? await naivePlans(ctx, s, Ho, Wo) : await gemmPlans(ctx, s, Ho, Wo, variant, want, tiles, options.passes ?? {});
     for (const p of Object.values(plans)) {
       assertShape(p.splits * p.outElements < LIMIT, () => `${label}: split-K partial products over 2^31 elements; use fewer splits`);
     }
@@ -356,6 +372,8 @@ export class Conv2d {
 
   private bindPass(pass: Conv2dPass, a: Tensor, b: Tensor, out: Tensor, accumulate: boolean): Pass {
     const plan = this.plans[pass];
+    const mode = accumulate ? 'accumulate' : 'assign';
+    assertShape(!plan.compiled || plan.compiled[mode], () => `${this.label}: the ${pass}${pass === 'weightGrad' ? ` (${mode})` : ''} pipelines were not compiled (Conv2d.create's passes option)`);
     const main = accumulate && plan.mainAccumulate ? plan.mainAccumulate : plan.main;
     const reduce = accumulate && plan.reduceAccumulate !== undefined ? plan.reduceAccumulate : plan.reduce;
     // Dispatch labels name the layer too, so profiles tell the layers apart.
@@ -415,7 +433,14 @@ async function gemmPlans(
   variant: 'tiled' | 'direct',
   want: Partial<Record<Conv2dPass, number>>,
   wantTiles: Partial<Record<Conv2dPass, GemmTile>>,
+  passes: Conv2dPasses,
 ): Promise<Record<Conv2dPass, PassPlan>> {
+  const doForward = passes.forward ?? true;
+  const doInputGrad = passes.inputGrad ?? true;
+  const wgMode = passes.weightGrad ?? 'both';
+  const wgAssign = wgMode === 'assign' || wgMode === 'both';
+  const wgAccumulate = wgMode === 'accumulate' || wgMode === 'both';
+  const only = <T,>(want: boolean, make: () => Promise<T>): Promise<T> | null => (want ? make() : null);
   const base = shapeConstants(s, Ho, Wo);
   const entryPoint = gemmEntry(variant);
   const Cin = s.inChannels;
@@ -435,13 +460,15 @@ async function gemmPlans(
   const fwdTile = tileFor('forward', fwdM, Cout);
   const fwdSplits = want.forward ? exactSplits(fwdK, want.forward) : chooseSplits(variant, fwdM, Cout, fwdK);
   const fwdIo = storageView(0, 'x', 'read', Cin % 4 === 0) + storageView(1, 'w', 'read', Cout % 4 === 0) + storageView(2, 'y', 'read_write', Cout % 4 === 0) + forwardWgsl;
-  const fwdMain = createKernel(ctx, {
-    label: `conv2d.forward.${variant}`,
-    code: gemmSource(fwdIo),
-    entryPoint,
-    constants: { ...base, ...tileConstants(fwdTile), PAD: s.padding, M: fwdM, N: Cout, K: fwdK, K_CHUNK: kChunk(fwdK, fwdSplits), SPLIT_K: fwdSplits > 1 },
-  });
-  const fwdReduce = fwdSplits > 1 ? reduceKernel(yN, fwdSplits, 0) : null;
+  const fwdMain = only(doForward, () =>
+    createKernel(ctx, {
+      label: `conv2d.forward.${variant}`,
+      code: gemmSource(fwdIo),
+      entryPoint,
+      constants: { ...base, ...tileConstants(fwdTile), PAD: s.padding, M: fwdM, N: Cout, K: fwdK, K_CHUNK: kChunk(fwdK, fwdSplits), SPLIT_K: fwdSplits > 1 },
+    }),
+  );
+  const fwdReduce = doForward && fwdSplits > 1 ? reduceKernel(yN, fwdSplits, 0) : null;
 
   // Input grad: the S·S phase classes in one dispatch (z = class · splits + split), each a GEMM
   // with M = B·CH·CW, N = Cin, K = TH·TW·Cout (conv2d_input_grad.wgsl). The grid covers the
@@ -456,7 +483,7 @@ async function gemmPlans(
   // Every class with taps runs at once, so the device sees all their tiles.
   const dgSplits = want.inputGrad ? exactSplits(dgK, want.inputGrad) : chooseSplits(variant, dgM * withTaps, Cin, dgK, xN);
   const dgIo = storageView(0, 'dy', 'read', Cout % 4 === 0) + storageView(1, 'w', 'read', Cout % 4 === 0) + storageView(2, 'dx', 'read_write', Cin % 4 === 0) + inputGradWgsl;
-  const dgMain = createKernel(ctx, {
+  const dgMain = only(doInputGrad, () => createKernel(ctx, {
     label: `conv2d.input_grad.${variant}`,
     code: gemmSource(dgIo),
     entryPoint,
@@ -473,8 +500,8 @@ async function gemmPlans(
       CW_ALL: sameGrid ? classes[0]!.cw : 0,
       B_COLS: Cout % 4 === 0,
     },
-  });
-  const dgReduce = dgSplits > 1 ? reduceKernel(xN, dgSplits, 0) : null;
+  }));
+  const dgReduce = doInputGrad && dgSplits > 1 ? reduceKernel(xN, dgSplits, 0) : null;
 
   // Weight grad: M = kh·kw·Cin, N = Cout, K = B·Ho·Wo.
   const wgM = kk * Cin;
@@ -500,30 +527,36 @@ async function gemmPlans(
         A_COLS: Cin % 4 === 0,
       },
     });
-  const wgMain = wgKernel(false);
-  const wgMainAcc = wgSplits > 1 ? null : wgKernel(true);
-  const wgReduce = wgSplits > 1 ? reduceKernel(wN, wgSplits, 0) : null;
-  const wgReduceAcc = wgSplits > 1 ? reduceKernel(wN, wgSplits, 1) : null;
+  // Split-K: the partial products are always assigned, the reduce assigns or accumulates; one split: the GEMM itself does.
+  const wgMain = wgSplits > 1 ? only(wgAssign || wgAccumulate, () => wgKernel(false)) : only(wgAssign, () => wgKernel(false));
+  const wgMainAcc = wgSplits > 1 ? null : only(wgAccumulate, () => wgKernel(true));
+  const wgReduce = wgSplits > 1 && wgAssign ? reduceKernel(wN, wgSplits, 0) : null;
+  const wgReduceAcc = wgSplits > 1 && wgAccumulate ? reduceKernel(wN, wgSplits, 1) : null;
 
   const [fm, fr, dm, dr, wm, wma, wr, wra] = await Promise.all([fwdMain, fwdReduce, dgMain, dgReduce, wgMain, wgMainAcc, wgReduce, wgReduceAcc]);
   const step = (kernel: Kernel, grid: [number, number, number]): Step => ({ kernel, grid });
+  const steps = (kernel: Kernel | null, grid: [number, number, number]): Step[] => (kernel ? [step(kernel, grid)] : []);
+  const either = (want: boolean) => ({ assign: want, accumulate: want });
   return {
     forward: {
-      main: [step(fm, gemmGrid(variant, fwdM, Cout, fwdSplits, fwdTile))],
+      compiled: either(doForward),
+      main: steps(fm, gemmGrid(variant, fwdM, Cout, fwdSplits, fwdTile)),
       reduce: fr ? step(fr, grid1d(ctx, yN, 256)) : null,
       splits: fwdSplits,
       outElements: yN,
       tile: fwdTile,
     },
     inputGrad: {
-      main: [step(dm, gemmGrid(variant, dgM, Cin, nClasses * dgSplits, dgTile))],
+      compiled: either(doInputGrad),
+      main: steps(dm, gemmGrid(variant, dgM, Cin, nClasses * dgSplits, dgTile)),
       reduce: dr ? step(dr, grid1d(ctx, xN, 256)) : null,
       splits: dgSplits,
       outElements: xN,
       tile: dgTile,
     },
     weightGrad: {
-      main: [step(wm, gemmGrid(variant, wgM, Cout, wgSplits, wgTile))],
+      compiled: { assign: wgAssign, accumulate: wgAccumulate },
+      main: steps(wm, gemmGrid(variant, wgM, Cout, wgSplits, wgTile)),
       mainAccumulate: wma ? [step(wma, gemmGrid(variant, wgM, Cout, wgSplits, wgTile))] : undefined,
       reduce: wr ? step(wr, grid1d(ctx, wN, 256)) : null,
       reduceAccumulate: wra ? step(wra, grid1d(ctx, wN, 256)) : undefined,

@@ -87,11 +87,12 @@ abstract class ElementwiseLayer {
     readonly shape: readonly number[],
     readonly label: string,
     protected readonly fwd: Kernel,
-    protected readonly bwd: Kernel,
+    /** Null when the layer was created forward-only (Add.create's `backward: false`). */
+    protected readonly bwd: Kernel | null,
     readonly laneWidth: 1 | 4,
   ) {}
 
-  protected static async kernels(ctx: GpuContext, shape: readonly number[], label: string, entries: [string, string]) {
+  protected static async kernels(ctx: GpuContext, shape: readonly number[], label: string, entries: [string] | [string, string]) {
     assertShape(shape.length > 0 && shape.every(isPositiveInt), () => `${label}: shape [${shape.join(', ')}] must be positive integers`);
     return elementwiseKernels(ctx, label, numel(shape), entries);
   }
@@ -101,7 +102,8 @@ abstract class ElementwiseLayer {
   }
 
   /** Checks every tensor against the layer's shape and that each pair in `disjoint` is, then binds `kernel` to the tensors in order. */
-  protected pass(kernel: Kernel, which: 'forward' | 'backward', tensors: [string, Tensor][], disjoint: [string, string][], flops: number, bytesPerElement: number): Pass {
+  protected pass(kernel: Kernel | null, which: 'forward' | 'backward', tensors: [string, Tensor][], disjoint: [string, string][], flops: number, bytesPerElement: number): Pass {
+    assertShape(!!kernel, () => `${this.label}: the ${which} pipeline was not compiled (created forward-only)`);
     const n = this.numel;
     const dims = this.shape.join('×');
     for (const [name, t] of tensors) checkTensor(this.label, name, t, n, dims);
@@ -131,10 +133,10 @@ export class Relu extends ElementwiseLayer {
 }
 
 export class Add extends ElementwiseLayer {
-  /** The residual add y = a + b over tensors of this shape. */
-  static async create(ctx: GpuContext, shape: readonly number[], label = 'add'): Promise<Add> {
-    const { width, kernels } = await ElementwiseLayer.kernels(ctx, shape, label, ['add_fwd', 'add_bwd']);
-    return new Add(ctx, shape, label, kernels[0]!, kernels[1]!, width);
+  /** The residual add y = a + b over tensors of this shape; `backward: false` compiles only the forward (the encoder's gradient sums). */
+  static async create(ctx: GpuContext, shape: readonly number[], label = 'add', opts: { backward?: boolean } = {}): Promise<Add> {
+    const { width, kernels } = await ElementwiseLayer.kernels(ctx, shape, label, opts.backward === false ? ['add_fwd'] : ['add_fwd', 'add_bwd']);
+    return new Add(ctx, shape, label, kernels[0]!, kernels[1] ?? null, width);
   }
 
   bindForward(a: Tensor, b: Tensor, y: Tensor): Pass {

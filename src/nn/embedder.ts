@@ -13,6 +13,7 @@ import { featureDim } from './config.ts';
 import type { NetworkWeights } from './param-store.ts';
 import { EncoderLayers, EncoderRun } from './resnet18.ts';
 import { HeadLayers, HeadRun } from './projector.ts';
+import { EVAL_PASSES } from './batchnorm.ts';
 import type { WeightNormNormalizePass } from './weightnorm.ts';
 
 export class Embedder {
@@ -32,7 +33,7 @@ export class Embedder {
   }
 
   static async create(ctx: GpuContext, config: ModelConfig, weights: NetworkWeights, batch: number, variant?: GemmVariant): Promise<Embedder> {
-    const layers = await EncoderLayers.create(ctx, config, batch, variant);
+    const layers = await EncoderLayers.create(ctx, config, batch, variant, EVAL_PASSES);
     return new Embedder(ctx, config, batch, layers, weights);
   }
 
@@ -87,7 +88,7 @@ export class LogitEmbedder {
   }
 
   static async create(ctx: GpuContext, config: ModelConfig, weights: NetworkWeights, batch: number, variant?: GemmVariant): Promise<LogitEmbedder> {
-    const [layers, head] = await Promise.all([EncoderLayers.create(ctx, config, batch, variant), HeadLayers.create(ctx, config, batch, variant)]);
+    const [layers, head] = await Promise.all([EncoderLayers.create(ctx, config, batch, variant, EVAL_PASSES), HeadLayers.create(ctx, config, batch, variant, EVAL_PASSES)]);
     return new LogitEmbedder(ctx, config, batch, layers, head, weights);
   }
 

@@ -115,6 +115,25 @@ export class ParamStore {
     return { params: this.params, stats: this.stats };
   }
 
+  /**
+   * A copy of the student as it is now (trainables and BN statistics, copied on the queue, so in
+   * order with the steps submitted before and after it): the random-init kNN baseline is measured
+   * on it after the first step (src/train/trainer.ts snapshotInit). `destroy` frees its buffers.
+   */
+  snapshotStudent(label: string): NetworkWeights & { destroy(): void } {
+    const copy = (from: FlatTensors, slots: Map<string, Slot>, name: string) => {
+      const buffer = createBuffer(this.ctx, from.buffer.size, STORAGE(), `${label}.${name}`);
+      return new FlatTensors(buffer, slots, `${label}.${name}`);
+    };
+    const params = copy(this.params, this.layout.trainable, 'params');
+    const stats = copy(this.stats, this.layout.stats, 'stats');
+    const enc = this.ctx.device.createCommandEncoder({ label: `${label}: snapshot` });
+    enc.copyBufferToBuffer(this.params.buffer, 0, params.buffer, 0, params.buffer.size);
+    enc.copyBufferToBuffer(this.stats.buffer, 0, stats.buffer, 0, stats.buffer.size);
+    this.ctx.device.queue.submit([enc.finish()]);
+    return { params, stats, destroy: () => [params.buffer, stats.buffer].forEach((b) => b.destroy()) };
+  }
+
   /** The teacher's encoder and projector; its head is the student's (params), per MIRA. */
   get teacherWeights(): NetworkWeights {
     return { params: this.teacher, stats: this.teacherStats };

@@ -12,7 +12,7 @@ import type { GpuContext } from '../gpu/context.ts';
 import type { GemmVariant } from '../gpu/gemm.ts';
 import { PassList } from '../gpu/pass.ts';
 import { createTensor, type Tensor } from '../gpu/tensor.ts';
-import { BatchNorm, type BatchNormForwardPass } from './batchnorm.ts';
+import { BatchNorm, type BatchNormForwardPass, type BatchNormPasses } from './batchnorm.ts';
 import { featureDim, type ModelConfig } from './config.ts';
 import { L2Norm, type L2NormForwardPass } from './l2norm.ts';
 import { Linear } from './linear.ts';
@@ -33,16 +33,17 @@ export class HeadLayers {
     readonly prototypes: { l2: L2Norm; head: WeightNormLinear } | null,
   ) {}
 
-  static async create(ctx: GpuContext, config: ModelConfig, batch: number, variant?: GemmVariant): Promise<HeadLayers> {
+  /** `passes`: which batch-norm pipelines to compile (all by default), as for EncoderLayers. */
+  static async create(ctx: GpuContext, config: ModelConfig, batch: number, variant?: GemmVariant, passes?: BatchNormPasses): Promise<HeadLayers> {
     const D = featureDim(config.width);
     const H = config.projHidden;
     const P = config.projOut;
     const K = config.prototypes;
     const [lin0, bn1, lin3, bn4, lin6, l2, head] = await Promise.all([
       Linear.create(ctx, { batch, inFeatures: D, outFeatures: H, bias: false }, { label: 'projector.0', variant }),
-      BatchNorm.create(ctx, { batch, channels: H }, { label: 'projector.1', relu: true }),
+      BatchNorm.create(ctx, { batch, channels: H }, { label: 'projector.1', relu: true, passes }),
       Linear.create(ctx, { batch, inFeatures: H, outFeatures: H, bias: false }, { label: 'projector.3', variant }),
-      BatchNorm.create(ctx, { batch, channels: H }, { label: 'projector.4', relu: true }),
+      BatchNorm.create(ctx, { batch, channels: H }, { label: 'projector.4', relu: true, passes }),
       Linear.create(ctx, { batch, inFeatures: H, outFeatures: P, bias: true }, { label: 'projector.6', variant }),
       K > 0 ? L2Norm.create(ctx, { rows: batch, dim: P }, { label: 'projector.l2norm' }) : null,
       K > 0 ? WeightNormLinear.create(ctx, { batch, dim: P, prototypes: K }, { label: 'head', variant }) : null,

@@ -14,8 +14,8 @@ import type { GemmVariant } from '../gpu/gemm.ts';
 import { PassList } from '../gpu/pass.ts';
 import { createTensor, type Tensor } from '../gpu/tensor.ts';
 import { encoderSpec, type ConvSpec, type EncoderSpec } from './architecture.ts';
-import { BatchNorm, type BatchNormForwardPass } from './batchnorm.ts';
-import { Conv2d } from './conv2d.ts';
+import { BatchNorm, type BatchNormForwardPass, type BatchNormPasses } from './batchnorm.ts';
+import { Conv2d, type Conv2dPasses } from './conv2d.ts';
 import { Add } from './elementwise.ts';
 import { GlobalAvgPool } from './pool.ts';
 import type { ModelConfig } from './config.ts';
@@ -34,7 +34,8 @@ export class EncoderLayers {
     readonly pool: GlobalAvgPool,
   ) {}
 
-  static async create(ctx: GpuContext, config: ModelConfig, batch: number, variant?: GemmVariant): Promise<EncoderLayers> {
+  /** `passes`: which batch-norm pipelines to compile (all by default; a training step skips evaluation's, an embedder needs only them). */
+  static async create(ctx: GpuContext, config: ModelConfig, batch: number, variant?: GemmVariant, passes?: BatchNormPasses): Promise<EncoderLayers> {
     const spec = encoderSpec(config);
     const convSpecs: ConvSpec[] = [spec.stem];
     const bnSpecs: { name: string; c: number; size: number; relu: boolean; residual: boolean }[] = [
@@ -49,9 +50,14 @@ export class EncoderLayers {
         bnSpecs.push({ name: b.downsample.bn, c: b.downsample.conv.outChannels, size: b.downsample.conv.outSize, relu: false, residual: false });
       }
     }
+    // With explicit passes (a training step or an evaluation) only what EncoderRun binds: the backward accumulates every
+    // weight gradient into the zeroed buffer and never asks the stem for its input gradient (set `inputGrad` only on
+    // layers built with all passes, the default).
+    const convPasses = (stem: boolean): Conv2dPasses | undefined =>
+      !passes ? undefined : passes.backward === false ? { forward: true, inputGrad: false, weightGrad: false } : { forward: true, inputGrad: !stem, weightGrad: 'accumulate' };
     const convs = new Map<string, Conv2d>();
     const bns = new Map<string, BatchNorm>();
-    await Promise.all([
+    const layersBuilt = Promise.all([
       ...convSpecs.map(async (c) =>
         convs.set(
           c.name,
@@ -59,21 +65,20 @@ export class EncoderLayers {
             ctx,
             { batch, height: c.inSize, width: c.inSize, inChannels: c.inChannels, outChannels: c.outChannels, kernel: c.kernel, stride: c.stride, padding: c.padding },
             variant,
-            { label: `encoder.${c.name}` },
+            { label: `encoder.${c.name}`, passes: convPasses(c === spec.stem) },
           ),
         ),
       ),
       ...bnSpecs.map(async (b) =>
-        bns.set(b.name, await BatchNorm.create(ctx, { batch, channels: b.c, height: b.size, width: b.size }, { label: `encoder.${b.name}`, relu: b.relu, residual: b.residual })),
+        bns.set(b.name, await BatchNorm.create(ctx, { batch, channels: b.c, height: b.size, width: b.size }, { label: `encoder.${b.name}`, relu: b.relu, residual: b.residual, passes })),
       ),
     ]);
-    // Gradient sums where a block's input feeds both the main path and the shortcut.
+    // Gradient sums where a block's input feeds both the main path and the shortcut (compiled
+    // together with the layers above: every pipeline of the encoder is requested at once).
     const adds = new Map<number, Add>();
-    for (const b of spec.blocks) {
-      const n = batch * b.conv1.inSize * b.conv1.inSize * b.conv1.inChannels;
-      if (!adds.has(n)) adds.set(n, await Add.create(ctx, [n], `encoder.grad_sum_${n}`));
-    }
-    const pool = await GlobalAvgPool.create(ctx, { batch, height: spec.finalSize, width: spec.finalSize, channels: spec.featureDim }, 'encoder.avgpool');
+    const sizes = passes?.backward === false ? [] : [...new Set(spec.blocks.map((b) => batch * b.conv1.inSize * b.conv1.inSize * b.conv1.inChannels))];
+    const [added, pool] = await Promise.all([Promise.all(sizes.map((n) => Add.create(ctx, [n], `encoder.grad_sum_${n}`, { backward: false }))), GlobalAvgPool.create(ctx, { batch, height: spec.finalSize, width: spec.finalSize, channels: spec.featureDim }, 'encoder.avgpool'), layersBuilt]);
+    sizes.forEach((n, i) => adds.set(n, added[i]!));
     return new EncoderLayers(spec, batch, convs, bns, adds, pool);
   }
 

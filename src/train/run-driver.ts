@@ -95,11 +95,29 @@ export class TrainingRun {
     this.out.metrics?.(m);
   }
 
-  /** The kNN baseline at initialisation, unless the trainer already has one (a resumed run). */
-  async begin(): Promise<void> {
-    if (this.trainer.knnInit === null && this.trainer.currentStep === 0) await this.evaluate(true);
+  /**
+   * The kNN baseline at initialisation, unless the trainer already has one (a resumed run). With
+   * `defer` (the page) it is not measured now: the trainer keeps a copy of the initial student and
+   * `evaluateInit` measures it later, after the first step is shown, with the same result.
+   */
+  async begin(opts: { defer?: boolean } = {}): Promise<void> {
+    if (this.trainer.knnInit === null && this.trainer.currentStep === 0) {
+      if (opts.defer) this.trainer.snapshotInit();
+      else await this.evaluate(true);
+    }
     this.firstStep = this.trainer.currentStep;
     this.startedAt = performance.now();
+  }
+
+  /** The deferred random-init baseline (begin({ defer: true })): reported as an init kNN point; null when none is pending. */
+  async evaluateInit(): Promise<KnnPoint | null> {
+    const r = await this.trainer.evaluateKnnInit();
+    if (!r) return null;
+    const p: KnnPoint = { step: 0, top1: r.top1, all: r.all, init: true };
+    if (r.linearInit !== undefined) p.linearInit = r.linearInit;
+    this.lastKnn ??= p;
+    this.out.knn?.(p);
+    return p;
   }
 
   async evaluate(init = false): Promise<KnnPoint> {

@@ -20,6 +20,7 @@ import type { ParamStore } from '../nn/param-store.ts';
 import { HeadLayers, HeadRun } from '../nn/projector.ts';
 import { EncoderLayers, EncoderRun, Scratch } from '../nn/resnet18.ts';
 import { PassList } from '../gpu/pass.ts';
+import { TRAINING_PASSES } from '../nn/batchnorm.ts';
 import type { WeightNormNormalizePass } from '../nn/weightnorm.ts';
 import { RepresentationHealth, type RepresentationHealthPlan } from '../mira/representation.ts';
 import type { MethodDef, MethodObjective, MethodRunState, ObjectivePlan, StepValues } from '../methods/types.ts';
@@ -41,8 +42,9 @@ export class StepLayers {
     const hasHead = config.prototypes > 0;
     if ((method.kind === 'pseudo-label') !== hasHead) throw new Error(`${method.label} is ${method.kind === 'pseudo-label' ? 'a pseudo-label method: it needs prototypes (K ≥ 2)' : 'an embedding objective: its model has no prototype head (K = 0)'}; this model has K = ${config.prototypes}`);
     const [encoder, head, objective, health] = await Promise.all([
-      EncoderLayers.create(ctx, config, batch, variant),
-      HeadLayers.create(ctx, config, batch, variant),
+      // Training passes only: evaluation's pipelines are compiled when an evaluation first needs them (a shorter start).
+      EncoderLayers.create(ctx, config, batch, variant, TRAINING_PASSES),
+      HeadLayers.create(ctx, config, batch, variant, TRAINING_PASSES),
       method.createObjective(ctx, { B: batch, K: config.prototypes, D: config.projOut, config: trainConfig }),
       RepresentationHealth.create(ctx, { B: batch, D: config.projOut }),
     ]);

@@ -22,7 +22,7 @@ import { Ema, Optimizer } from '../nn/optimizer.ts';
 import { methodById } from '../methods/registry.ts';
 import type { MethodDef, MethodRunState } from '../methods/types.ts';
 import type { Pass } from '../gpu/pass.ts';
-import { ParamLayout, ParamStore } from '../nn/param-store.ts';
+import { ParamLayout, ParamStore, type NetworkWeights } from '../nn/param-store.ts';
 import { KnnEvaluator, chooseEvalIndices } from '../mira/knn.ts';
 import { fitLinearClassifier, LinearProbe, probeLearningRate, probeLrAt } from '../mira/linear-probe.ts';
 import { featureDim } from '../nn/config.ts';
@@ -116,6 +116,8 @@ export class Trainer {
   /** Linear-probe top-1 (percent) of a probe fitted on the kNN bank's features at initialisation. */
   linearInit: number | null = null;
   lastLinear: number | null = null;
+  /** The initial student, kept for the random-init baseline measured after the first step (snapshotInit). */
+  private initSnapshot: (NetworkWeights & { destroy(): void }) | null = null;
   private knn: { evaluator: KnnEvaluator; embedder: Embedder; bank: EvalSet; queries: EvalSet; bankFeats: Tensor; queryFeats: Tensor; bankLabels: Tensor; queryLabels: Tensor } | null = null;
 
   private constructor(
@@ -178,7 +180,11 @@ export class Trainer {
     const views = Array.from({ length: method.viewsPerImage }, (_, v) => new Tensor(out.buffer, [B, S, S, C], 'f32', `view${v + 1}`, out.byteOffset + v * viewElems * 4));
     augmenter.bind(images, indices, out);
     for (const f of method.runFiles ?? []) if (opts.resume && !opts.resumeFiles?.[f]) throw new ShapeError(`cannot resume a ${method.label} run without its ${f} (saved beside the checkpoint)`);
-    const runState = method.createRunState ? await method.createRunState({ ctx, config, train: ds, indices, resumeFiles: opts.resumeFiles ?? null }) : null;
+    // The method's run state and the online probe compile together (one batch of pipeline requests, not one after another).
+    const [runState, probe] = await Promise.all([
+      method.createRunState ? method.createRunState({ ctx, config, train: ds, indices, resumeFiles: opts.resumeFiles ?? null }) : null,
+      config.linearProbe === 'on' ? LinearProbe.create(ctx, { batch: B, dim: featureDim(model.width), classes: classCount(data) }, { variant: opts.variant }) : null,
+    ]);
     const graph = await StepGraph.build(layers, store, views, runState);
     const optimizerPass = optimizer.bind({ params: store.params.flat(store.layout.size), grads: store.grads.flat(store.layout.size), momentum: store.momentum.flat(store.layout.size) });
     const emaPass = ema.bind(store.teacher.flat(store.layout.teacherSize), store.params.flat(store.layout.teacherSize));
@@ -187,9 +193,8 @@ export class Trainer {
     const nbt = state.student.get('encoder.bn1.num_batches_tracked')?.[0] ?? 0;
     const nbtT = state.teacher?.get('encoder.bn1.num_batches_tracked')?.[0] ?? nbt;
     const trainer = new Trainer(ctx, data, config, model, store, augmenter, indices, graph, optimizer, optimizerPass, ema, emaPass, method, runState, layout, ring, opts.onLog, state.step, { student: nbt, teacher: nbtT });
-    if (config.linearProbe === 'on') {
+    if (probe) {
       // Reads the pooled features of view 1 after the student's forward; no gradient reaches the encoder.
-      const probe = await LinearProbe.create(ctx, { batch: B, dim: featureDim(model.width), classes: classCount(data) }, { variant: opts.variant });
       trainer.probe = { probe, pass: probe.bindTraining(graph.student[0]!.encoder.features), lr: probeLearningRate(B), labels: new Uint32Array(B) };
       if (opts.resumeProbe) probe.upload(opts.resumeProbe);
       const init = opts.resume?.extra?.linear_top1_init;
@@ -332,6 +337,57 @@ export class Trainer {
   }
 
   /**
+   * Keeps a copy of the initial student (a GPU copy, queued before the first step) so that the
+   * random-init kNN and linear-probe baselines can be measured after the first step is shown
+   * (evaluateKnnInit) instead of before Play: the page starts sooner (issue 15; docs/ARCHITECTURE.md).
+   * Only before the first step of a run without a baseline; returns whether it took one.
+   */
+  snapshotInit(): boolean {
+    if (this.knnInit !== null || this.stepIndex !== 0 || this.initSnapshot) return false;
+    this.initSnapshot = this.store.snapshotStudent('init_student');
+    return true;
+  }
+
+  /** A random-init baseline is waiting to be measured on the snapshot (snapshotInit). */
+  get initPending(): boolean {
+    return this.initSnapshot !== null;
+  }
+
+  /**
+   * The random-init baselines measured on the snapshot of the initial student: `knnInit` (k = 20,
+   * T = 0.07) and, with the online probe, `linearInit`; exactly the numbers evaluateKnn gives at step
+   * 0 (same weights, bank, queries and fit). Frees the snapshot. Null when there is none.
+   */
+  async evaluateKnnInit(): Promise<{ top1: number; all: Record<string, number>; linearInit?: number } | null> {
+    const snap = this.initSnapshot;
+    if (!snap) return null;
+    await this.flush();
+    const k = await this.knnSetup();
+    const embedder = await Embedder.create(this.ctx, this.model, snap, k.embedder.batch);
+    const r = await this.embedAndEvaluate(k, embedder);
+    this.knnInit = r.top1_k20;
+    const out: { top1: number; all: Record<string, number>; linearInit?: number } = { top1: r.top1_k20, all: r.top1 as Record<string, number> };
+    if (this.probe && this.linearInit === null) this.linearInit = await this.fitInitProbe(k);
+    if (this.linearInit !== null) out.linearInit = this.linearInit;
+    snap.destroy();
+    this.initSnapshot = null;
+    return out;
+  }
+
+  private async embedAndEvaluate(k: NonNullable<Trainer['knn']>, embedder: Embedder) {
+    await embedder.embed(k.bank.images, k.bank.count, k.bankFeats);
+    await embedder.embed(k.queries.images, k.queries.count, k.queryFeats);
+    return k.evaluator.evaluate(k.bankFeats, k.bankLabels, k.queryFeats, k.queryLabels);
+  }
+
+  /** A probe fitted on the bank's features just embedded (of the frozen network), tested on the queries': top-1 (percent). */
+  private async fitInitProbe(k: NonNullable<Trainer['knn']>): Promise<number> {
+    const [bankFeats, queryFeats] = await Promise.all([readF32(this.ctx, k.bankFeats), readF32(this.ctx, k.queryFeats)]);
+    const fit = await fitLinearClassifier(this.ctx, { features: bankFeats, labels: k.bank.labels }, { features: queryFeats, labels: k.queries.labels }, { classes: classCount(this.data), epochs: 20, batch: Math.min(256, k.bank.count), seed: this.config.seed });
+    return fit.top1;
+  }
+
+  /**
    * Weighted kNN top-1 (k = 20, T = 0.07, percent) of the student encoder's features and, with the
    * online probe, its top-1 on the same queries (eval-mode features → probe → argmax). At
    * initialisation `linearInit`: a probe fitted on the bank's features of the frozen network.
@@ -339,20 +395,19 @@ export class Trainer {
   async evaluateKnn(): Promise<{ top1: number; all: Record<string, number>; linear?: number; linearInit?: number }> {
     await this.flush();
     const k = await this.knnSetup();
-    await k.embedder.embed(k.bank.images, k.bank.count, k.bankFeats);
-    await k.embedder.embed(k.queries.images, k.queries.count, k.queryFeats);
-    const r = await k.evaluator.evaluate(k.bankFeats, k.bankLabels, k.queryFeats, k.queryLabels);
+    const r = await this.embedAndEvaluate(k, k.embedder);
     const atInit = this.knnInit === null && this.stepIndex === 0;
     if (atInit) this.knnInit = r.top1_k20;
+    if (atInit && this.initSnapshot) {
+      // Measured here on the same weights: the snapshot is no longer needed.
+      this.initSnapshot.destroy();
+      this.initSnapshot = null;
+    }
     this.lastKnn = r.top1_k20;
     const out: { top1: number; all: Record<string, number>; linear?: number; linearInit?: number } = { top1: r.top1_k20, all: r.top1 as Record<string, number> };
     if (this.probe) {
       out.linear = this.lastLinear = (await this.probe.probe.evaluate(k.queryFeats, k.queries.labels)).top1;
-      if (atInit && this.linearInit === null) {
-        const [bankFeats, queryFeats] = await Promise.all([readF32(this.ctx, k.bankFeats), readF32(this.ctx, k.queryFeats)]);
-        const fit = await fitLinearClassifier(this.ctx, { features: bankFeats, labels: k.bank.labels }, { features: queryFeats, labels: k.queries.labels }, { classes: classCount(this.data), epochs: 20, batch: Math.min(256, k.bank.count), seed: this.config.seed });
-        this.linearInit = fit.top1;
-      }
+      if (atInit && this.linearInit === null) this.linearInit = await this.fitInitProbe(k);
       if (this.linearInit !== null) out.linearInit = this.linearInit;
     }
     return out;
@@ -423,6 +478,7 @@ export class Trainer {
   }
 
   destroy(): void {
+    this.initSnapshot?.destroy();
     this.runState?.destroy();
     this.probe?.probe.destroy();
     this.store.destroy();

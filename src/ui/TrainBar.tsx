@@ -36,7 +36,7 @@ export function TrainBar() {
           <ResetIcon /> Reset
         </button>
       </div>
-      <div className="run-status" data-testid="train-status" data-phase={train.phase} data-step={train.step}>
+      <div className="run-status" data-testid="train-status" data-phase={train.phase} data-step={train.step} data-startup={train.startup ? JSON.stringify(train.startup) : undefined}>
         <div className="run-figures">
           <Figure label="step" value={`${train.step.toLocaleString('en-US')} / ${train.totalSteps.toLocaleString('en-US')}`} testid="status-step" />
           <Figure label="epoch" value={fmt(train.epoch, 3)} />

@@ -48,9 +48,11 @@ function adapterStatus(ctx: GpuContext): AdapterStatus {
 
 async function init(): Promise<void> {
   // environment: 'browser' so the hint is the browser's even when navigator.gpu is missing.
+  const t0 = performance.now();
   gpu ??= acquireGpu({ environment: 'browser', label: 'mira-engine' });
   try {
     const ctx = await gpu;
+    const gpuMs = Math.round(performance.now() - t0);
     ctx.device.lost.then((info) => {
       if (info.reason !== 'destroyed' || simulatedLoss) {
         session?.halt();
@@ -60,6 +62,7 @@ async function init(): Promise<void> {
       }
     });
     session ??= new Session(ctx, post);
+    session.startup.gpu_ms ??= gpuMs;
     explorer ??= new Explorer(ctx);
     lab ??= new CollapseLab(ctx, post);
     arena ??= new MethodArena(ctx, post);
@@ -115,7 +118,9 @@ async function handle(req: EngineRequest): Promise<void> {
     case 'load-dataset': {
       const { session } = await ready();
       try {
+        const t0 = performance.now();
         const data = await loadDatasetSource(req.source, (phase, file, loaded, total) => post({ type: 'dataset-progress', id: req.id, phase, file, loaded, total }));
+        session.startup.dataset_ms = Math.round(performance.now() - t0);
         session.setData(data);
         post({ type: 'dataset', id: req.id, info: datasetInfo(data) });
       } catch (e) {

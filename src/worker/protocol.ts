@@ -96,6 +96,13 @@ export interface TrainStatus {
   /** The configuration the trainer was built with (null when none). */
   config: TrainConfig | null;
   dataset: string | null;
+  /**
+   * Where the time to the first step went, in ms, from the worker's own clock: gpu_ms (adapter and
+   * device), dataset_ms (fetch and decode), build_ms (the trainer: its pipelines and buffers),
+   * first_step_ms (Play to the first finished step), baselines_ms (the random-init and pixel
+   * baselines after it); pipelines / modules compiled by the build. The page's start-time test reads it.
+   */
+  startup?: Record<string, number>;
 }
 
 export interface KnnPoint {

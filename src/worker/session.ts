@@ -7,6 +7,7 @@
 // queue (`exclusive`), so the play loop, a step, an export and the explorer's batch request
 // never interleave on the GPU.
 import type { GpuContext } from '../gpu/context.ts';
+import { compileStats } from '../gpu/kernel.ts';
 import type { DatasetSplits } from '../data/dataset.ts';
 import { encodeNpy } from '../io/npy.ts';
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint, type ModelState } from '../nn/checkpoint.ts';
@@ -80,6 +81,13 @@ export class Session {
   private secPerStep = 0;
   private lastStepAt = 0;
   private halted = false;
+  /** A fresh run's random-init and raw-pixel baselines are still to be measured (after its first step). */
+  private baselinesPending = false;
+  /** The run's first step is still to come; `playAt`: when Play was pressed (null when not waiting for a step). */
+  private firstStepPending = false;
+  private playAt: number | null = null;
+  /** Where the time to the first step went (ms), for the status bar's data-startup and docs/results-cpu.md. */
+  readonly startup: Record<string, number> = {};
   /** image index → [cluster, step] from the latest batches. */
   private assignments = new Map<number, [number, number]>();
 
@@ -119,6 +127,7 @@ export class Session {
       detail: this.detail,
       config: t?.config ?? null,
       dataset: this.data ? datasetKey(this.data) : null,
+      startup: { ...this.startup },
     };
   }
 
@@ -215,6 +224,10 @@ export class Session {
         return;
       }
       this.setPhase('building', 'compiling kernels and planning memory');
+      const buildStart = performance.now();
+      const compiled = { ...compileStats(this.ctx) };
+      this.baselinesPending = false;
+      this.firstStepPending = true;
       this.log.clear();
       this.knn = [];
       this.pending = [];
@@ -264,15 +277,18 @@ export class Session {
           if (stored.knnInit !== null && trainer.knnInit === null) trainer.knnInit = stored.knnInit;
           this.post({ type: 'history', records: stored.records, knn: this.knn, knnInit: trainer.knnInit });
         } else {
-          // An imported run brings its random-init kNN baseline in mira.config; a fresh run measures it in begin().
+          // An imported run brings its random-init kNN baseline in mira.config; a fresh run measures it after its first step.
           const init = start?.state.extra?.knn_top1_init;
           if (typeof init === 'number' && Number.isFinite(init) && trainer.knnInit === null) trainer.knnInit = init;
           this.post({ type: 'history', records: [], knn: [], knnInit: trainer.knnInit });
-          if (trainer.knnInit === null && trainer.currentStep === 0) this.setPhase('building', 'measuring the random-init kNN baseline');
-          await run.begin();
-          const px = await pixelBaselines(this.ctx, trainer.data, trainer.config);
-          this.post({ type: 'knn', init: trainer.knnInit, point: null, pixels: { knn: px.knn_top1_pixels, linear: px.linear_top1_pixels } });
+          // The random-init (when still unknown) and raw-pixel baselines are measured after the first step is shown
+          // (measureBaselines), on a copy of the initial weights: Play is enabled as soon as the step's pipelines are
+          // built (issue 15, docs/ARCHITECTURE.md).
+          await run.begin({ defer: true });
+          this.baselinesPending = true;
         }
+        const after = compileStats(this.ctx);
+        Object.assign(this.startup, { build_ms: Math.round(performance.now() - buildStart), pipelines: after.pipelines - compiled.pipelines, modules: after.modules - compiled.modules });
         this.setPhase(trainer.done ? 'done' : 'paused');
         if (this.wantPlay) {
           this.wantPlay = false;
@@ -355,6 +371,7 @@ export class Session {
   // ───────────────────────────── transport ─────────────────────────────
 
   play(): void {
+    this.playAt ??= performance.now();
     if (this.phase === 'building') {
       this.wantPlay = true;
       return;
@@ -411,6 +428,7 @@ export class Session {
     }
     const gen = this.generation;
     if (!this.halted) run.halt = null;
+    const stepStart = performance.now();
     let report;
     try {
       report = await run.step(manual);
@@ -422,13 +440,45 @@ export class Session {
     }
     if (gen !== this.generation) return;
     const now = performance.now();
+    if (this.firstStepPending) {
+      this.firstStepPending = false;
+      // From Play (or a single step) to this run's first finished step.
+      this.startup.first_step_ms = Math.round(now - (this.playAt ?? stepStart));
+    }
+    this.playAt = null;
     if (this.lastStepAt > 0 && !manual) {
       const dt = (now - this.lastStepAt) / 1000;
       this.secPerStep = this.secPerStep > 0 ? 0.8 * this.secPerStep + 0.2 * dt : dt;
     }
     // Slow work after the step (kNN, a checkpoint) does not count towards the step time.
     this.lastStepAt = manual || report.extra ? 0 : now;
-    this.sendStatus(manual || t.done);
+    this.sendStatus(manual || t.done || !!this.baselinesPending);
+    if (this.baselinesPending) {
+      this.baselinesPending = false;
+      void this.exclusive(() => this.measureBaselines(gen));
+    }
+  }
+
+  /**
+   * A fresh run's baselines, queued right after its first step: the random-init kNN / linear probe
+   * on the snapshot of the initial weights, then the raw pixels; posted as the init kNN point.
+   */
+  private async measureBaselines(gen: number): Promise<void> {
+    const t = this.trainer;
+    const run = this.run;
+    if (!t || !run || gen !== this.generation || this.ctx.lost) return;
+    const t0 = performance.now();
+    try {
+      await run.evaluateInit();
+      const px = await pixelBaselines(this.ctx, t.data, t.config);
+      if (gen !== this.generation) return;
+      this.post({ type: 'knn', init: t.knnInit, point: null, pixels: { knn: px.knn_top1_pixels, linear: px.linear_top1_pixels } });
+    } catch (e) {
+      if (gen === this.generation && !this.ctx.lost) this.post({ type: 'train-error', kind: 'step', step: t.currentStep, message: `The random-init and raw-pixel baselines could not be measured: ${describe(e)}` });
+    }
+    this.startup.baselines_ms = Math.round(performance.now() - t0);
+    // The baselines' time is not a step's.
+    this.lastStepAt = 0;
   }
 
   /** The latest batch: the marginal chart and the gallery's memory of each image's cluster. */
