@@ -1,6 +1,6 @@
 // The playground: masthead, the WebGPU status bar, banners, the control panel beside the
-// transport and the four views (dashboard, fixed-point explorer, collapse lab, cluster
-// gallery), and the GPU self-test card. Components read the store and call its actions.
+// transport and the five views (dashboard, fixed-point explorer, collapse lab, cluster
+// gallery, embedding map), and the GPU self-test card. Components read the store and call its actions.
 import { useEffect } from 'react';
 import { useApp, useStoreApi, GEMM_CHECK_SIZE, type GpuState, type Tab } from './store.ts';
 import { WebGPUHelp } from './WebGPUHelp.tsx';
@@ -10,6 +10,7 @@ import { Controls } from './Controls.tsx';
 import { Dashboard } from './Dashboard.tsx';
 import { Explorer } from './Explorer.tsx';
 import { Gallery } from './Gallery.tsx';
+import { EmbeddingMapPanel } from './EmbeddingMap.tsx';
 import { ExportBar, TrainBar } from './TrainBar.tsx';
 import type { GemmCheckResult } from '../worker/protocol.ts';
 
@@ -67,6 +68,7 @@ export function App() {
                   {tab === 'explorer' && <Explorer />}
                   {tab === 'lab' && <CollapseLab />}
                   {tab === 'gallery' && <Gallery />}
+                  {tab === 'map' && <EmbeddingMapPanel />}
                 </div>
               </div>
             </div>
@@ -87,6 +89,7 @@ const TABS: { id: Tab; label: string }[] = [
   { id: 'explorer', label: 'Fixed-point explorer' },
   { id: 'lab', label: 'Collapse lab' },
   { id: 'gallery', label: 'Cluster gallery' },
+  { id: 'map', label: 'Embedding map' },
 ];
 
 function Tabs() {
