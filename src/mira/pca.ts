@@ -50,7 +50,7 @@ export class Pca {
   readonly points: Tensor;
   /** The power iteration's [v, w, v_1] (dim each). */
   readonly state: Tensor;
-  private readonly bound = new WeakMap<Tensor, BoundKernel[]>();
+  private readonly bound = new WeakMap<Tensor, Record<PcaKernel, BoundKernel>>();
 
   private constructor(
     readonly ctx: GpuContext,
