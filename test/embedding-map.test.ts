@@ -49,7 +49,9 @@ describe('embedding map: UMAP', () => {
   });
 
   test('sizes it refuses are named with what to do', () => {
-    expect(() => umapProject(new Float32Array((UMAP_MAX_POINTS + 1) * 2), UMAP_MAX_POINTS + 1, 2, 1)).toThrow(new RegExp(`UMAP maps at most ${UMAP_MAX_POINTS} points.*lower "kNN queries" or use PCA`));
+    expect(() => umapProject(new Float32Array((UMAP_MAX_POINTS + 1) * 2), UMAP_MAX_POINTS + 1, 2, 1)).toThrow(
+      new RegExp(`UMAP maps at most ${UMAP_MAX_POINTS} points.*lower "kNN queries" or use PCA`),
+    );
     expect(() => umapProject(new Float32Array(4), 2, 2, 1)).toThrow(/UMAP needs at least 3 points.*raise "kNN queries"/);
   });
 });

@@ -1,9 +1,9 @@
-// Every registered method's objective typesets with KaTeX in strict mode (the options the page
-// uses, src/ui/Formula.tsx), and names the symbols of its reference; its "watch" line is one sentence.
+// Every registered method’s objective typesets with KaTeX in strict mode (the options the page
+// uses, src/ui/formula.ts), and names the symbols of its reference; its "watch" line is one sentence.
 import { describe, expect, test } from 'vitest';
 import katex from 'katex';
 import { METHODS } from '../src/methods/registry.ts';
-import { KATEX_OPTIONS, renderFormula } from '../src/ui/Formula.tsx';
+import { KATEX_OPTIONS, renderFormula } from '../src/ui/formula.ts';
 
 /** TeX fragments each method's formula must contain: the terms of its float64 reference (src/ref). */
 const TERMS: Record<string, readonly string[]> = {

@@ -73,8 +73,20 @@ export class Pca {
     assertShape(isPositiveInt(iters), () => `${label}: iters must be a positive integer, got ${iters}`);
     assertShape(shape.dim <= PCA_MAX_DIM, () => `${label}: dim = ${shape.dim} feature columns; at most ${PCA_MAX_DIM} (the encoder's features are 512·width)`);
     const constants = { N: shape.rows, D: shape.dim };
-    const make = (entryPoint: string, comp?: number) => createKernel(ctx, { label: `${label}.${entryPoint}`, code: pcaWgsl, entryPoint, constants: comp === undefined ? constants : { ...constants, COMP: comp } });
-    const names: [PcaKernel, string, number?][] = [['mean', 'pca_mean'], ['cov', 'pca_cov'], ['start0', 'pca_start', 0], ['start1', 'pca_start', 1], ['matvec', 'pca_matvec'], ['normalize0', 'pca_normalize', 0], ['normalize1', 'pca_normalize', 1], ['finish0', 'pca_finish', 0], ['finish1', 'pca_finish', 1], ['project', 'pca_project']];
+    const make = (entryPoint: string, comp?: number) =>
+      createKernel(ctx, { label: `${label}.${entryPoint}`, code: pcaWgsl, entryPoint, constants: comp === undefined ? constants : { ...constants, COMP: comp } });
+    const names: [PcaKernel, string, number?][] = [
+      ['mean', 'pca_mean'],
+      ['cov', 'pca_cov'],
+      ['start0', 'pca_start', 0],
+      ['start1', 'pca_start', 1],
+      ['matvec', 'pca_matvec'],
+      ['normalize0', 'pca_normalize', 0],
+      ['normalize1', 'pca_normalize', 1],
+      ['finish0', 'pca_finish', 0],
+      ['finish1', 'pca_finish', 1],
+      ['project', 'pca_project'],
+    ];
     const kernels = await Promise.all(names.map(([, e, c]) => make(e, c)));
     const table = Object.fromEntries(names.map(([k], i) => [k, kernels[i]!])) as Record<PcaKernel, Kernel>;
     return new Pca(ctx, { rows: shape.rows, dim: shape.dim, iters, label }, table);

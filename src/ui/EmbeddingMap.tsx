@@ -150,7 +150,17 @@ export function EmbeddingMapView({ points, colors, legend, imageAt, describe, wi
   return (
     <div className="map-view">
       <div className="map-canvas-wrap" style={{ width: `${width}px`, height: `${height}px` }}>
-        <canvas ref={ref} className="map-canvas" data-testid="map-canvas" data-points={n} style={{ width: `${width}px`, height: `${height}px` }} role="img" aria-label={`${label}: ${n} points`} onMouseMove={onMove} onMouseLeave={() => setHover(null)} />
+        <canvas
+          ref={ref}
+          className="map-canvas"
+          data-testid="map-canvas"
+          data-points={n}
+          style={{ width: `${width}px`, height: `${height}px` }}
+          role="img"
+          aria-label={`${label}: ${n} points`}
+          onMouseMove={onMove}
+          onMouseLeave={() => setHover(null)}
+        />
         {hover && (
           <div className="map-hover" data-testid="map-hover" style={{ left: `${Math.min(hover.x + 12, width - 120)}px`, top: `${Math.min(hover.y + 12, height - 120)}px` }}>
             {image && <HoverImage image={image} />}
@@ -211,19 +221,15 @@ export function EmbeddingMapPanel() {
   const umapOk = queries <= UMAP_MAX_POINTS;
   const shown = useMemo(() => (r ? mapColours(r, m.colouring) : null), [r, m.colouring]);
   const imageAt = useMemo(() => (r ? mapImageAt(r) : undefined), [r]);
-  const describe = useMemo(
-    () => (r ? (i: number) => `${r.classes[r.labels[i]!] ?? r.labels[i]}${r.clusters ? ` · cluster ${r.clusters[i]}` : ''} · test #${r.indices[i]}` : undefined),
-    [r],
-  );
+  const describe = useMemo(() => (r ? (i: number) => `${r.classes[r.labels[i]!] ?? r.labels[i]}${r.clusters ? ` · cluster ${r.clusters[i]}` : ''} · test #${r.indices[i]}` : undefined), [r]);
   return (
     <div className="embedding-map" data-testid="embedding-map">
       <section className="card map-head">
         <div>
           <h2>Embedding map</h2>
           <p className="muted small">
-            The {queries} test images that kNN classifies, through the encoder as it is now (evaluation mode), flattened to 2-D: PCA on the GPU (any number of images), or UMAP in the
-            worker, seeded by the run's seed (at most {UMAP_MAX_POINTS} images: above that it takes minutes on one CPU core). Classes that form separate islands are what kNN and a
-            linear probe can pick apart.
+            The {queries} test images that kNN classifies, through the encoder as it is now (evaluation mode), flattened to 2-D: PCA on the GPU (any number of images), or UMAP in the worker, seeded by
+            the run's seed (at most {UMAP_MAX_POINTS} images: above that it takes minutes on one CPU core). Classes that form separate islands are what kNN and a linear probe can pick apart.
           </p>
         </div>
         <div className="map-actions">
@@ -240,7 +246,8 @@ export function EmbeddingMapPanel() {
               <input type="radio" name="map-colour" checked={m.colouring === 'class'} onChange={() => setColouring('class')} /> true class
             </label>
             <label title={method.kind === 'embedding' ? `${method.label} has no prototypes: colour by class only` : undefined}>
-              <input type="radio" name="map-colour" checked={m.colouring === 'cluster'} disabled={!r?.clusters} onChange={() => setColouring('cluster')} /> {method.kind === 'embedding' ? 'cluster (none)' : 'cluster'}
+              <input type="radio" name="map-colour" checked={m.colouring === 'cluster'} disabled={!r?.clusters} onChange={() => setColouring('cluster')} />{' '}
+              {method.kind === 'embedding' ? 'cluster (none)' : 'cluster'}
             </label>
           </div>
           <button type="button" className="button" disabled={!hasRun || m.status === 'computing' || (m.projection === 'umap' && !umapOk)} onClick={() => compute()}>
@@ -253,7 +260,9 @@ export function EmbeddingMapPanel() {
           {m.error}
         </p>
       )}
-      {!r && m.status !== 'computing' && <div className="card empty-state">{hasRun ? 'Press "Compute map" to map the test images with the current weights.' : 'Load a dataset and build a run first.'}</div>}
+      {!r && m.status !== 'computing' && (
+        <div className="card empty-state">{hasRun ? 'Press "Compute map" to map the test images with the current weights.' : 'Load a dataset and build a run first.'}</div>
+      )}
       {r && shown && (
         <section className="card">
           <p className="muted small" data-testid="map-caption">

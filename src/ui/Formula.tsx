@@ -1,30 +1,31 @@
-// A formula typeset by KaTeX (a method's objective on the page): TeX → HTML once per string,
-// strict, so a formula that KaTeX would only render with warnings fails its unit test
-// (test/method-formulas.test.ts) instead of drawing something else on the page.
-import katex from 'katex';
-import 'katex/dist/katex.min.css';
-import { useMemo } from 'react';
+// A formula typeset by KaTeX (a method's objective on the page). KaTeX loads on first use
+// (src/ui/formula.ts); until then, or if KaTeX refuses the TeX, the TeX itself is shown.
+import { useEffect, useMemo, useState } from 'react';
 
-/** The options every formula on the page is rendered with (the unit test uses the same). */
-export const KATEX_OPTIONS = { displayMode: true, throwOnError: true, strict: 'error', output: 'htmlAndMathml' } as const satisfies katex.KatexOptions;
-
-/** HTML of one formula; throws (naming the formula) when KaTeX refuses it. */
-export function renderFormula(tex: string, what = 'formula'): string {
-  try {
-    return katex.renderToString(tex, KATEX_OPTIONS);
-  } catch (e) {
-    throw new Error(`${what}: KaTeX cannot typeset it: ${e instanceof Error ? e.message : String(e)}`);
-  }
-}
+type FormulaModule = typeof import('./formula.ts');
 
 export function Formula({ tex, label, testId }: { tex: string; label: string; testId?: string }) {
+  const [mod, setMod] = useState<FormulaModule | null>(null);
+  useEffect(() => {
+    let live = true;
+    void import('./formula.ts').then((m) => live && setMod(m));
+    return () => {
+      live = false;
+    };
+  }, []);
   const html = useMemo(() => {
+    if (!mod) return null;
     try {
-      return { ok: true as const, html: renderFormula(tex, label) };
-    } catch (e) {
-      return { ok: false as const, message: e instanceof Error ? e.message : String(e) };
+      return mod.renderFormula(tex, label);
+    } catch {
+      return null;
     }
-  }, [tex, label]);
-  if (!html.ok) return <code className="formula formula-error">{tex}</code>;
-  return <div className="formula" role="math" aria-label={label} data-testid={testId} dangerouslySetInnerHTML={{ __html: html.html }} />;
+  }, [mod, tex, label]);
+  if (!html)
+    return (
+      <code className={`formula ${mod ? 'formula-error' : 'formula-loading'}`} data-testid={testId}>
+        {tex}
+      </code>
+    );
+  return <div className="formula" role="math" aria-label={label} data-testid={testId} dangerouslySetInnerHTML={{ __html: html }} />;
 }

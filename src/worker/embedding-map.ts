@@ -44,7 +44,8 @@ const pcaCache = new WeakMap<object, Map<string, Pca>>();
 /** The map of the trainer's current weights. */
 export async function embeddingMap(trainer: Trainer, data: DatasetSplits, projection: MapProjection): Promise<EmbeddingMapResult> {
   const e = await trainer.embedTestImages();
-  if (projection === 'umap' && e.count > UMAP_MAX_POINTS) throw new RangeError(`UMAP maps at most ${UMAP_MAX_POINTS} points in the page; this run has ${e.count} test images (lower "kNN queries" or use PCA)`);
+  if (projection === 'umap' && e.count > UMAP_MAX_POINTS)
+    throw new RangeError(`UMAP maps at most ${UMAP_MAX_POINTS} points in the page; this run has ${e.count} test images (lower "kNN queries" or use PCA)`);
   const t0 = performance.now();
   let points: Float32Array;
   let explained: [number, number] | null = null;
