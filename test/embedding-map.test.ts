@@ -1,10 +1,17 @@
-// The embedding map's UMAP (src/worker/embedding-map.ts): seeded, so one seed gives the same map
+// The embedding map (src/worker/embedding-map.ts). UMAP: seeded, so one seed gives the same map
 // twice and another seed a different one; it keeps clustered data clustered; sizes it refuses are
-// named. (PCA, the GPU projection, is test/pca.test.ts.)
+// named. The whole path on a real trainer after two steps: the kNN query images, their labels and
+// pixels, clusters within K, and the PCA map equal to the float64 PCA of the same features (the
+// kernel itself: test/pca.test.ts).
 import { describe, expect, test } from 'vitest';
-import { seededUniform, umapProject } from '../src/worker/embedding-map.ts';
+import { loadDataset } from '../src/data/node-fs.ts';
+import { readF32 } from '../src/gpu/tensor.ts';
+import { pcaReference } from '../src/ref/pca.ts';
+import { defaultTrainConfig } from '../src/train/config.ts';
+import { Trainer } from '../src/train/trainer.ts';
+import { embeddingMap, seededUniform, umapProject } from '../src/worker/embedding-map.ts';
 import { UMAP_MAX_POINTS } from '../src/worker/protocol.ts';
-import { seededRandom } from './helpers/gpu.ts';
+import { expectClose, seededRandom, testGpu } from './helpers/gpu.ts';
 
 /** N points of D features in 3 well-separated blobs; point n is in blob n % 3. */
 function blobs(N: number, D: number): Float32Array {
@@ -53,5 +60,38 @@ describe('embedding map: UMAP', () => {
       new RegExp(`UMAP maps at most ${UMAP_MAX_POINTS} points.*lower "kNN queries" or use PCA`),
     );
     expect(() => umapProject(new Float32Array(4), 2, 2, 1)).toThrow(/UMAP needs at least 3 points.*raise "kNN queries"/);
+  });
+});
+
+describe('embedding map of a run', () => {
+  test('MIRA after two steps: the test images, their classes and clusters, PCA equal to float64, UMAP reproducible', { timeout: 600_000 }, async () => {
+    const ctx = await testGpu();
+    const data = await loadDataset('bundled');
+    const N = 90;
+    const cfg = defaultTrainConfig({ width: 1 / 16, batch: 16, prototypes: 32, projHidden: 64, projOut: 32, knnBank: 60, knnQueries: N, steps: 2, linearProbe: 'off' });
+    const trainer = await Trainer.create(ctx, data, cfg);
+    while (!trainer.done) await trainer.step();
+    const map = await embeddingMap(trainer, data, 'pca');
+    expect(map).toMatchObject({ projection: 'pca', step: 2, method: 'mira', prototypes: 32, dim: 32, height: 28, width: 28, channels: 1 });
+    expect(map.points.length).toBe(2 * N);
+    expect(new Set(map.indices).size, 'distinct test images').toBe(N);
+    const per = 28 * 28;
+    map.indices.forEach((idx, i) => {
+      expect(map.labels[i]).toBe(data.test.labels[idx]);
+      expect(map.images.subarray(i * per, (i + 1) * per)).toEqual(data.test.images.subarray(idx * per, (idx + 1) * per));
+    });
+    expect(map.clusters).not.toBeNull();
+    for (const k of map.clusters!) expect(k).toBeLessThan(32);
+    expect(map.purity).toBeGreaterThan(0);
+    // The same features again (evaluation mode is deterministic) through the float64 PCA.
+    const e = await trainer.embedTestImages();
+    const ref = pcaReference(await readF32(ctx, e.features), N, e.dim);
+    expectClose(ref.points, map.points, 1e-3 * Math.sqrt(ref.eigenvalues[0]), 1e-2, 'map points vs float64 PCA');
+    expect(map.explained![0]).toBeCloseTo(ref.eigenvalues[0] / ref.trace, 3);
+    const u1 = await embeddingMap(trainer, data, 'umap');
+    const u2 = await embeddingMap(trainer, data, 'umap');
+    expect(u1.explained).toBeNull();
+    expect(Array.from(u2.points)).toEqual(Array.from(u1.points));
+    trainer.destroy();
   });
 });
