@@ -2,7 +2,7 @@
 // emits engine events synchronously; frames are flushed by hand. Covers the startup handshake,
 // the resume offer after a reload (accepted and declined), recovery after a lost device, a
 // dataset change resetting the run, a NaN pausing the run, frame batching, the collapse lab's
-// per-method series, and the lifecycle machine's transitions on their own.
+// per-method series, the embedding map's requests, and the lifecycle machine's transitions on their own.
 import { describe, expect, test } from 'vitest';
 import type { TrainConfig } from '../src/train/config.ts';
 import type { StepMetrics } from '../src/train/metric-layout.ts';
@@ -12,7 +12,7 @@ import type { FrameScheduler, PageEnvironment } from '../src/ui/store/types.ts';
 import { PRESETS } from '../src/ui/presets.ts';
 import { encodeUrlState } from '../src/ui/url-state.ts';
 import type { EngineConnector } from '../src/worker/client.ts';
-import type { AdapterStatus, CheckpointInfo, DatasetInfo, EngineEvent, EngineRequest, TrainStatus } from '../src/worker/protocol.ts';
+import type { AdapterStatus, CheckpointInfo, DatasetInfo, EmbeddingMapResult, EngineEvent, EngineRequest, TrainStatus } from '../src/worker/protocol.ts';
 
 // ───────────────────────────── the fake engine and page ─────────────────────────────
 
@@ -189,6 +189,67 @@ function trainedRun(t: Setup, step: number): CheckpointInfo {
   t.frames.run();
   return saved;
 }
+
+// ───────────────────────────── embedding map ─────────────────────────────
+
+/** A map answer of `n` points (clusters when `clustered`). */
+function mapResult(n: number, clustered: boolean): EmbeddingMapResult {
+  return {
+    projection: 'pca',
+    step: 7,
+    method: 'mira',
+    points: new Float32Array(2 * n),
+    labels: new Uint32Array(n),
+    clusters: clustered ? new Uint32Array(n) : null,
+    prototypes: clustered ? 32 : 0,
+    classes: ['t-shirt'],
+    indices: Uint32Array.from({ length: n }, (_, i) => i),
+    images: new Uint8Array(n * 28 * 28),
+    height: 28,
+    width: 28,
+    channels: 1,
+    dim: 32,
+    explained: [0.4, 0.2],
+    projectS: 0.1,
+    purity: clustered ? 1 : null,
+    nmi: clustered ? 0 : null,
+  };
+}
+
+describe('embedding map', () => {
+  test('Compute map asks the engine with the chosen projection; only the answer to the latest request is kept; errors are shown', () => {
+    const t = setup();
+    trainedRun(t, 7);
+    t.s().setMapProjection('umap');
+    t.s().computeEmbeddingMap();
+    t.s().computeEmbeddingMap('pca');
+    const sent = t.engine.sent('embedding-map');
+    expect(sent.map((r) => r.projection)).toEqual(['umap', 'pca']);
+    expect(t.s().embeddingMap.status).toBe('computing');
+    t.engine.emit({ type: 'embedding-map', id: sent[0]!.id, result: mapResult(3, true) });
+    expect(t.s().embeddingMap.result).toBeNull();
+    t.engine.emit({ type: 'embedding-map', id: sent[1]!.id, result: mapResult(5, true) });
+    expect(t.s().embeddingMap).toMatchObject({ status: 'ready', projection: 'pca', error: null });
+    expect(t.s().embeddingMap.result?.labels.length).toBe(5);
+    t.s().computeEmbeddingMap();
+    const again = t.engine.sent('embedding-map').at(-1)!;
+    t.engine.emit({ type: 'embedding-map', id: again.id, result: null, error: 'The embedding map could not be computed: boom' });
+    expect(t.s().embeddingMap).toMatchObject({ status: 'error', error: 'The embedding map could not be computed: boom' });
+    expect(t.s().embeddingMap.result?.labels.length, 'the last map stays on screen').toBe(5);
+  });
+
+  test('colouring by cluster falls back to class for a method without a head', () => {
+    const t = setup();
+    trainedRun(t, 7);
+    t.s().setMapColouring('cluster');
+    t.s().computeEmbeddingMap();
+    t.engine.emit({ type: 'embedding-map', id: t.engine.sent('embedding-map').at(-1)!.id, result: mapResult(4, true) });
+    expect(t.s().embeddingMap.colouring).toBe('cluster');
+    t.s().computeEmbeddingMap();
+    t.engine.emit({ type: 'embedding-map', id: t.engine.sent('embedding-map').at(-1)!.id, result: mapResult(4, false) });
+    expect(t.s().embeddingMap.colouring).toBe('class');
+  });
+});
 
 // ───────────────────────────── startup ─────────────────────────────
 

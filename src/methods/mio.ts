@@ -18,7 +18,9 @@ export const mio = defineMethod({
   kind: 'embedding',
   summary: 'MIO: contrastive learning as binary classification of positive and negative pairs',
   explanation:
-    'Each pair of embeddings is classified as the same image (the two views: probability σ(s/τ₊) pushed up) or two different images (σ(s/τ₋) pushed down), plus an L2 pull between the two views. The negatives spread the embeddings over the sphere; without them everything would agree by collapsing to one point. Watch the positive probability rise while the negative one falls, and the effective rank stay high.',
+    'Each pair of embeddings is classified as the same image (the two views: probability σ(s/τ₊) pushed up) or two different images (σ(s/τ₋) pushed down), plus an L2 pull between the two views. The negatives spread the embeddings over the sphere; without them everything would agree by collapsing to one point.',
+  formula: String.raw`\mathcal{L} = \frac{1}{2B}\sum_{a} \mathrm{softplus}\Big(-\frac{s_{aa'}}{\tau_+}\Big) + \frac{\nu}{2B(2B-2)}\sum_{a}\sum_{b \notin \{a, a'\}} \mathrm{softplus}\Big(\frac{s_{ab}}{\tau_-}\Big) + \frac{\mu}{BD}\sum_i \big\|z^{(1)}_i - z^{(2)}_i\big\|^2, \quad s_{ab} = \langle z_a, z_b\rangle`,
+  watch: 'Watch the positive probability rise while the negative one falls, and the effective rank stay high.',
   params: [TAU_POS, TAU_NEG, L2_WEIGHT, NEGATIVES],
   viewsPerImage: 2,
   usesTeacher: false,

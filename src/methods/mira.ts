@@ -16,7 +16,9 @@ export const mira = defineMethod({
   kind: 'pseudo-label',
   summary: 'MIRA: targets by a fixed point that trades fidelity to the teacher for mutual information',
   explanation:
-    'Each target row stays close to the teacher’s prediction (the KL term) while the batch’s targets keep high mutual information with the images (weight β): every image gets a confident label and the labels spread over the clusters, without forcing equal cluster sizes. Watch the targets’ mutual information stay high while naive self-labelling’s falls.',
+    'Each target row stays close to the teacher’s prediction (the KL term) while the batch’s targets keep high mutual information with the images (weight β): every image gets a confident label and the labels spread over the clusters, without forcing equal cluster sizes.',
+  formula: String.raw`\begin{aligned} w &= \arg\min_{W}\ \frac{1}{B}\sum_i \mathrm{KL}(w_i \,\|\, p_i) - \beta\Big[H(\bar w) - \frac{1}{B}\sum_i H(w_i)\Big], \quad p_i = \mathrm{softmax}(\ell_i/\tau_t) \\ \mathcal{L} &= \tfrac12\big[\mathrm{CE}(w^{(1)}, q^{(2)}) + \mathrm{CE}(w^{(2)}, q^{(1)})\big], \quad \mathrm{CE}(w, q) = -\frac{1}{B}\sum_i \sum_k w_{ik} \log \mathrm{softmax}(q_i/\tau_s)_k \end{aligned}`,
+  watch: 'Watch the targets’ mutual information stay high while naive self-labelling’s falls.',
   params: [...PSEUDO_LABEL_PARAMS, BETA_START, BETA_END, ITERS],
   viewsPerImage: 2,
   usesTeacher: true,

@@ -22,7 +22,9 @@ export const mveb = defineMethod({
   kind: 'embedding',
   summary: 'MVEB: agreement with the EMA teacher plus the embeddings’ entropy, by a Stein score estimate',
   explanation:
-    'Each view’s embedding is pulled towards the teacher’s embedding of the other view (agreement), while an entropy term estimated from the batch (a Stein score: a kernel over the embeddings and one linear solve) pushes the embeddings to fill the sphere. With the entropy weight at 0 only agreement is left, and the embeddings shrink onto a few directions: watch the effective rank fall.',
+    'Each view’s embedding is pulled towards the teacher’s embedding of the other view (agreement), while an entropy term estimated from the batch (a Stein score: a kernel over the embeddings and one linear solve) pushes the embeddings to fill the sphere.',
+  formula: String.raw`\begin{aligned} \mathcal{L} &= -\tfrac12\Big[\frac{1}{B}\sum_i \langle z^{(1)}_i, t^{(2)}_i\rangle + \frac{1}{B}\sum_i \langle z^{(2)}_i, t^{(1)}_i\rangle\Big] - \lambda\,\tfrac12\big[\hat H(Z^{(1)}) + \hat H(Z^{(2)})\big] \\ \hat H(Z) &= -\frac{1}{B}\sum_i \langle \mathrm{sg}(S_i), z_i\rangle, \quad S = -(K + \eta I)^{-1}\Psi, \quad K = \exp(Z Z^\top/\tau), \quad \Psi_i = \frac{1}{\tau}\Big(\sum_j K_{ij}\Big) z_i \end{aligned}`,
+  watch: 'With the entropy weight at 0 only agreement is left, and the embeddings shrink onto a few directions: watch the effective rank fall.',
   params: [EMA_START, ENTROPY_WEIGHT, STEIN_ETA, STEIN_CHUNK],
   viewsPerImage: 2,
   usesTeacher: true,

@@ -12,7 +12,9 @@ export const naive = defineMethod({
   kind: 'pseudo-label',
   summary: 'naive self-labelling: targets = the teacher’s own softmax (collapses)',
   explanation:
-    'The student learns the teacher’s own predictions, and nothing asks the labels to differ between images: the easiest solution is one cluster for everything (with a sharp teacher) or the same vague target for every image. Watch the used clusters or the targets’ mutual information fall to nothing.',
+    'The student learns the teacher’s own predictions, and nothing asks the labels to differ between images: the easiest solution is one cluster for everything (with a sharp teacher) or the same vague target for every image.',
+  formula: String.raw`\begin{aligned} w_i &= \mathrm{softmax}(\ell_i/\tau_t) \\ \mathcal{L} &= \tfrac12\big[\mathrm{CE}(w^{(1)}, q^{(2)}) + \mathrm{CE}(w^{(2)}, q^{(1)})\big], \quad \mathrm{CE}(w, q) = -\frac{1}{B}\sum_i \sum_k w_{ik} \log \mathrm{softmax}(q_i/\tau_s)_k \end{aligned}`,
+  watch: 'Watch the used clusters or the targets’ mutual information fall to nothing.',
   params: PSEUDO_LABEL_PARAMS,
   viewsPerImage: 2,
   usesTeacher: true,

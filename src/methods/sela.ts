@@ -61,7 +61,9 @@ export const sela = defineMethod({
   kind: 'pseudo-label',
   summary: 'SeLa: one hard label per image, equal class sizes over the whole dataset by Sinkhorn-Knopp',
   explanation:
-    'Every training image keeps one label. From time to time the network labels the whole dataset and Sinkhorn-Knopp on p^λ forces the classes to equal sizes over all N images; between those optimisations the network learns the labels by plain cross-entropy on one view. Unlike MIRA’s per-batch targets, whose cluster sizes are free, SeLa fixes the sizes. Watch the label NMI rise and the churn fall.',
+    'Every training image keeps one label. From time to time the network labels the whole dataset and Sinkhorn-Knopp on p^λ forces the classes to equal sizes over all N images; between those optimisations the network learns the labels by plain cross-entropy on one view. Unlike MIRA’s per-batch targets, whose cluster sizes are free, SeLa fixes the sizes.',
+  formula: String.raw`\begin{aligned} y_n &= \arg\max_k Q_{nk}, \quad Q = \mathrm{diag}(r)\, P \,\mathrm{diag}(c), \quad P_{nk} = \mathrm{softmax}(\ell_n)_k^{\lambda}, \quad \sum_n Q_{nk} = \frac{N}{K} \text{ over all } N \text{ images} \\ \mathcal{L} &= -\frac{1}{B}\sum_i \log \mathrm{softmax}(q_i/\tau_s)_{y_i} \end{aligned}`,
+  watch: 'Watch the label NMI rise and the churn fall.',
   params: [PROTOTYPES, TAU_S, FREEZE_HEAD_STEPS, SELA_LAMBDA, RELABEL_EVERY, RELABEL_COUNT, SELA_HEADS],
   viewsPerImage: 1,
   usesTeacher: false,

@@ -15,7 +15,9 @@ export const swav = defineMethod({
   kind: 'pseudo-label',
   summary: 'SwAV: targets scaled by Sinkhorn-Knopp to equal cluster sizes over the batch',
   explanation:
-    'Sinkhorn-Knopp rescales the teacher’s predictions until every cluster receives the same share of the batch (equipartition), which rules out collapse by construction but also forces equal sizes on data whose classes are not equal. Watch the used clusters stay at K and the marginal stay flat.',
+    'Sinkhorn-Knopp rescales the teacher’s predictions until every cluster receives the same share of the batch (equipartition), which rules out collapse by construction but also forces equal sizes on data whose classes are not equal.',
+  formula: String.raw`\begin{aligned} w_{ik} &= \frac{\exp(\ell_{ik}/\varepsilon + u_k)}{\sum_j \exp(\ell_{ij}/\varepsilon + u_j)}, \quad u \text{ from Sinkhorn-Knopp so that } \sum_i w_{ik} \approx \frac{B}{K} \\ \mathcal{L} &= \tfrac12\big[\mathrm{CE}(w^{(1)}, q^{(2)}) + \mathrm{CE}(w^{(2)}, q^{(1)})\big], \quad \mathrm{CE}(w, q) = -\frac{1}{B}\sum_i \sum_k w_{ik} \log \mathrm{softmax}(q_i/\tau_s)_k \end{aligned}`,
+  watch: 'Watch the used clusters stay at K and the marginal stay flat.',
   params: [...PSEUDO_LABEL_PARAMS, EPS, ITERS],
   viewsPerImage: 2,
   usesTeacher: true,

@@ -160,8 +160,12 @@ export interface MethodDef<Id extends string = string, P extends readonly ParamR
   readonly kind: MethodKind;
   /** One line: the CLI's help and the method picker. */
   readonly summary: string;
-  /** A paragraph for the page: what the objective rewards and what to watch for. */
+  /** A paragraph for the page: what the objective rewards. */
   readonly explanation: string;
+  /** The objective as TeX (KaTeX-renderable in strict mode; test/method-formulas.test.ts), in the notation of the method's reference. */
+  readonly formula: string;
+  /** One sentence for the page: what to watch for while it trains. */
+  readonly watch: string;
   /** The parameter rows it uses (rows shared by a family are the same objects). */
   readonly params: P;
   /** Augmented views of each image per step. */

@@ -17,7 +17,7 @@ import { epochPermutation } from '../data/rng.ts';
 import { normalizeImages } from '../data/image-batch.ts';
 import { initialState, type ModelState } from '../nn/checkpoint.ts';
 import { validateModelConfig, type ModelConfig } from '../nn/config.ts';
-import { Embedder } from '../nn/embedder.ts';
+import { Embedder, LogitEmbedder } from '../nn/embedder.ts';
 import { Ema, Optimizer } from '../nn/optimizer.ts';
 import { methodById } from '../methods/registry.ts';
 import type { MethodDef, MethodRunState } from '../methods/types.ts';
@@ -92,7 +92,22 @@ export function classCount(data: DatasetSplits): number {
 interface EvalSet {
   images: Float32Array;
   labels: Uint32Array;
+  /** Each image's index in its split. */
+  indices: Uint32Array;
   count: number;
+}
+
+/** The embedding map's input (Trainer.embedTestImages). */
+export interface TestEmbedding {
+  /** count×dim eval-mode encoder features on the GPU (the kNN queries' tensor: valid until the next evaluation). */
+  features: Tensor;
+  count: number;
+  dim: number;
+  labels: Uint32Array;
+  /** Each image's index in the test split. */
+  indices: Uint32Array;
+  /** argmax over the K prototype logits per image (evaluation mode); null without a prototype head. */
+  clusters: Uint32Array | null;
 }
 
 export class Trainer {
@@ -118,6 +133,8 @@ export class Trainer {
   lastLinear: number | null = null;
   /** The initial student, kept for the random-init baseline measured after the first step (snapshotInit). */
   private initSnapshot: (NetworkWeights & { destroy(): void }) | null = null;
+  /** The embedding map's network up to the prototype logits and its N×K output (built on the first map of a method with a head). */
+  private mapLogits: { embedder: LogitEmbedder; out: Tensor } | null = null;
   private knn: { evaluator: KnnEvaluator; embedder: Embedder; bank: EvalSet; queries: EvalSet; bankFeats: Tensor; queryFeats: Tensor; bankLabels: Tensor; queryLabels: Tensor } | null = null;
 
   private constructor(
@@ -310,7 +327,7 @@ export class Trainer {
     const { train, test } = this.data;
     const pick = (ds: Dataset, count: number, seed: number): EvalSet => {
       const idx = chooseEvalIndices(ds.count, Math.min(count, ds.count), seed, ds.labels);
-      return { images: evalImages(ds, idx, this.model.imageSize), labels: Uint32Array.from(idx, (i) => ds.labels[i]!), count: idx.length };
+      return { images: evalImages(ds, idx, this.model.imageSize), labels: Uint32Array.from(idx, (i) => ds.labels[i]!), indices: Uint32Array.from(idx), count: idx.length };
     };
     const bank = pick(train, c.knnBank, c.seed);
     const queries = pick(test, c.knnQueries, c.seed + 1);
@@ -413,6 +430,36 @@ export class Trainer {
     return out;
   }
 
+  /**
+   * The embedding map's input: the kNN query images (test split) through the student encoder in
+   * evaluation mode — the features kNN evaluation classifies, by the same embedder — with their
+   * labels, their indices in the test split and, for a method with a prototype head, each image's
+   * cluster: the argmax of its K prototype logits (student, evaluation mode).
+   */
+  async embedTestImages(): Promise<TestEmbedding> {
+    await this.flush();
+    const k = await this.knnSetup();
+    await k.embedder.embed(k.queries.images, k.queries.count, k.queryFeats);
+    let clusters: Uint32Array | null = null;
+    const K = this.model.prototypes;
+    if (K > 0) {
+      if (!this.mapLogits) {
+        const embedder = await LogitEmbedder.create(this.ctx, this.model, this.store.student, k.embedder.batch);
+        this.mapLogits = { embedder, out: createTensor(this.ctx, [k.queries.count, K], 'f32', 'map.logits') };
+      }
+      const { embedder, out } = this.mapLogits;
+      await embedder.forEachBatch(k.queries.images, k.queries.count, (enc, logits, start, n) => enc.copyBufferToBuffer(logits.buffer, logits.byteOffset, out.buffer, out.byteOffset + start * K * 4, n * K * 4));
+      const l = await readF32(this.ctx, out);
+      clusters = new Uint32Array(k.queries.count);
+      for (let i = 0; i < k.queries.count; i++) {
+        let best = 0;
+        for (let j = 1; j < K; j++) if (l[i * K + j]! > l[i * K + best]!) best = j;
+        clusters[i] = best;
+      }
+    }
+    return { features: k.queryFeats, count: k.queries.count, dim: k.embedder.dim, labels: k.queries.labels, indices: k.queries.indices, clusters };
+  }
+
   /** The method's scheduled work after the step just taken (SeLa's relabelling): host metrics to log, or null. */
   async afterStep(): Promise<Record<string, number> | null> {
     if (!this.runState?.afterStep) return null;
@@ -484,6 +531,7 @@ export class Trainer {
     this.store.destroy();
     this.ring.destroy();
     this.augmenter.destroy();
+    this.mapLogits?.out.buffer.destroy();
   }
 }
 

@@ -1,6 +1,6 @@
 // The playground: masthead, the WebGPU status bar, banners, the control panel beside the
-// transport and the five views (dashboard, fixed-point explorer, collapse lab, method arena,
-// cluster gallery), and the GPU self-test card. Components read the store and call its actions.
+// transport and the six views (dashboard, fixed-point explorer, collapse lab, method arena,
+// cluster gallery, embedding map), and the GPU self-test card. Components read the store and call its actions.
 import { useEffect } from 'react';
 import { useApp, useStoreApi, GEMM_CHECK_SIZE, type GpuState, type Tab } from './store.ts';
 import { WebGPUHelp } from './WebGPUHelp.tsx';
@@ -11,6 +11,7 @@ import { Controls } from './Controls.tsx';
 import { Dashboard } from './Dashboard.tsx';
 import { Explorer } from './Explorer.tsx';
 import { Gallery } from './Gallery.tsx';
+import { EmbeddingMapPanel } from './EmbeddingMap.tsx';
 import { ExportBar, TrainBar } from './TrainBar.tsx';
 import type { GemmCheckResult } from '../worker/protocol.ts';
 
@@ -69,6 +70,7 @@ export function App() {
                   {tab === 'lab' && <CollapseLab />}
                   {tab === 'arena' && <Arena />}
                   {tab === 'gallery' && <Gallery />}
+                  {tab === 'map' && <EmbeddingMapPanel />}
                 </div>
               </div>
             </div>
@@ -90,6 +92,7 @@ const TABS: { id: Tab; label: string }[] = [
   { id: 'lab', label: 'Collapse lab' },
   { id: 'arena', label: 'Method arena' },
   { id: 'gallery', label: 'Cluster gallery' },
+  { id: 'map', label: 'Embedding map' },
 ];
 
 function Tabs() {

@@ -8,6 +8,7 @@ import { GROUP_LABELS, PARAM_SPECS, PRESET_ORDER, PRESETS, coerceNumber, type Pa
 import { methodsUsing } from '../train/config.ts';
 import { checkRowValue, describeRange } from '../methods/param-rows.ts';
 import { methodById } from '../methods/registry.ts';
+import { Formula } from './Formula.tsx';
 import { useApp, usePendingChanges } from './store.ts';
 
 export function Controls() {
@@ -225,13 +226,29 @@ function ParamGroups() {
       {GROUPS.map((g) => (
         <details key={g} className="param-group" open={g === 'run' || g === 'method'}>
           <summary>{GROUP_LABELS[g]}</summary>
-          {g === 'method' && <p className="help method-explanation" data-testid="method-explanation">{methodById(method).explanation}</p>}
+          {g === 'method' && <MethodObjective method={method} />}
           {PARAM_SPECS.filter((p) => p.group === g && methodsUsing(p.key).includes(method)).map((spec) => (
             <ParamField key={spec.key} spec={spec} />
           ))}
         </details>
       ))}
     </section>
+  );
+}
+
+/** The method's explanation, its objective typeset by KaTeX, and what to watch for. */
+function MethodObjective({ method }: { method: TrainConfig['method'] }) {
+  const m = methodById(method);
+  return (
+    <div className="method-objective">
+      <p className="help method-explanation" data-testid="method-explanation">
+        {m.explanation}
+      </p>
+      <Formula tex={m.formula} label={`${m.label} objective`} testId="method-formula" />
+      <p className="help method-watch" data-testid="method-watch">
+        {m.watch}
+      </p>
+    </div>
   );
 }
 

@@ -243,6 +243,8 @@ async function handle(req: EngineRequest): Promise<void> {
       return;
     case 'gallery':
       return (await ready()).session.gallery(req.id, req.clusters, req.perCluster);
+    case 'embedding-map':
+      return (await ready()).session.embeddingMap(req.id, req.projection);
     case 'export': {
       const { session } = await ready();
       try {

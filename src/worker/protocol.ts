@@ -186,6 +186,48 @@ export interface LabPoint {
   loss: number;
 }
 
+/**
+ * UMAP runs on one CPU core in the worker; above this many points the page offers PCA only.
+ * Measured with scripts/umap-time.ts on the 2-core development machine (shared, loaded): 1000 points
+ * of 32 or 512 features took 13–31 s, 2000 points 61–70 s; a map should come back in seconds.
+ */
+export const UMAP_MAX_POINTS = 1000;
+
+/** How the embedding map flattens the features to 2-D: PCA on the GPU (any size) or UMAP in the worker (at most UMAP_MAX_POINTS). */
+export type MapProjection = 'pca' | 'umap';
+
+/** The embedding map of the current run: the kNN query images (test split) by the student encoder, in 2-D. */
+export interface EmbeddingMapResult {
+  projection: MapProjection;
+  step: number;
+  method: MethodId;
+  /** N×2 row-major map coordinates. */
+  points: Float32Array;
+  /** True class per point (an index into `classes`). */
+  labels: Uint32Array;
+  /** The method's cluster per point (argmax over its prototypes, evaluation mode); null for methods without a head. */
+  clusters: Uint32Array | null;
+  /** The method's prototypes K (0 without a head). */
+  prototypes: number;
+  classes: string[];
+  /** Each point's index in the test split. */
+  indices: Uint32Array;
+  /** N images of H×W×C uint8, NHWC, for hovering. */
+  images: Uint8Array;
+  height: number;
+  width: number;
+  channels: number;
+  /** Feature columns D that were projected. */
+  dim: number;
+  /** PCA: the share of the variance along each axis; UMAP: null. */
+  explained: [number, number] | null;
+  /** Seconds the projection took in the worker (the embedding of the images not included). */
+  projectS: number;
+  /** Purity and NMI of the clusters against the classes (null without clusters). */
+  purity: number | null;
+  nmi: number | null;
+}
+
 export interface GalleryCluster {
   cluster: number;
   size: number;
@@ -278,6 +320,8 @@ export type EngineRequest =
   | { type: 'arena-resume' }
   | { type: 'arena-stop' }
   | { type: 'gallery'; id: number; clusters: number; perCluster: number }
+  /** The embedding map of the current run's test images (answered by `embedding-map`). */
+  | { type: 'embedding-map'; id: number; projection: MapProjection }
   | { type: 'export'; id: number; what: ExportKind }
   /** Is there a checkpoint in IndexedDB? Answered by `checkpoint-info`. */
   | { type: 'checkpoint-query' }
@@ -333,5 +377,6 @@ export type EngineEvent =
   /** Raw pixels (standardised) on the arena's kNN bank and queries, the same for every method. */
   | { type: 'arena-pixels'; pixels: PixelBaselinePoint }
   | { type: 'gallery'; id: number; result: GalleryResult | null; error?: string }
+  | { type: 'embedding-map'; id: number; result: EmbeddingMapResult | null; error?: string }
   | { type: 'export'; id: number; fileName: string; mime: string; bytes: Uint8Array; error?: undefined }
   | { type: 'export-error'; id: number; message: string };

@@ -19,10 +19,11 @@ import type { StepMetrics } from '../train/metric-layout.ts';
 import { TrainingRun, type HaltInfo, type LatestBatch } from '../train/run-driver.ts';
 import { pixelBaselines } from '../train/baselines.ts';
 import { clusterQuality } from './gallery.ts';
+import { embeddingMap } from './embedding-map.ts';
 import { checkpointInfo, checkStoredCheckpoint, loadCheckpoint, saveCheckpoint, STORED_SOURCE, type StoredCheckpoint } from './checkpoints.ts';
 import { appendHistory, emptyHistory, historyPoints, type History, type Point } from './history.ts';
 import { MetricsLog } from './metrics-log.ts';
-import type { EngineEvent, ExportKind, GalleryResult, KnnPoint, TrainPhase, TrainStatus } from './protocol.ts';
+import type { EngineEvent, ExportKind, GalleryResult, KnnPoint, MapProjection, TrainPhase, TrainStatus } from './protocol.ts';
 import { datasetKey } from './datasets.ts';
 
 type Post = (event: EngineEvent, transfer?: Transferable[]) => void;
@@ -629,6 +630,25 @@ export class Session {
         }),
       };
       this.post({ type: 'gallery', id, result }, result.clusters.map((c) => c.images.buffer as ArrayBuffer));
+    });
+  }
+
+  /** The embedding map of the current weights (the test images that kNN classifies), by PCA on the GPU or UMAP here. */
+  embeddingMap(id: number, projection: MapProjection): Promise<void> {
+    return this.exclusive(async () => {
+      const t = this.trainer;
+      const data = this.data;
+      if (!t || !data) {
+        this.post({ type: 'embedding-map', id, result: null, error: 'No run yet: load a dataset and press Play or Step, then compute the map.' });
+        return;
+      }
+      try {
+        const result = await embeddingMap(t, data, projection);
+        const transfer = [result.points.buffer, result.labels.buffer, result.indices.buffer, result.images.buffer, ...(result.clusters ? [result.clusters.buffer] : [])] as ArrayBuffer[];
+        this.post({ type: 'embedding-map', id, result }, transfer);
+      } catch (e) {
+        this.post({ type: 'embedding-map', id, result: null, error: `The embedding map could not be computed: ${describe(e)}` });
+      }
     });
   }
 

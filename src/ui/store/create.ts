@@ -16,6 +16,7 @@ import { createDatasetSlice } from './dataset-slice.ts';
 import { createExplorerSlice } from './explorer-slice.ts';
 import { createExportsSlice } from './exports-slice.ts';
 import { createGallerySlice } from './gallery-slice.ts';
+import { createEmbeddingMapSlice } from './embedding-map-slice.ts';
 import { createGpuSlice } from './gpu-slice.ts';
 import { transition, type LifecycleEffect, type LifecycleInput } from './lifecycle.ts';
 import { createNoticesSlice } from './notices-slice.ts';
@@ -98,11 +99,12 @@ export function createPlaygroundStore(connect: EngineConnector, options: Playgro
     const lab = createCollapseLabSlice(ctx);
     const arena = createArenaSlice(ctx);
     const gallery = createGallerySlice(ctx);
+    const embeddingMap = createEmbeddingMapSlice(ctx);
     const exports = createExportsSlice(ctx);
     const notices = createNoticesSlice(ctx);
-    const named: Record<string, SlicePart> = { gpu, settings, dataset, run, checkpoints, explorer, lab, arena, gallery, exports, notices };
+    const named: Record<string, SlicePart> = { gpu, settings, dataset, run, checkpoints, explorer, lab, arena, gallery, embeddingMap, exports, notices };
     const slices = Object.values(named);
-    const handlers = eventTable(named, { ...gpu.on, ...dataset.on, ...run.on, ...checkpoints.on, ...explorer.on, ...lab.on, ...arena.on, ...gallery.on, ...exports.on });
+    const handlers = eventTable(named, { ...gpu.on, ...dataset.on, ...run.on, ...checkpoints.on, ...explorer.on, ...lab.on, ...arena.on, ...gallery.on, ...embeddingMap.on, ...exports.on });
 
     function flush(): void {
       cancelFrame?.();
@@ -182,6 +184,6 @@ export function createPlaygroundStore(connect: EngineConnector, options: Playgro
       return effects;
     }
 
-    return { ...gpu.state, ...settings.state, ...dataset.state, ...run.state, ...checkpoints.state, ...explorer.state, ...lab.state, ...arena.state, ...gallery.state, ...exports.state, ...notices.state };
+    return { ...gpu.state, ...settings.state, ...dataset.state, ...run.state, ...checkpoints.state, ...explorer.state, ...lab.state, ...arena.state, ...gallery.state, ...embeddingMap.state, ...exports.state, ...notices.state };
   });
 }

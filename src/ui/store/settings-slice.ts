@@ -6,7 +6,7 @@ import { PRESETS, type PresetName } from '../presets.ts';
 import { decodeUrlState } from '../url-state.ts';
 import type { Slice, StoreContext } from './types.ts';
 
-export type Tab = 'dashboard' | 'explorer' | 'lab' | 'arena' | 'gallery';
+export type Tab = 'dashboard' | 'explorer' | 'lab' | 'arena' | 'gallery' | 'map';
 
 export interface SettingsSlice {
   tab: Tab;

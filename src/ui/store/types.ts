@@ -9,6 +9,7 @@ import type { CheckpointsSlice } from './checkpoints-slice.ts';
 import type { CollapseLabSlice } from './collapse-lab-slice.ts';
 import type { DatasetSlice } from './dataset-slice.ts';
 import type { ExplorerSlice } from './explorer-slice.ts';
+import type { EmbeddingMapSlice } from './embedding-map-slice.ts';
 import type { ExportsSlice } from './exports-slice.ts';
 import type { GallerySlice } from './gallery-slice.ts';
 import type { GpuSlice } from './gpu-slice.ts';
@@ -18,7 +19,7 @@ import type { RunSlice } from './run-slice.ts';
 import type { SettingsSlice } from './settings-slice.ts';
 
 /** The page's whole state and its actions. */
-export type AppState = GpuSlice & SettingsSlice & DatasetSlice & RunSlice & CheckpointsSlice & ExplorerSlice & CollapseLabSlice & ArenaSlice & GallerySlice & ExportsSlice & NoticesSlice;
+export type AppState = GpuSlice & SettingsSlice & DatasetSlice & RunSlice & CheckpointsSlice & ExplorerSlice & CollapseLabSlice & ArenaSlice & GallerySlice & EmbeddingMapSlice & ExportsSlice & NoticesSlice;
 
 export type EngineEventType = EngineEvent['type'];
 
