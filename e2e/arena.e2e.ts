@@ -88,6 +88,9 @@ test('the arena trains three methods interleaved; the overlaid charts and the ta
     expect(await points(`chart-${c}`), c).toBe(c.includes('top-1') ? 3 : STEPS);
     expect(await curves(`chart-${c}`), `${c}: one line per method`).toBe(3);
   }
+  // Each method's embedding map, side by side, drawn at the end of the run.
+  await page.getByTestId('arena-maps').waitFor({ timeout: 120_000 });
+  for (const m of METHODS) expect(await page.getByTestId(`arena-map-${m}`).count(), `${m} map`).toBe(1);
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: screenshotPath('arena.png'), fullPage: true });
   log(`arena done: ${await page.getByTestId('arena-table').textContent()}`);

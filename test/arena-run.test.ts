@@ -57,6 +57,14 @@ describe('the method arena on the GPU', () => {
       }
     }
     expect(events.filter((e) => e.type === 'arena-pixels')).toHaveLength(1);
+    // The maps side by side: one PCA map per method, of the same test images, at the last step.
+    const maps = events.flatMap((e) => (e.type === 'arena-maps' ? e.maps : []));
+    expect(maps.map((m) => [m.method, m.step, m.projection])).toEqual([
+      ['naive', 3, 'pca'],
+      ['mveb', 3, 'pca'],
+    ]);
+    expect(Array.from(maps[0]!.indices)).toEqual(Array.from(maps[1]!.indices));
+    for (const m of maps) expect(m.points.every(Number.isFinite) && m.points.length === 2 * m.labels.length).toBe(true);
 
     // The same configuration alone, through the same driver: the same losses and health metrics, bit for bit.
     const alone: StepMetrics[] = [];

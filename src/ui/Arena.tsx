@@ -11,6 +11,7 @@ import { arenaMemory, arenaRows, byStep, normalisedLoss, standaloneSvg } from '.
 import { AXIS, CHART_MARGIN, ChartCard, GRID, TOOLTIP, slug, tickFmt } from './ChartCard.tsx';
 import { fmt, fmtBytes, fmtInt, fmtWidth, METHOD_COLORS, METHOD_LABELS, SERIES_COLORS } from './format.ts';
 import { useApp } from './store.ts';
+import { EmbeddingMapView, mapColours, mapImageAt } from './EmbeddingMap.tsx';
 import type { ArenaEval } from '../worker/protocol.ts';
 
 const chartStyle = { width: '100%', height: 220 };
@@ -261,6 +262,30 @@ export function Arena() {
           <ArenaChart title="Arena used clusters" subtitle={`clusters the targets’ argmax uses in each batch (of K = ${config.prototypes}); methods with clusters only`} methods={clustered} data={byStep(clustered, arena.series, (p) => p.used_clusters)} integer />
         )}
       </div>
+
+      {arena.maps.length > 0 && (
+        <section className="card" data-testid="arena-maps">
+          <div className="card-head">
+            <h2>Embedding maps</h2>
+          </div>
+          <p className="muted small">Each method’s test images by PCA of their encoder features at the end of the run, coloured by true class (hover a point for its image): the same images, side by side.</p>
+          <div className="arena-maps">
+            {arena.maps.map((r) => {
+              const c = mapColours(r, 'class');
+              return (
+                <figure key={r.method} className="arena-map" data-testid={`arena-map-${r.method}`}>
+                  <figcaption>
+                    <strong style={{ color: METHOD_COLORS[r.method as MethodId] }}>{METHOD_LABELS[r.method as MethodId]}</strong>, step {r.step}
+                    {r.explained && ` · axes ${fmt(r.explained[0] * 100, 3)} % + ${fmt(r.explained[1] * 100, 3)} % of the variance`}
+                    {r.purity !== null && r.nmi !== null && ` · clusters: purity ${fmt(r.purity * 100, 3)} %, NMI ${fmt(r.nmi, 3)}`}
+                  </figcaption>
+                  <EmbeddingMapView points={r.points} colors={c.colors} legend={c.legend} imageAt={mapImageAt(r)} width={300} height={240} label={`Embedding map of ${METHOD_LABELS[r.method as MethodId]}`} />
+                </figure>
+              );
+            })}
+          </div>
+        </section>
+      )}
     </div>
   );
 }

@@ -16,8 +16,9 @@ import { TrainingRun } from '../train/run-driver.ts';
 import { Trainer } from '../train/trainer.ts';
 import type { ArenaPoint, ArenaStatus, EngineEvent } from './protocol.ts';
 import { describe } from './session.ts';
+import { embeddingMap } from './embedding-map.ts';
 
-type Post = (event: EngineEvent) => void;
+type Post = (event: EngineEvent, transfer?: Transferable[]) => void;
 
 /**
  * The methods to step in the next round, in the order picked: every one that has steps left and
@@ -170,6 +171,14 @@ export class MethodArena {
         status(`round ${Math.min(...active.map((m) => done[m]!), steps)} of ${steps}`);
       }
       stoppedEarly = this.stopped;
+      // The maps side by side (issue 14): each method's test features by PCA, drawn before its trainer is freed.
+      const mapped = entrants.filter((e) => !halted.has(e.method) && e.run.trainer.currentStep > 0);
+      if (mapped.length) {
+        status('drawing each method’s embedding map (PCA of the test images’ features)');
+        const maps = [];
+        for (const e of mapped) maps.push(await embeddingMap(e.run.trainer, data, 'pca'));
+        this.post({ type: 'arena-maps', maps }, maps.flatMap((m) => [m.points.buffer, m.images.buffer]) as ArrayBuffer[]);
+      }
     } catch (e) {
       this.running = false;
       this.paused = false;

@@ -376,6 +376,8 @@ export type EngineEvent =
   | { type: 'arena-eval'; method: MethodId; point: ArenaEval; init: boolean }
   /** Raw pixels (standardised) on the arena's kNN bank and queries, the same for every method. */
   | { type: 'arena-pixels'; pixels: PixelBaselinePoint }
+  /** At the end of an arena run: each method's PCA embedding map of the test queries, side by side (a halted method has none). */
+  | { type: 'arena-maps'; maps: EmbeddingMapResult[] }
   | { type: 'gallery'; id: number; result: GalleryResult | null; error?: string }
   | { type: 'embedding-map'; id: number; result: EmbeddingMapResult | null; error?: string }
   | { type: 'export'; id: number; fileName: string; mime: string; bytes: Uint8Array; error?: undefined }

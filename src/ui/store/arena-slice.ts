@@ -4,7 +4,7 @@
 // status from the worker (src/worker/arena.ts; points are applied once per frame); and the
 // table's export as CSV or Markdown, saved through the page like every download.
 import { METHOD_IDS, type MethodId } from '../../methods/registry.ts';
-import type { ArenaEval, ArenaPoint, PixelBaselinePoint } from '../../worker/protocol.ts';
+import type { ArenaEval, ArenaPoint, EmbeddingMapResult, PixelBaselinePoint } from '../../worker/protocol.ts';
 import { arenaCsv, arenaMarkdown, arenaRows } from '../arena.ts';
 import { ARENA_MAX_STEPS, decodeUrlState } from '../url-state.ts';
 import type { AppState, Slice, StoreContext } from './types.ts';
@@ -35,6 +35,8 @@ export interface ArenaState {
   /** Each method's random-init kNN / linear top-1 (step 0). */
   init: Record<string, ArenaEval>;
   pixels: PixelBaselinePoint | null;
+  /** Each method's PCA embedding map at the end of the run, in training order (side by side in the arena). */
+  maps: EmbeddingMapResult[];
 }
 
 export interface ArenaSlice {
@@ -51,13 +53,13 @@ export interface ArenaSlice {
   arenaSave(fileName: string, mime: string, bytes: Uint8Array): void;
 }
 
-const emptyRun = { methods: [], running: false, paused: false, done: {}, runSteps: 0, imagesPerS: {}, detail: null, error: null, series: {}, evals: {}, init: {}, pixels: null } satisfies Omit<ArenaState, 'selected' | 'steps'>;
+const emptyRun = { methods: [], running: false, paused: false, done: {}, runSteps: 0, imagesPerS: {}, detail: null, error: null, series: {}, evals: {}, init: {}, pixels: null, maps: [] } satisfies Omit<ArenaState, 'selected' | 'steps'>;
 
 export function clampArenaSteps(n: number): number {
   return Math.max(1, Math.min(ARENA_MAX_STEPS, Math.round(Number.isFinite(n) ? n : 1)));
 }
 
-export function createArenaSlice(ctx: StoreContext): Slice<ArenaSlice, 'arena-status' | 'arena-points' | 'arena-eval' | 'arena-pixels'> {
+export function createArenaSlice(ctx: StoreContext): Slice<ArenaSlice, 'arena-status' | 'arena-points' | 'arena-eval' | 'arena-pixels' | 'arena-maps'> {
   const url = decodeUrlState(ctx.page.readSearch(), 'small').arena;
   let pending: { method: string; point: ArenaPoint }[] = [];
   const patch = (over: Partial<ArenaState>) => ctx.set({ arena: { ...ctx.get().arena, ...over } });
@@ -145,6 +147,9 @@ export function createArenaSlice(ctx: StoreContext): Slice<ArenaSlice, 'arena-st
       },
       'arena-pixels'({ pixels }) {
         patch({ pixels });
+      },
+      'arena-maps'({ maps }) {
+        patch({ maps });
       },
     },
 
