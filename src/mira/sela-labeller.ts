@@ -28,6 +28,7 @@ import { createKernel, type BoundKernel, type Kernel, type PassTimer } from '../
 import { createBuffer, createTensor, readF32, readTensor, writeTensor, type Tensor } from '../gpu/tensor.ts';
 import { pcg, randBase, randWord } from '../data/rng.ts';
 import { nmi, purity } from './cluster-quality.ts';
+import { headCount } from '../nn/config.ts';
 import type { LogitEmbedder } from '../nn/embedder.ts';
 import { SELA_DEFAULTS } from './sinkhorn.ts';
 import { checkIters, checkPositive, ParamError } from './validate.ts';
@@ -264,14 +265,14 @@ export class SelaLabeller {
   }
 
   /** The per-chunk uniform (λ, shapes, offsets); write fields zero. */
-  private chunkWords(c: { rows: number; tileOff: number; blkOff: number }, write?: { srcRow: number; dstRow: number; count: number }): ArrayBuffer {
+  private chunkWords(c: { rows: number; tileOff: number; blkOff: number }, write?: { srcRow: number; dstRow: number; count: number; srcCol: number; srcStride: number }): ArrayBuffer {
     const { N, K } = this.plan;
     const buf = new ArrayBuffer(PARAM_BYTES);
     new Float32Array(buf, 0, 4).set([this.lambda, Math.log(K) - Math.log(N), this.invT, 0]);
     const kc = Math.min(64, 2 ** Math.ceil(Math.log2(K)));
     const totalTiles = this.chunks ? this.chunks.reduce((s, x) => s + x.tiles, 0) : 0;
     const totalBlks = this.chunks ? this.chunks.reduce((s, x) => s + x.blocks, 0) : 0;
-    new Uint32Array(buf, 16, 12).set([c.rows, K, c.tileOff, c.blkOff, kc, totalTiles, totalBlks, 0, write?.srcRow ?? 0, write?.dstRow ?? 0, write?.count ?? 0, 0]);
+    new Uint32Array(buf, 16, 12).set([c.rows, K, c.tileOff, c.blkOff, kc, totalTiles, totalBlks, write?.srcCol ?? 0, write?.srcRow ?? 0, write?.dstRow ?? 0, write?.count ?? 0, write?.srcStride ?? K]);
     return buf;
   }
 
@@ -289,10 +290,14 @@ export class SelaLabeller {
    * Records writing `count` rows of `logits` (a B×K f32 tensor, from row `srcRow`) into bank rows
    * `row`…, as log-probabilities; a range crossing a chunk boundary becomes one dispatch per
    * chunk. Uniforms come from a pool reset by `beginWrites()` (call it before each encoder).
+   * With `head = {index: h, of: H}` the logits are B×(H·K) (H heads side by side, SeLa's
+   * multi-head model) and head h's K columns are written.
    */
-  recordWrite(encoder: GPUCommandEncoder, logits: Tensor, row: number, count: number, srcRow = 0): void {
+  recordWrite(encoder: GPUCommandEncoder, logits: Tensor, row: number, count: number, srcRow = 0, head: { index: number; of: number } = { index: 0, of: 1 }): void {
     const { N, K } = this.plan;
-    if (logits.dtype !== 'f32' || logits.numel % K !== 0 || logits.numel / K < srcRow + count) throw new ShapeError(`${this.label}: logits ${logits} should hold at least ${srcRow + count} rows of K = ${K} f32`);
+    if (!(Number.isInteger(head.of) && head.of >= 1 && Number.isInteger(head.index) && head.index >= 0 && head.index < head.of)) throw new ShapeError(`${this.label}: head ${head.index} of ${head.of} is not a head`);
+    const stride = K * head.of;
+    if (logits.dtype !== 'f32' || logits.numel % stride !== 0 || logits.numel / stride < srcRow + count) throw new ShapeError(`${this.label}: logits ${logits} should hold at least ${srcRow + count} rows of H×K = ${head.of}×${K} f32`);
     if (!(Number.isInteger(row) && row >= 0 && count >= 1 && row + count <= N)) throw new ShapeError(`${this.label}: rows ${row}…${row + count - 1} are outside the bank's N = ${N}`);
     for (const c of this.chunks) {
       const a = Math.max(row, c.row0);
@@ -301,7 +306,7 @@ export class SelaLabeller {
       const slot = this.writeSlot++;
       if (slot >= this.writeParams.length) this.writeParams.push(createBuffer(this.ctx, PARAM_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, `${this.label}.write${slot}`));
       const params = this.writeParams[slot]!;
-      this.ctx.device.queue.writeBuffer(params, 0, this.chunkWords(c, { srcRow: srcRow + (a - row), dstRow: a - c.row0, count: b - a }));
+      this.ctx.device.queue.writeBuffer(params, 0, this.chunkWords(c, { srcRow: srcRow + (a - row), dstRow: a - c.row0, count: b - a, srcCol: head.index * K, srcStride: stride }));
       // Bind groups are cached per source tensor, pool slot and chunk (a training run writes from one tensor).
       let perSource = this.writeBinds.get(logits);
       if (!perSource) this.writeBinds.set(logits, (perSource = new Map()));
@@ -348,13 +353,28 @@ export class SelaLabeller {
   /**
    * Fills the whole bank from the network in evaluation mode (no augmentation): `images` are the
    * N normalised NHWC training images, in dataset order; p = softmax(logits/T) (setTemperature).
+   * A multi-head network fills head `head`'s logits (fillHeadsFromNetwork fills several banks at once).
    */
-  async fillFromNetwork(embedder: LogitEmbedder, images: Float32Array, count = this.plan.N): Promise<void> {
-    if (count !== this.plan.N) throw new ShapeError(`${this.label}: ${count} images for a bank of N = ${this.plan.N}`);
-    if (embedder.config.prototypes !== this.plan.K) throw new ShapeError(`${this.label}: the network has K = ${embedder.config.prototypes} prototypes, the bank K = ${this.plan.K}`);
+  async fillFromNetwork(embedder: LogitEmbedder, images: Float32Array, count = this.plan.N, head = 0): Promise<void> {
+    await SelaLabeller.fillHeadsFromNetwork(embedder, images, count, [{ labeller: this, head }]);
+  }
+
+  /**
+   * One evaluation pass of the network over the N images fills the bank of each `{labeller,
+   * head}` with that head's log-probabilities (SeLa's H heads share the forward; each has its bank).
+   */
+  static async fillHeadsFromNetwork(embedder: LogitEmbedder, images: Float32Array, count: number, banks: readonly { labeller: SelaLabeller; head: number }[]): Promise<void> {
+    const H = headCount(embedder.config);
+    for (const { labeller: l, head } of banks) {
+      if (count !== l.plan.N) throw new ShapeError(`${l.label}: ${count} images for a bank of N = ${l.plan.N}`);
+      if (embedder.config.prototypes !== l.plan.K) throw new ShapeError(`${l.label}: the network has K = ${embedder.config.prototypes} prototypes, the bank K = ${l.plan.K}`);
+      if (!(Number.isInteger(head) && head >= 0 && head < H)) throw new ShapeError(`${l.label}: head ${head} of a network with ${H} head(s)`);
+    }
     await embedder.forEachBatch(images, count, (enc, logits, start, n) => {
-      this.beginWrites();
-      this.recordWrite(enc, logits, start, n);
+      for (const { labeller: l, head } of banks) {
+        l.beginWrites();
+        l.recordWrite(enc, logits, start, n, 0, { index: head, of: H });
+      }
     });
   }
 

@@ -16,7 +16,9 @@
 // measure are unchanged; the second pass compares with the first pass's ρ' = −λ·m + σ).
 //
 // Entry points (bindings numbered per entry point, in the order the host binds them):
-//   write_bank     one workgroup per RB source rows: logits → (d, m) into a chunk.
+//   write_bank     one workgroup per RB source rows: logits → (d, m) into a chunk; the source
+//                  rows are src_stride long and the bank's K columns start at src_col (one
+//                  head of a multi-head model's B×(H·K) logits).
 //   rows           one workgroup per RB rows of a chunk: ρ' (written over the previous one) and
 //                  the block's Σ |exp(ρ'_new − ρ'_old) − 1| into chg[blk_off + blk].
 //   col_partials   one workgroup per (tile of TR rows, group of kc columns) of a chunk, threads
@@ -43,11 +45,11 @@ struct Chunk {
   kc: u32,           // col_partials: column lanes (a power of two ≤ 64)
   total_tiles: u32,
   total_blks: u32,
-  _pad1: u32,
+  src_col: u32,      // write_bank: first source column (head h of H: h·K)
   src_row: u32,      // write_bank: first source row
   dst_row: u32,      // write_bank: first row in the chunk
   count: u32,        // write_bank: rows to write
-  _pad2: u32,
+  src_stride: u32,   // write_bank: source row length (H·K; K for one head)
 }
 
 struct Pass {
@@ -92,7 +94,7 @@ fn write_bank(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_
   let rl = lid / TPR;
   let r = wid.x * RB + rl;
   let valid = r < w_p.count;
-  let src = (w_p.src_row + r) * K;
+  let src = (w_p.src_row + r) * w_p.src_stride + w_p.src_col;
   let dst = (w_p.dst_row + r) * K;
   var m = NEG;
   if (valid) {

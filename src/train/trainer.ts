@@ -63,6 +63,9 @@ export function modelConfigFor(cfg: TrainConfig, ds: Dataset): ModelConfig {
     // Embedding objectives have no prototype head (K = 0 in the model and its checkpoint).
     prototypes: methodById(cfg.method).kind === 'embedding' ? 0 : cfg.prototypes,
   };
+  // SeLa's multi-head model (--sela-heads): further heads heads.1 … in the model and its checkpoint.
+  const heads = methodById(cfg.method).modelHeads?.(cfg) ?? 1;
+  if (heads > 1) c.heads = heads;
   validateModelConfig(c);
   return c;
 }
