@@ -57,6 +57,7 @@ export const SELA_PANELS: readonly PanelSpec[] = [
     ],
     zero: true,
   },
+  { kind: 'class-sizes', id: 'sela-class-sizes', title: 'SeLa class sizes' },
   { kind: 'lines', id: 'sela-equipartition', title: 'Class sizes', subtitle: 'largest class / (N/K) after each optimisation (1 = equal)', series: [{ key: 'sela_largest_over_mean', label: 'largest / mean', color: '#f5a524' }], zero: true },
   { kind: 'lines', id: 'entropy', title: 'Student entropy', subtitle: 'mean_i H(p_i) and H(mean_i p_i), nats', series: [{ key: 'student_entropy', label: 'entropy', color: '#5b9cff' }, { key: 'student_marginal_entropy', label: 'marginal entropy', color: '#2fcf8f' }], zero: true, reference: 'logK' },
 ];

@@ -159,7 +159,9 @@ export type PanelSpec =
       /** The collapse warning that highlights this panel. */
       readonly warnOn?: string;
     }
-  | { readonly kind: 'marginal'; readonly id: string; readonly title: string; readonly warnOn?: string };
+  | { readonly kind: 'marginal'; readonly id: string; readonly title: string; readonly warnOn?: string }
+  /** Class sizes after the latest label optimisation, sorted, against N/K and 1.5·N/K (SeLa's equipartition). */
+  | { readonly kind: 'class-sizes'; readonly id: string; readonly title: string };
 
 export interface MethodDef<Id extends string = string, P extends readonly ParamRow[] = readonly ParamRow[]> {
   readonly id: Id;

@@ -367,6 +367,16 @@ export class Trainer {
     return this.runState.afterStep(this.stepIndex, { ctx: this.ctx, model: this.model, weights: this.store.student });
   }
 
+  /** Head 0's class sizes after the method's latest label optimisation (SeLa), or null. */
+  latestClassSizes(): Uint32Array | null {
+    return this.runState?.latestClassSizes?.() ?? null;
+  }
+
+  /** The method's current label of every training image (SeLa, head 0), or null when it keeps none. */
+  currentLabels(): Uint32Array | null {
+    return this.runState?.currentLabels?.() ?? null;
+  }
+
   /** The method's files to save beside the checkpoint (its runFiles). */
   async saveRunFiles(): Promise<Record<string, Uint8Array>> {
     await this.flush();

@@ -216,6 +216,11 @@ export class Session {
               this.post({ type: 'knn', init: trainer.knnInit, point });
             },
             batch: (b) => this.onBatch(b, trainer.currentStep),
+            classSizes: (step, sizes) => {
+              if (gen !== this.generation) return;
+              const copy = sizes.slice();
+              this.post({ type: 'class-sizes', step, sizes: copy, N: trainer.data.train.count }, [copy.buffer]);
+            },
             checkpoint: async (t, why) => {
               if (why === 'interval' || t.config.checkpointEvery > 0) await this.checkpoint(t);
             },
