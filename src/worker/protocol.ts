@@ -188,8 +188,10 @@ export interface GalleryCluster {
 }
 
 export interface GalleryResult {
-  /** Images assigned so far (from the latest batches). */
+  /** Images assigned so far (from the latest batches), or every training image (SeLa's labels). */
   assigned: number;
+  /** The latest batches' targets (argmax), or SeLa's label of every image after its latest optimisation. */
+  source: 'targets' | 'labels';
   steps: [number, number];
   clusters: GalleryCluster[];
   height: number;
