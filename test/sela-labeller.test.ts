@@ -5,7 +5,7 @@
 // ("at the limit"), and N = 1 000 003 rows streamed at K = 4. Also the balanced initial labels,
 // the statistics and the input checks.
 import { describe, expect, test } from 'vitest';
-import { SelaLabeller, balancedRandomLabels, labelStats, planSelaBank, type SelaOptimiseOptions } from '../src/mira/sela-labeller.ts';
+import { SelaLabeller, balancedRandomLabels, balancedRounding, labelStats, planSelaBank, type SelaOptimiseOptions } from '../src/mira/sela-labeller.ts';
 import { selaLabels } from '../src/ref/sela-labels.ts';
 import { makeClusteredLogits } from '../src/ref/synthetic.ts';
 import { ShapeError } from '../src/gpu/errors.ts';
@@ -132,6 +132,48 @@ describe('SeLa label optimisation: GPU vs float64', () => {
     expect(r.largestOverMean).toBeCloseTo(refSizes.largestOverMean, 3);
     lab.destroy();
   }, 300_000);
+});
+
+describe('SeLa balanced rounding on the GPU: the bank never leaves it', () => {
+  /** Labels of the GPU's balanced rounding vs the float64 rounding of the same (read back) scores; the cap holds exactly. */
+  async function balancedCase(N: number, K: number, T: number, seed: number, maxChunkBytes?: number, withArgmax = true) {
+    const logits = randomArray(N * K, seed, -1, 1);
+    const { lab, r } = await gpuLabels(logits, N, K, { lambda: 10, tol: 0.1, checkEvery: 10, T, maxChunkBytes, rounding: 'balanced' });
+    const argmax = withArgmax ? labelStats((await gpuLabels(logits, N, K, { lambda: 10, tol: 0.1, checkEvery: 10, T, maxChunkBytes })).r.labels, K) : null;
+    const want = await balancedRounding(await lab.readScores(), N, K);
+    let differ = 0;
+    for (let i = 0; i < N; i++) differ += r.labels[i] !== want[i] ? 1 : 0;
+    const cap = Math.ceil(N / K);
+    expect(Math.max(...r.histogram)).toBeLessThanOrEqual(cap);
+    expect(Math.max(...labelStats(want, K).histogram)).toBeLessThanOrEqual(cap);
+    return { lab, r, differ, argmaxLargest: argmax?.largestOverMean ?? NaN, cap };
+  }
+
+  test('odd shape, rows that all fill up (flat p at T = 1): GPU candidates + masked passes = float64 rounding', async () => {
+    const N = 1001;
+    const K = 37;
+    const { lab, r, differ, argmaxLargest } = await balancedCase(N, K, 1, 31, 16 * 1024);
+    console.log(`SeLa balanced ${N}×${K} in ${lab.chunkCount} chunks: largest class ${r.largestOverMean.toFixed(3)}×N/K (argmax ${argmaxLargest.toFixed(3)}), ${r.rounding.leftover} rows past their candidates in ${r.rounding.rounds} masked rounds, ${differ} labels differ from the float64 rounding`);
+    expect(lab.chunkCount).toBeGreaterThan(1);
+    expect(r.rounding.leftover).toBeGreaterThan(0);
+    expect(argmaxLargest).toBeGreaterThan(r.largestOverMean);
+    // f32 vs float64 log-probabilities can swap the greedy order of near-equal candidates.
+    expect(differ).toBeLessThanOrEqual(Math.ceil(0.002 * N));
+    lab.destroy();
+  }, 300_000);
+
+  test('at the page limit: N × K = 3000 classes in chunks of ≤ 128 MiB (the default maxStorageBufferBindingSize), balanced, no bank readback', async () => {
+    // 60 000 × 3000 (720 MB) is planned in 6 chunks above; here the GPU run at a reduced N = 12 000 (144 MB: 2 chunks of ≤ 128 MiB) that lavapipe affords.
+    const N = 12_000;
+    const K = 3000;
+    const t0 = performance.now();
+    const { lab, r, differ, cap } = await balancedCase(N, K, 0.1, 5, 128 * 2 ** 20, false);
+    expect(lab.chunkCount).toBe(2);
+    expect(lab.plan.rowsPerChunk * K * 4).toBeLessThanOrEqual(128 * 2 ** 20);
+    console.log(`SeLa balanced ${N}×${K} (${(lab.plan.bankBytes / 2 ** 20).toFixed(0)} MiB in ${lab.chunkCount} chunks): ${r.iters} iterations, largest class ${Math.max(...r.histogram)} ≤ ${cap}, ${differ} labels differ from float64, ${(performance.now() - t0).toFixed(0)} ms`);
+    expect(differ).toBeLessThanOrEqual(Math.ceil(0.002 * N));
+    lab.destroy();
+  }, 900_000);
 });
 
 describe('SeLa labels: initialisation, statistics, checks', () => {

@@ -17,8 +17,8 @@ function randomLabels(n: number, K: number, seed: number): Uint32Array {
 async function gpuLoss(q: Float32Array, labels: Uint32Array, B: number, K: number, H: number, tauS: number) {
   const ctx = await testGpu();
   const kernels = await SelaLossKernels.create(ctx, { B, K, H });
-  const grad = createTensor(ctx, [H, B, K], 'f32', 'grad');
-  const plan = kernels.bind({ logits: uploadTensor(ctx, q, [H, B, K], 'q'), labels: uploadTensor(ctx, labels, [B, H], 'y'), grad });
+  const grad = createTensor(ctx, [B, H, K], 'f32', 'grad');
+  const plan = kernels.bind({ logits: uploadTensor(ctx, q, [B, H, K], 'q'), labels: uploadTensor(ctx, labels, [B, H], 'y'), grad });
   plan.setTemperature(tauS);
   await submitChecked(ctx, 'sela_loss', (enc) => plan.record(enc));
   return { plan, loss: () => plan.readLoss(), grad: await readF32(ctx, grad) };
@@ -41,7 +41,7 @@ describe('SeLa hard-label cross-entropy: GPU vs float64', () => {
     const r = selaCrossEntropy(q, y, B, K, H, tauS);
     const loss = await g.loss();
     expect(Math.abs(loss - r.loss)).toBeLessThan(1e-5 * Math.max(1, r.loss));
-    const rep = expectClose(r.grad, g.grad, 1e-7 / (tauS * H * B), 1e-5, `∂L/∂q ${H}×${B}×${K}`);
+    const rep = expectClose(r.grad, g.grad, 1e-7 / (tauS * H * B), 1e-5, `∂L/∂q ${B}×${H}×${K}`);
     console.log(`sela CE H=${H} B=${B} K=${K}: loss ${loss.toFixed(6)} (float64 ${r.loss.toFixed(6)}), max |Δgrad| ${rep.maxAbs.toExponential(2)}`);
     g.plan.destroy();
   });

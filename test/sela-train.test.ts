@@ -80,12 +80,13 @@ describe('SeLa on the bundled sample', () => {
     await expect(Trainer.create(ctx, data, defaultTrainConfig({ ...TINY, steps: 45 }), { resume: state, resumeFiles: { 'labels.npy': encodeNpy(new Uint32Array(5), [5], 'uint32') }, onLog: () => {} })).rejects.toThrow(/labels\.npy: 5 rows/);
   }, 900_000);
 
-  test('bad input: λ ≤ 0, K > N and more heads than the model has are refused naming the flag', async () => {
+  test('bad input: λ ≤ 0, K > N and a head count that is not an integer ≥ 1 are refused naming the flag', async () => {
     expect(() => validateTrainConfig(defaultTrainConfig({ ...TINY, selaLambda: 0 }))).toThrow(/--sela-lambda/);
     expect(() => validateTrainConfig(defaultTrainConfig({ ...TINY, selaLambda: -1 }))).toThrow(/--sela-lambda/);
     const ctx = await testGpu();
     await expect(Trainer.create(ctx, data, defaultTrainConfig({ ...TINY, prototypes: data.train.count + 1 }), { onLog: () => {} })).rejects.toThrow(/--prototypes|K/);
-    await expect(Trainer.create(ctx, data, defaultTrainConfig({ ...TINY, selaHeads: 2 }), { onLog: () => {} })).rejects.toThrow(/--sela-heads/);
+    expect(() => validateTrainConfig(defaultTrainConfig({ ...TINY, selaHeads: 0 }))).toThrow(/--sela-heads/);
+    expect(() => validateTrainConfig(defaultTrainConfig({ ...TINY, selaHeads: 1.5 }))).toThrow(/--sela-heads/);
   }, 300_000);
 
   test('cli train --method sela writes labels.npy with the checkpoint; --resume continues with it; a missing labels.npy is refused naming the file', async () => {

@@ -20,6 +20,7 @@ import { parseNpy } from '../../src/io/npy.ts';
 import { checkImageBatch, normalizeImages } from '../../src/data/image-batch.ts';
 import { decodeCheckpoint, encodeGradients, type TensorMap } from '../../src/nn/checkpoint.ts';
 import { ParamLayout, ParamStore } from '../../src/nn/param-store.ts';
+import { headCount } from '../../src/nn/config.ts';
 import { AssignmentMetrics } from '../../src/mira/metrics.ts';
 import { StepGraph, StepLayers } from '../../src/train/step-graph.ts';
 import { defaultTrainConfig, PARAM_TABLE, trainConfigProblems } from '../../src/train/config.ts';
@@ -38,7 +39,7 @@ const FLAGS: Record<string, FlagSpec> = {
   checkpoint: { kind: 'string', required: true, help: 'model.safetensors (student, ema.* teacher, mira.config)' },
   view1: { kind: 'string', required: true, help: 'first view, uint8 N×H×W×C .npy' },
   view2: { kind: 'string', help: 'second view, uint8 N×H×W×C .npy (methods with two views per image)' },
-  labels: { kind: 'string', help: 'sela: the label of each image of view1, uint32 [N] or [N, 1] .npy' },
+  labels: { kind: 'string', help: 'sela: the label of each image of view1 (and head), uint32 [N] or [N, H] .npy for a checkpoint with H prototype heads' },
   method: { kind: 'string', choices: METHOD_IDS, default: 'mira', help: 'the method whose loss and gradients are computed' },
   beta: { kind: 'number', default: 0.7, help: 'MIRA β ∈ (0, 1)' },
   'tau-s': { kind: 'number', default: 0.1, help: 'student temperature τ_s' },
@@ -97,9 +98,9 @@ export async function run(argv: string[]): Promise<number> {
   const teacherNote = state.teacher ? 'ema' : 'student (checkpoint has no ema.* tensors)';
 
   const needsLabels = method.runFiles?.includes('labels.npy') ?? false;
-  if (needsLabels && !f.labels) throw new CliError(`step: --method ${method.id} trains on given labels; give --labels y.npy (a uint32 label of each image of --view1)`);
+  if (needsLabels && !f.labels) throw new CliError(`step: --method ${method.id} trains on given labels; give --labels y.npy (a uint32 label of each image of --view1: [N], or [N, H] for a checkpoint with H prototype heads)`);
   if (!needsLabels && f.labels) throw new CliError(`step: --labels is for methods that train on labels (sela), not ${method.id}`);
-  const labels = needsLabels ? checkSelaLabelTable(parseNpy(readFile(f.labels as string, 'labels'), f.labels as string), f.labels as string, { N: B, K: config.prototypes }) : null;
+  const labels = needsLabels ? checkSelaLabelTable(parseNpy(readFile(f.labels as string, 'labels'), f.labels as string), f.labels as string, { N: B, K: config.prototypes, H: headCount(config) }) : null;
 
   const { ctx } = await nodeGpu();
   const store = new ParamStore(ctx, new ParamLayout(config));
@@ -108,7 +109,7 @@ export async function run(argv: string[]): Promise<number> {
   const x: Tensor[] = views.map((v, i) => uploadTensor(ctx, v.x, [B, S, S, config.inChannels], `view${i + 1}`));
   let runState: MethodRunState | null = null;
   if (labels) {
-    const batchLabels = createTensor(ctx, [B, 1], 'u32', 'batch_labels');
+    const batchLabels = createTensor(ctx, [B, headCount(config)], 'u32', 'batch_labels');
     ctx.device.queue.writeBuffer(batchLabels.buffer, batchLabels.byteOffset, labels as Uint32Array<ArrayBuffer>);
     runState = { tensors: { batchLabels }, destroy: () => batchLabels.buffer.destroy() };
   }
@@ -147,6 +148,7 @@ export async function run(argv: string[]): Promise<number> {
       method: method.id,
       batch: B,
       prototypes: config.prototypes,
+      ...(headCount(config) > 1 ? { heads: headCount(config) } : {}),
       teacher: method.usesTeacher ? teacherNote : 'none (the method has no teacher)',
       ...(m
         ? { target_entropy: m.mean_entropy, target_marginal_entropy: m.marginal_entropy, target_mi: m.mi, used_clusters: m.used_clusters, largest_cluster_fraction: m.largest_cluster_fraction }

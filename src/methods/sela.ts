@@ -7,8 +7,13 @@
 // Head: the same weight-normalised prototype head as MIRA (cosine logits / τₛ). It keeps the
 // comparison with the other methods to the objective alone, reuses the step graph's head, its
 // freeze schedule and the LogitEmbedder the labeller fills its bank from, and bounded logits
-// keep p^λ (λ = 10) well conditioned; SeLa's own code uses a plain linear head. The model has one
-// head, so --sela-heads is 1 (more are refused with a message naming the flag).
+// keep p^λ (λ = 10) well conditioned; SeLa's own code uses a plain linear head.
+// Multiple heads (--sela-heads H, SeLa's CIFAR recipe uses 10): H such heads on the projector's
+// output, each with its own label vector (labels.npy is N×H), the loss the heads' cross-entropies
+// averaged, every label optimisation relabelling every head. Head 0 keeps the single head's
+// checkpoint names (head.weight_v, head.weight_g), further heads are heads.1.weight_v … (as an
+// nn.ModuleList names them; docs/ARCHITECTURE.md, "The checkpoint format"). Label metrics are
+// head 0's; sela_nmi_heads and sela_changed_heads average over the heads.
 //
 // Rows here; the GPU objective and the run state (labels, gather, relabelling, labels.npy) in
 // sela-objective.ts, loaded on demand. Reference: src/ref/sela-labels.ts (labels and the
@@ -19,7 +24,7 @@ import { defineMethod, type MetricRow, type PanelSpec } from './types.ts';
 export const SELA_LAMBDA = { key: 'selaLambda', short: 'sl', label: 'SeLa λ', group: 'method', kind: 'number', min: 0, max: 1000, exclusiveMin: true, default: 10, step: 1, help: 'SeLa: P = p^λ before the whole-dataset Sinkhorn-Knopp (10); larger follows the network more closely.' } as const;
 export const RELABEL_EVERY = { key: 'relabelEvery', short: 're', label: 'Relabel every', group: 'method', kind: 'int', min: 0, max: Infinity, default: 0, step: 1, help: 'SeLa: re-optimise the labels every N steps after the warm-up; 0 = spread --relabel-count optimisations over the run.' } as const;
 export const RELABEL_COUNT = { key: 'relabelCount', short: 'rc', label: 'Relabel count', group: 'method', kind: 'int', min: 1, max: 100000, default: 40, step: 1, help: 'SeLa: label optimisations spread evenly over the run, the first after the warm-up (40), when --relabel-every is 0.' } as const;
-export const SELA_HEADS = { key: 'selaHeads', short: 'sh', label: 'SeLa heads', group: 'method', kind: 'int', min: 1, max: 64, default: 1, step: 1, help: 'SeLa: heads, each with its own labels (SeLa’s CIFAR recipe: 10); this model has one head, so 1.' } as const;
+export const SELA_HEADS = { key: 'selaHeads', short: 'sh', label: 'SeLa heads', group: 'method', kind: 'int', min: 1, max: 64, default: 1, step: 1, help: 'SeLa: prototype heads, each with its own labels re-optimised at every label optimisation, losses averaged (SeLa’s CIFAR recipe: 10).' } as const;
 
 const STAT = { entropy: 0, marginal_entropy: 1, mi: 2, used_clusters: 4, largest_cluster_fraction: 5 } as const;
 
@@ -35,6 +40,8 @@ export const SELA_METRICS: readonly MetricRow[] = [
   { key: 'sela_iters', help: 'Sinkhorn-Knopp iterations of the last label optimisation', source: 'host', reduce: 'last' },
   { key: 'sela_marginal_error', help: 'Σ_k |col_k − 1/K| of the scaled assignment the labels came from', source: 'host', reduce: 'last' },
   { key: 'sela_largest_over_mean', help: 'largest class / (N/K) after the last label optimisation (1 = equal sizes)', source: 'host', reduce: 'last' },
+  { key: 'sela_nmi_heads', help: 'label NMI against the true classes averaged over the heads (= sela_nmi with one head)', source: 'host', reduce: 'last' },
+  { key: 'sela_changed_heads', help: 'fraction of labels that changed at the last optimisation, averaged over the heads', source: 'host', reduce: 'last' },
   { key: 'sela_relabel_s', help: 'wall time of the last label optimisation, bank fill included (s)', source: 'host', reduce: 'last' },
 ];
 
@@ -50,6 +57,7 @@ export const SELA_PANELS: readonly PanelSpec[] = [
     ],
     zero: true,
   },
+  { kind: 'class-sizes', id: 'sela-class-sizes', title: 'SeLa class sizes' },
   { kind: 'lines', id: 'sela-equipartition', title: 'Class sizes', subtitle: 'largest class / (N/K) after each optimisation (1 = equal)', series: [{ key: 'sela_largest_over_mean', label: 'largest / mean', color: '#f5a524' }], zero: true },
   { kind: 'lines', id: 'entropy', title: 'Student entropy', subtitle: 'mean_i H(p_i) and H(mean_i p_i), nats', series: [{ key: 'student_entropy', label: 'entropy', color: '#5b9cff' }, { key: 'student_marginal_entropy', label: 'marginal entropy', color: '#2fcf8f' }], zero: true, reference: 'logK' },
 ];
@@ -71,6 +79,7 @@ export const sela = defineMethod({
   metrics: SELA_METRICS,
   panels: SELA_PANELS,
   runFiles: ['labels.npy'],
+  modelHeads: (config) => (config.selaHeads as number | undefined) ?? 1,
   // The collapse lab runs every method side by side for a few hundred steps: 4 whole-dataset relabellings keep SeLa's share of it small.
   recommended: { relabelCount: 4 },
   async createObjective(ctx, shape) {

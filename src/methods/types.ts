@@ -24,8 +24,13 @@ export type MethodKind = 'pseudo-label' | 'embedding';
 export interface ObjectiveShape {
   /** Images per view. */
   B: number;
-  /** Prototypes (pseudo-label methods). */
+  /** Prototypes (pseudo-label methods), per head. */
   K: number;
+  /**
+   * Prototype heads of the model (1 but for SeLa's --sela-heads): the student's logits are
+   * B×(H·K), the H heads' K logits side by side in each row. Absent: 1.
+   */
+  heads?: number;
   /** Projector output dimension. */
   D: number;
   /** The run's configuration: values that shape the objective's pipelines (MVEB's steinChunk). */
@@ -70,6 +75,10 @@ export interface MethodRunState {
   recordBeforeStep?(encoder: GPUCommandEncoder, timer?: PassTimer): void;
   /** Scheduled work after step `step` (1-based count of steps done); a record of host metrics to log, or null. */
   afterStep?(step: number, network: RunNetwork): Promise<Record<string, number> | null>;
+  /** Class sizes (K counts, head 0) after the latest label optimisation — SeLa's class-size histogram; null before the first. */
+  latestClassSizes?(): Uint32Array | null;
+  /** The current label of every training image (head 0), for the page's gallery of classes; null when the method keeps none. */
+  currentLabels?(): Uint32Array | null;
   /** Files to write beside the checkpoint (name → bytes). */
   save?(): Promise<Record<string, Uint8Array>>;
   destroy(): void;
@@ -150,7 +159,9 @@ export type PanelSpec =
       /** The collapse warning that highlights this panel. */
       readonly warnOn?: string;
     }
-  | { readonly kind: 'marginal'; readonly id: string; readonly title: string; readonly warnOn?: string };
+  | { readonly kind: 'marginal'; readonly id: string; readonly title: string; readonly warnOn?: string }
+  /** Class sizes after the latest label optimisation, sorted, against N/K and 1.5·N/K (SeLa's equipartition). */
+  | { readonly kind: 'class-sizes'; readonly id: string; readonly title: string };
 
 export interface MethodDef<Id extends string = string, P extends readonly ParamRow[] = readonly ParamRow[]> {
   readonly id: Id;
@@ -181,6 +192,8 @@ export interface MethodDef<Id extends string = string, P extends readonly ParamR
   createObjective(ctx: GpuContext, shape: ObjectiveShape): Promise<MethodObjective>;
   /** State kept across steps outside the model (SeLa's labels); most methods have none. */
   createRunState?(env: RunStateEnv): Promise<MethodRunState>;
+  /** Prototype heads the model gets for this configuration (SeLa: --sela-heads); 1 when absent. */
+  modelHeads?(config: Readonly<Record<string, unknown>>): number;
   /** The files that state is saved in beside a checkpoint; a resumed run needs every one of them. */
   readonly runFiles?: readonly string[];
 }

@@ -16,6 +16,12 @@
 // halve it, but its 11-bit mantissa moves λ·log p by up to ≈ 0.04 at λ = 10, |log p| ≈ 8 —
 // far more than the gaps the labels are decided by — so it is not offered.
 //
+// The balanced rounding (rounding: 'balanced', what training uses) never reads the bank back
+// either: a candidates pass leaves 8 (score, class) pairs per row (3.8 MB at N = 60 000) and
+// the rows whose candidates are all full get a masked argmax pass (N u32) per round. So the
+// limit of a page is the bank itself: N·K·4 bytes of GPU memory in chunks of ≤ the binding
+// limit (60 000 × 3000: 720 MB in 6 buffers of ≤ 128 MiB), plus N·76 bytes of row state.
+//
 // Per optimisation the labeller reports the SK iterations used, the final change measure
 // (SeLa's Σ_i |c_i/c'_i − 1|) and marginal error (Σ_k |col_k − 1/K|), and — on the host, from
 // the labels read back (N u32) — the class-size histogram (largest class / (N/K)), the fraction
@@ -28,6 +34,7 @@ import { createKernel, type BoundKernel, type Kernel, type PassTimer } from '../
 import { createBuffer, createTensor, readF32, readTensor, writeTensor, type Tensor } from '../gpu/tensor.ts';
 import { pcg, randBase, randWord } from '../data/rng.ts';
 import { nmi, purity } from './cluster-quality.ts';
+import { headCount } from '../nn/config.ts';
 import type { LogitEmbedder } from '../nn/embedder.ts';
 import { SELA_DEFAULTS } from './sinkhorn.ts';
 import { checkIters, checkPositive, ParamError } from './validate.ts';
@@ -36,6 +43,9 @@ import { checkIters, checkPositive, ParamError } from './validate.ts';
 const RB = 8;
 const TR = 256;
 const PARAM_BYTES = 64;
+/** Candidate classes per row of the balanced rounding (CT in sela_labeller.wgsl). */
+export const CANDIDATES = 8;
+const NONE = 0xffffffff;
 
 // ------------------------------------------------------------------------------------------
 // Balanced random initial labels
@@ -115,6 +125,12 @@ interface Chunk {
   rowm: Tensor;
   rho: Tensor;
   labels: Tensor;
+  /** The balanced rounding's candidates: CANDIDATES best classes per row (score, class). */
+  candS: Tensor;
+  candK: Tensor;
+  bCand: BoundKernel;
+  /** The labels kernel against the masked class scaling (the best class with room). */
+  bRoom: BoundKernel;
   params: GPUBuffer;
   tileOff: number;
   blkOff: number;
@@ -147,7 +163,8 @@ export interface SelaOptimiseOptions {
    * 'balanced' — a class-size-respecting rounding (`balancedRounding`) that gives no class more
    * than ⌈N/K⌉ images. The argmax of an assignment whose columns are balanced can still be very
    * uneven (rows of p^λ near flat at initialisation: largest class ≈ 4–11 × N/K measured).
-   * 'balanced' reads the bank back to the host (N×K f32), so it suits banks up to a few hundred MB.
+   * 'balanced' keeps the bank on the GPU: 8 candidates per row (N×64 bytes) and, for rows whose
+   * candidates all filled up, a few masked argmax passes (N u32 each) come back to the host.
    */
   rounding?: 'argmax' | 'balanced';
 }
@@ -174,6 +191,8 @@ export interface SelaOptimiseResult {
   purity: number;
   /** Wall time of the Sinkhorn-Knopp and labelling (not the bank fill), ms. */
   ms: number;
+  /** Balanced rounding: rows whose 8 candidates were all full, and the masked argmax rounds they took (0, 0 for argmax). */
+  rounding: { leftover: number; rounds: number };
 }
 
 export class SelaLabeller {
@@ -185,6 +204,7 @@ export class SelaLabeller {
   private readonly part: Tensor;
   private readonly chg: Tensor;
   private readonly out: Tensor;
+  private readonly gMasked: Tensor;
   private readonly passKinds: GPUBuffer[];
   private readonly bColsGlobal: BoundKernel;
   private readonly bShift: BoundKernel;
@@ -198,7 +218,7 @@ export class SelaLabeller {
   private constructor(
     readonly ctx: GpuContext,
     plan: SelaBankPlan,
-    private readonly kernels: Record<'write' | 'rows' | 'colPartials' | 'cols' | 'shift' | 'reduce' | 'labels', Kernel>,
+    private readonly kernels: Record<'write' | 'rows' | 'colPartials' | 'cols' | 'shift' | 'reduce' | 'labels' | 'candidates', Kernel>,
     readonly label: string,
   ) {
     this.plan = plan;
@@ -208,6 +228,7 @@ export class SelaLabeller {
     this.gPrev = createTensor(ctx, [K], 'f32', `${label}.g_prev`);
     this.sigma = createTensor(ctx, [1], 'f32', `${label}.sigma`);
     this.out = createTensor(ctx, [2], 'f32', `${label}.out`);
+    this.gMasked = createTensor(ctx, [K], 'f32', `${label}.g_masked`);
     this.passKinds = [0, 1, 2].map((k) => {
       const b = createBuffer(ctx, 16, U, `${label}.pass${k}`);
       ctx.device.queue.writeBuffer(b, 0, new Uint32Array([k, 0, 0, 0]));
@@ -235,7 +256,11 @@ export class SelaLabeller {
       const bRows = this.passKinds.map((pk, k) => kernels.rows.bind([bank, rowm, rho, this.g, this.sigma, this.chg, params, pk], `${name}.rows${k}`)) as [BoundKernel, BoundKernel, BoundKernel];
       const bCols = kernels.colPartials.bind([bank, rho, this.part, params], `${name}.col_partials`);
       const bLabels = kernels.labels.bind([bank, this.gPrev, labels, params], `${name}.labels`);
-      return { ...c, bank, rowm, rho, labels, params, bRows, bCols, bLabels };
+      const candS = createTensor(ctx, [c.rows, CANDIDATES], 'f32', `${name}.cand_s`);
+      const candK = createTensor(ctx, [c.rows, CANDIDATES], 'u32', `${name}.cand_k`);
+      const bCand = kernels.candidates.bind([bank, this.gPrev, candS, candK, params], `${name}.candidates`);
+      const bRoom = kernels.labels.bind([bank, this.gMasked, labels, params], `${name}.room_labels`);
+      return { ...c, bank, rowm, rho, labels, params, bRows, bCols, bLabels, candS, candK, bCand, bRoom };
     });
     const p0 = this.chunks[0]!.params;
     this.bColsGlobal = kernels.cols.bind([this.part, this.g, this.gPrev, p0], `${label}.cols`);
@@ -249,8 +274,8 @@ export class SelaLabeller {
   static async create(ctx: GpuContext, shape: { N: number; K: number }, opts: SelaLabellerOptions = {}): Promise<SelaLabeller> {
     const plan = planSelaBank(ctx.limits, shape.N, shape.K, opts.maxChunkBytes);
     const k = (entryPoint: string) => createKernel(ctx, { label: `sela_labeller.${entryPoint}`, code, entryPoint });
-    const [write, rows, colPartials, cols, shift, reduce, labels] = await Promise.all(['write_bank', 'rows', 'col_partials', 'cols', 'shift', 'change_reduce', 'labels'].map(k));
-    return new SelaLabeller(ctx, plan, { write: write!, rows: rows!, colPartials: colPartials!, cols: cols!, shift: shift!, reduce: reduce!, labels: labels! }, opts.label ?? 'sela_labeller');
+    const [write, rows, colPartials, cols, shift, reduce, labels, candidates] = await Promise.all(['write_bank', 'rows', 'col_partials', 'cols', 'shift', 'change_reduce', 'labels', 'candidates'].map(k));
+    return new SelaLabeller(ctx, plan, { write: write!, rows: rows!, colPartials: colPartials!, cols: cols!, shift: shift!, reduce: reduce!, labels: labels!, candidates: candidates! }, opts.label ?? 'sela_labeller');
   }
 
   get N(): number {
@@ -264,14 +289,14 @@ export class SelaLabeller {
   }
 
   /** The per-chunk uniform (λ, shapes, offsets); write fields zero. */
-  private chunkWords(c: { rows: number; tileOff: number; blkOff: number }, write?: { srcRow: number; dstRow: number; count: number }): ArrayBuffer {
+  private chunkWords(c: { rows: number; tileOff: number; blkOff: number }, write?: { srcRow: number; dstRow: number; count: number; srcCol: number; srcStride: number }): ArrayBuffer {
     const { N, K } = this.plan;
     const buf = new ArrayBuffer(PARAM_BYTES);
     new Float32Array(buf, 0, 4).set([this.lambda, Math.log(K) - Math.log(N), this.invT, 0]);
     const kc = Math.min(64, 2 ** Math.ceil(Math.log2(K)));
     const totalTiles = this.chunks ? this.chunks.reduce((s, x) => s + x.tiles, 0) : 0;
     const totalBlks = this.chunks ? this.chunks.reduce((s, x) => s + x.blocks, 0) : 0;
-    new Uint32Array(buf, 16, 12).set([c.rows, K, c.tileOff, c.blkOff, kc, totalTiles, totalBlks, 0, write?.srcRow ?? 0, write?.dstRow ?? 0, write?.count ?? 0, 0]);
+    new Uint32Array(buf, 16, 12).set([c.rows, K, c.tileOff, c.blkOff, kc, totalTiles, totalBlks, write?.srcCol ?? 0, write?.srcRow ?? 0, write?.dstRow ?? 0, write?.count ?? 0, write?.srcStride ?? K]);
     return buf;
   }
 
@@ -289,10 +314,14 @@ export class SelaLabeller {
    * Records writing `count` rows of `logits` (a B×K f32 tensor, from row `srcRow`) into bank rows
    * `row`…, as log-probabilities; a range crossing a chunk boundary becomes one dispatch per
    * chunk. Uniforms come from a pool reset by `beginWrites()` (call it before each encoder).
+   * With `head = {index: h, of: H}` the logits are B×(H·K) (H heads side by side, SeLa's
+   * multi-head model) and head h's K columns are written.
    */
-  recordWrite(encoder: GPUCommandEncoder, logits: Tensor, row: number, count: number, srcRow = 0): void {
+  recordWrite(encoder: GPUCommandEncoder, logits: Tensor, row: number, count: number, srcRow = 0, head: { index: number; of: number } = { index: 0, of: 1 }): void {
     const { N, K } = this.plan;
-    if (logits.dtype !== 'f32' || logits.numel % K !== 0 || logits.numel / K < srcRow + count) throw new ShapeError(`${this.label}: logits ${logits} should hold at least ${srcRow + count} rows of K = ${K} f32`);
+    if (!(Number.isInteger(head.of) && head.of >= 1 && Number.isInteger(head.index) && head.index >= 0 && head.index < head.of)) throw new ShapeError(`${this.label}: head ${head.index} of ${head.of} is not a head`);
+    const stride = K * head.of;
+    if (logits.dtype !== 'f32' || logits.numel % stride !== 0 || logits.numel / stride < srcRow + count) throw new ShapeError(`${this.label}: logits ${logits} should hold at least ${srcRow + count} rows of H×K = ${head.of}×${K} f32`);
     if (!(Number.isInteger(row) && row >= 0 && count >= 1 && row + count <= N)) throw new ShapeError(`${this.label}: rows ${row}…${row + count - 1} are outside the bank's N = ${N}`);
     for (const c of this.chunks) {
       const a = Math.max(row, c.row0);
@@ -301,7 +330,7 @@ export class SelaLabeller {
       const slot = this.writeSlot++;
       if (slot >= this.writeParams.length) this.writeParams.push(createBuffer(this.ctx, PARAM_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, `${this.label}.write${slot}`));
       const params = this.writeParams[slot]!;
-      this.ctx.device.queue.writeBuffer(params, 0, this.chunkWords(c, { srcRow: srcRow + (a - row), dstRow: a - c.row0, count: b - a }));
+      this.ctx.device.queue.writeBuffer(params, 0, this.chunkWords(c, { srcRow: srcRow + (a - row), dstRow: a - c.row0, count: b - a, srcCol: head.index * K, srcStride: stride }));
       // Bind groups are cached per source tensor, pool slot and chunk (a training run writes from one tensor).
       let perSource = this.writeBinds.get(logits);
       if (!perSource) this.writeBinds.set(logits, (perSource = new Map()));
@@ -324,7 +353,8 @@ export class SelaLabeller {
     const { K } = this.plan;
     const n = logits.length / K;
     if (!Number.isInteger(n) || n < 1) throw new ShapeError(`${this.label}: ${logits.length} logits are not whole rows of K = ${K}`);
-    const piece = Math.min(pieceRows, n);
+    // A piece is one staging binding: under the bank's chunk limit too.
+    const piece = Math.min(pieceRows, n, this.plan.rowsPerChunk);
     const staging = createTensor(this.ctx, [piece, K], 'f32', `${this.label}.staging`);
     for (let s = 0; s < n; s += piece) {
       const m = Math.min(piece, n - s);
@@ -348,13 +378,28 @@ export class SelaLabeller {
   /**
    * Fills the whole bank from the network in evaluation mode (no augmentation): `images` are the
    * N normalised NHWC training images, in dataset order; p = softmax(logits/T) (setTemperature).
+   * A multi-head network fills head `head`'s logits (fillHeadsFromNetwork fills several banks at once).
    */
-  async fillFromNetwork(embedder: LogitEmbedder, images: Float32Array, count = this.plan.N): Promise<void> {
-    if (count !== this.plan.N) throw new ShapeError(`${this.label}: ${count} images for a bank of N = ${this.plan.N}`);
-    if (embedder.config.prototypes !== this.plan.K) throw new ShapeError(`${this.label}: the network has K = ${embedder.config.prototypes} prototypes, the bank K = ${this.plan.K}`);
+  async fillFromNetwork(embedder: LogitEmbedder, images: Float32Array, count = this.plan.N, head = 0): Promise<void> {
+    await SelaLabeller.fillHeadsFromNetwork(embedder, images, count, [{ labeller: this, head }]);
+  }
+
+  /**
+   * One evaluation pass of the network over the N images fills the bank of each `{labeller,
+   * head}` with that head's log-probabilities (SeLa's H heads share the forward; each has its bank).
+   */
+  static async fillHeadsFromNetwork(embedder: LogitEmbedder, images: Float32Array, count: number, banks: readonly { labeller: SelaLabeller; head: number }[]): Promise<void> {
+    const H = headCount(embedder.config);
+    for (const { labeller: l, head } of banks) {
+      if (count !== l.plan.N) throw new ShapeError(`${l.label}: ${count} images for a bank of N = ${l.plan.N}`);
+      if (embedder.config.prototypes !== l.plan.K) throw new ShapeError(`${l.label}: the network has K = ${embedder.config.prototypes} prototypes, the bank K = ${l.plan.K}`);
+      if (!(Number.isInteger(head) && head >= 0 && head < H)) throw new ShapeError(`${l.label}: head ${head} of a network with ${H} head(s)`);
+    }
     await embedder.forEachBatch(images, count, (enc, logits, start, n) => {
-      this.beginWrites();
-      this.recordWrite(enc, logits, start, n);
+      for (const { labeller: l, head } of banks) {
+        l.beginWrites();
+        l.recordWrite(enc, logits, start, n, 0, { index: head, of: H });
+      }
     });
   }
 
@@ -408,15 +453,41 @@ export class SelaLabeller {
     device.queue.submit([enc.finish()]);
     const labels = new Uint32Array(N);
     for (const c of this.chunks) labels.set((await readTensor(this.ctx, c.labels)) as Uint32Array, c.row0);
-    if (o.rounding === 'balanced') {
-      const scores = new Float32Array(N * K);
-      for (const c of this.chunks) scores.set(await readF32(this.ctx, c.bank), c.row0 * K);
-      const gPrev = await readF32(this.ctx, this.gPrev);
-      for (let i = 0; i < N * K; i++) scores[i] = lambda * scores[i]! - gPrev[i % K]!;
-      labels.set(balancedRounding(scores, N, K));
-    }
+    const rounding = { leftover: 0, rounds: 0 };
+    if (o.rounding === 'balanced') labels.set(await this.balancedLabels(rounding));
     const ms = performance.now() - t0;
-    return { labels, iters, change, converged: change < tol, marginalError, checks, ms, ...labelStats(labels, K, o.previous, o.truth) };
+    return { labels, iters, change, converged: change < tol, marginalError, checks, ms, rounding, ...labelStats(labels, K, o.previous, o.truth) };
+  }
+
+  /**
+   * The balanced rounding of the scaled assignment the last `optimise` reached, with the bank
+   * kept on the GPU: the candidates kernel leaves each row's 8 best classes (N×8 score/class
+   * pairs, 3.8 MB at N = 60 000), the host takes them greedily (`roundBalanced`), and rows
+   * whose candidates are all full get their best class with room from the labels kernel against
+   * g_prev with the full classes masked out (a pass over the bank and N labels read back per round).
+   */
+  private async balancedLabels(info: { leftover: number; rounds: number }): Promise<Uint32Array> {
+    const { N, K } = this.plan;
+    const { device } = this.ctx;
+    const enc = device.createCommandEncoder({ label: `${this.label}.candidates` });
+    for (const c of this.chunks) c.bCand.record(enc, [c.blocks]);
+    device.queue.submit([enc.finish()]);
+    const candS = new Float32Array(N * CANDIDATES);
+    const candK = new Uint32Array(N * CANDIDATES);
+    for (const c of this.chunks) {
+      candS.set(await readF32(this.ctx, c.candS), c.row0 * CANDIDATES);
+      candK.set((await readTensor(this.ctx, c.candK)) as Uint32Array, c.row0 * CANDIDATES);
+    }
+    const gPrev = await readF32(this.ctx, this.gPrev);
+    return roundBalanced(candS, candK, N, K, async (full) => {
+      writeTensor(this.ctx, this.gMasked, gPrev.map((g, k) => (full[k] ? 1e30 : g)));
+      const e = device.createCommandEncoder({ label: `${this.label}.room_labels` });
+      for (const c of this.chunks) c.bRoom.record(e, [c.blocks]);
+      device.queue.submit([e.finish()]);
+      const best = new Uint32Array(N);
+      for (const c of this.chunks) best.set((await readTensor(this.ctx, c.labels)) as Uint32Array, c.row0);
+      return best;
+    }, info);
   }
 
   /**
@@ -435,18 +506,31 @@ export class SelaLabeller {
     if (p === 0) this.bShift.record(enc, [1], timer);
   }
 
+  /**
+   * The scores λ·d_ik − g_prev,k of the last optimisation, N×K on the host — the whole bank read
+   * back, for tests and small banks only (the training path never calls it).
+   */
+  async readScores(): Promise<Float32Array> {
+    const { N, K } = this.plan;
+    const scores = new Float32Array(N * K);
+    for (const c of this.chunks) scores.set(await readF32(this.ctx, c.bank), c.row0 * K);
+    const gPrev = await readF32(this.ctx, this.gPrev);
+    for (let i = 0; i < N * K; i++) scores[i] = this.lambda * scores[i]! - gPrev[i % K]!;
+    return scores;
+  }
+
   /** Bytes of GPU memory held: the bank and its per-row and per-class state. */
   get bytes(): number {
     const { N, K } = this.plan;
-    return N * K * 4 + N * 12 + this.part.byteLength + this.chg.byteLength + 4 * K * 2;
+    return N * K * 4 + N * 12 + N * CANDIDATES * 8 + this.part.byteLength + this.chg.byteLength + 4 * K * 3;
   }
 
   destroy(): void {
     for (const c of this.chunks) {
-      for (const t of [c.bank, c.rowm, c.rho, c.labels]) t.buffer.destroy();
+      for (const t of [c.bank, c.rowm, c.rho, c.labels, c.candS, c.candK]) t.buffer.destroy();
       c.params.destroy();
     }
-    for (const t of [this.g, this.gPrev, this.sigma, this.part, this.chg, this.out]) t.buffer.destroy();
+    for (const t of [this.g, this.gPrev, this.gMasked, this.sigma, this.part, this.chg, this.out]) t.buffer.destroy();
     for (const b of [...this.passKinds, ...this.writeParams]) b.destroy();
   }
 }
@@ -479,47 +563,89 @@ export function labelStats(labels: ArrayLike<number>, K: number, previous?: Arra
 
 /**
  * A class-size-respecting rounding of a scaled assignment (log-domain scores N×K, e.g.
- * λ·log p_ik − g_k): each row's scores become log-probabilities over the classes, every row's
- * best few (≤ 8) candidates are taken greedily in order of confidence while their class holds
- * fewer than ⌈N/K⌉ images, and a row whose candidates are all full goes to its best class that
- * still has room. No class ends over ⌈N/K⌉; a row keeps its argmax unless that class was full.
+ * λ·log p_ik − g_k), the float64 reference of the GPU path (SelaLabeller with rounding
+ * 'balanced'): each row's scores become log-probabilities over the classes, its CANDIDATES best
+ * classes (ties: lowest k) go to `roundBalanced`, and a row left without a class gets its best
+ * class with room (ties: lowest k).
  */
-export function balancedRounding(scores: Float32Array, N: number, K: number): Uint32Array {
-  const cap = Math.ceil(N / K);
-  const T = Math.min(K, 8);
-  const cand = new Float64Array(N * T);
-  const candK = new Uint32Array(N * T);
-  const order = new Uint32Array(N * T);
+export async function balancedRounding(scores: ArrayLike<number>, N: number, K: number): Promise<Uint32Array> {
+  const T = CANDIDATES;
+  const candS = new Float64Array(N * T).fill(-Infinity);
+  const candK = new Uint32Array(N * T).fill(NONE);
+  const row = new Float64Array(K);
   for (let i = 0; i < N; i++) {
-    const row = scores.subarray(i * K, (i + 1) * K);
     let mx = -Infinity;
-    for (let k = 0; k < K; k++) mx = Math.max(mx, row[k]!);
+    for (let k = 0; k < K; k++) mx = Math.max(mx, (row[k] = scores[i * K + k]!));
     let sum = 0;
     for (let k = 0; k < K; k++) sum += Math.exp(row[k]! - mx);
     const lse = mx + Math.log(sum);
-    const top = Array.from(row.keys()).sort((a, b) => row[b]! - row[a]! || a - b).slice(0, T);
+    // The T best by insertion (descending; an equal score keeps the lower k first).
+    const top: number[] = [];
+    for (let k = 0; k < K; k++) {
+      if (top.length === T && !(row[k]! > row[top[T - 1]!]!)) continue;
+      let t = Math.min(top.length, T - 1);
+      while (t > 0 && row[k]! > row[top[t - 1]!]!) t--;
+      top.splice(t, 0, k);
+      if (top.length > T) top.pop();
+    }
     top.forEach((k, t) => {
-      cand[i * T + t] = row[k]! - lse;
+      candS[i * T + t] = row[k]! - lse;
       candK[i * T + t] = k;
     });
   }
-  for (let j = 0; j < N * T; j++) order[j] = j;
-  order.sort((a, b) => cand[b]! - cand[a]! || a - b);
+  return roundBalanced(candS, candK, N, K, (full) => {
+    const best = new Uint32Array(N);
+    for (let i = 0; i < N; i++) {
+      let b = -1;
+      for (let k = 0; k < K; k++) if (!full[k] && (b < 0 || scores[i * K + k]! > scores[i * K + b]!)) b = k;
+      best[i] = b;
+    }
+    return best;
+  });
+}
+
+/**
+ * The greedy core of the balanced rounding, shared by the GPU path and the float64 reference.
+ * `candS`/`candK` hold each row's CANDIDATES best classes (log-probability, class; class NONE =
+ * empty slot). Candidates are taken in order of confidence (score descending, then index) while
+ * their class holds fewer than ⌈N/K⌉ images; the rows left over go, in rounds, to the best class
+ * that still had room when the round began (`bestWithRoom(full)`, over every row), in row order
+ * while that class has room, the rest to the next round. No class ends over ⌈N/K⌉; a row keeps
+ * its argmax unless that class was full.
+ */
+export async function roundBalanced(candS: ArrayLike<number>, candK: Uint32Array, N: number, K: number, bestWithRoom: (full: Uint8Array) => ArrayLike<number> | Promise<ArrayLike<number>>, info?: { leftover: number; rounds: number }): Promise<Uint32Array> {
+  const T = CANDIDATES;
+  if (candK.length !== N * T || candS.length !== N * T) throw new ShapeError(`SeLa balanced rounding: ${candK.length} candidates for N = ${N} rows × ${T}`);
+  const cap = Math.ceil(N / K);
+  const order: number[] = [];
+  for (let j = 0; j < N * T; j++) if (candK[j] !== NONE) order.push(j);
+  order.sort((a, b) => candS[b]! - candS[a]! || a - b);
   const size = new Uint32Array(K);
-  const out = new Uint32Array(N).fill(0xffffffff);
+  const out = new Uint32Array(N).fill(NONE);
   for (const j of order) {
     const i = Math.floor(j / T);
     const k = candK[j]!;
-    if (out[i] !== 0xffffffff || size[k]! >= cap) continue;
+    if (out[i] !== NONE || size[k]! >= cap) continue;
     out[i] = k;
     size[k]!++;
   }
-  for (let i = 0; i < N; i++) {
-    if (out[i] !== 0xffffffff) continue;
-    let best = -1;
-    for (let k = 0; k < K; k++) if (size[k]! < cap && (best < 0 || scores[i * K + k]! > scores[i * K + best]!)) best = k;
-    out[i] = best;
-    size[best]!++;
+  let pending: number[] = [];
+  for (let i = 0; i < N; i++) if (out[i] === NONE) pending.push(i);
+  if (info) info.leftover = pending.length;
+  while (pending.length) {
+    if (info) info.rounds++;
+    const full = Uint8Array.from(size, (c) => (c >= cap ? 1 : 0));
+    const best = await bestWithRoom(full);
+    const next: number[] = [];
+    for (const i of pending) {
+      const k = best[i]!;
+      if (!(k >= 0 && k < K) || full[k]) throw new GpuKernelError('SeLa balanced rounding', `row ${i}'s best class with room is ${k}, a full class or none`);
+      if (size[k]! < cap) {
+        out[i] = k;
+        size[k]!++;
+      } else next.push(i);
+    }
+    pending = next;
   }
   return out;
 }

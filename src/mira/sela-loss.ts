@@ -3,8 +3,8 @@
 //
 //   L = 1/H Σ_h mean_i CE(one-hot(y_hi), softmax(q_hi/τ_s)),   ∂L/∂q assigned (=) into `grad`.
 //
-// q is [H][B][K] (head-major: head h's B×K logits contiguous), labels [B][H] u32 — a batch's
-// rows of the N×H label table (labels.npy). One dispatch for all heads, then one deterministic
+// q is [B][H][K] (the H heads' logits side by side in each row: the prototype GEMM's B×(H·K)
+// output), labels [B][H] u32 — a batch's rows of the N×H label table (labels.npy). One dispatch for all heads, then one deterministic
 // reduce into out = [loss, bad labels]: a label ≥ K is not a class, adds nothing to the loss
 // and is counted, so the host can refuse the batch (`readLoss` throws naming the count).
 import code from '../shaders/sela_loss.wgsl?raw';
@@ -49,7 +49,7 @@ export class SelaLossKernels {
     return new SelaLossKernels(ctx, shape.B, shape.K, H, rows, reduce);
   }
 
-  /** logits and grad H×B×K f32, labels B×H u32; `out` (2 f32: loss, bad labels) is created unless given. */
+  /** logits and grad B×H×K f32 (B rows of H·K), labels B×H u32; `out` (2 f32: loss, bad labels) is created unless given. */
   bind(io: { logits: Tensor; labels: Tensor; grad: Tensor; out?: Tensor }, label = 'sela_loss'): SelaLossPlan {
     const { B, K, H } = this;
     const n = H * B * K;
@@ -57,7 +57,7 @@ export class SelaLossKernels {
       [io.logits, 'logits'],
       [io.grad, 'gradient'],
     ] as const) {
-      if (t.dtype !== 'f32' || t.numel !== n) throw new ShapeError(`${label}: ${what} ${t} should hold H×B×K = ${H}×${B}×${K} = ${n} f32 values`);
+      if (t.dtype !== 'f32' || t.numel !== n) throw new ShapeError(`${label}: ${what} ${t} should hold B×H×K = ${B}×${H}×${K} = ${n} f32 values`);
     }
     if ((io.labels.dtype !== 'u32' && io.labels.dtype !== 'i32') || io.labels.numel !== B * H) throw new ShapeError(`${label}: labels ${io.labels} should hold B×H = ${B}×${H} = ${B * H} u32 values`);
     if (io.grad.buffer === io.logits.buffer && io.grad.byteOffset === io.logits.byteOffset) throw new ShapeError(`${label}: the gradient aliases the logits`);

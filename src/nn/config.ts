@@ -19,6 +19,17 @@ export interface ModelConfig {
   projOut: number;
   /** K, the number of prototypes (clusters); 0: no prototype head (embedding objectives). */
   prototypes: number;
+  /**
+   * Prototype heads on the projector's output, each K prototypes (SeLa's multi-head recipe:
+   * one label set per head); absent or 1 is the single head `head.*`, further heads are
+   * `heads.1.*` … `heads.{H−1}.*` (docs/ARCHITECTURE.md, "The checkpoint format").
+   */
+  heads?: number;
+}
+
+/** The number of prototype heads (1 unless the configuration says more). */
+export function headCount(c: Pick<ModelConfig, 'heads'>): number {
+  return c.heads ?? 1;
 }
 
 export const WIDTHS = [1, 1 / 2, 1 / 4, 1 / 8, 1 / 16] as const;
@@ -64,6 +75,8 @@ export function validateModelConfig(c: ModelConfig): void {
     if (!Number.isInteger(v) || v < 1) problems.push(`${k} must be a positive integer, got ${v}`);
   }
   if (!Number.isInteger(c.prototypes) || c.prototypes === 1 || c.prototypes < 0) problems.push(`prototypes (K) must be an integer ≥ 2 (or 0: no prototype head, for an embedding objective), got ${c.prototypes}`);
+  if (c.heads !== undefined && (!Number.isInteger(c.heads) || c.heads < 1 || c.heads > 64)) problems.push(`heads must be an integer in [1, 64], got ${c.heads}`);
+  if (headCount(c) > 1 && c.prototypes === 0) problems.push(`heads = ${c.heads} needs prototypes (K ≥ 2): an embedding objective has no prototype head`);
   if (problems.length) throw new ShapeError(`invalid model configuration: ${problems.join('; ')}`);
 }
 
@@ -78,6 +91,8 @@ export interface StoredConfig {
   proj_hidden: number;
   proj_out: number;
   prototypes: number;
+  /** Written only when more than one (older checkpoints have one head and no such key). */
+  heads?: number;
   step: number;
   [extra: string]: unknown;
 }
@@ -93,13 +108,14 @@ export function toStoredConfig(c: ModelConfig, step: number, extra: Record<strin
     proj_hidden: c.projHidden,
     proj_out: c.projOut,
     prototypes: c.prototypes,
+    ...(headCount(c) > 1 ? { heads: headCount(c) } : {}),
     step,
     ...extra,
   };
 }
 
 /** Keys of `mira.config` that the model configuration and the step come from (the rest is `extra`). */
-export const STORED_CONFIG_KEYS = ['width', 'in_channels', 'image_size', 'stem_padding', 'mean', 'std', 'proj_hidden', 'proj_out', 'prototypes', 'step'] as const;
+export const STORED_CONFIG_KEYS = ['width', 'in_channels', 'image_size', 'stem_padding', 'mean', 'std', 'proj_hidden', 'proj_out', 'prototypes', 'heads', 'step'] as const;
 
 const REQUIRED_KEYS = ['width', 'in_channels', 'image_size', 'mean', 'std', 'proj_hidden', 'proj_out', 'prototypes'] as const;
 
@@ -144,6 +160,7 @@ export function fromStoredConfig(s: unknown, source: string): { config: ModelCon
     projHidden: num('proj_hidden'),
     projOut: num('proj_out'),
     prototypes: num('prototypes'),
+    ...(has('heads') ? { heads: num('heads') } : {}),
   };
   let step = 0;
   if (has('step')) {

@@ -92,7 +92,7 @@ export class LogitEmbedder {
     return new LogitEmbedder(ctx, config, batch, layers, head, weights);
   }
 
-  /** batch×K, valid for the first `n` rows of the batch being consumed. */
+  /** batch×(H·K) (H prototype heads side by side; H = 1 but for SeLa), valid for the first `n` rows of the batch being consumed. */
   get logits(): Tensor {
     return this.head.logits!;
   }

@@ -6,7 +6,8 @@
 //   teacher   the EMA teacher's trainables = the first `teacherSize` elements of the layout,
 //             so the EMA update is one dispatch over a prefix of `params`
 //   stats / teacherStats  BN running_mean and running_var of student and teacher
-// Every tensor starts at a 64-element (256-byte) boundary so it can be bound on its own.
+// Every tensor starts at a 64-element (256-byte) boundary so it can be bound on its own, except
+// SeLa's further prototype heads, packed right after head.weight_v (bound together, as one).
 import type { GpuContext } from '../gpu/context.ts';
 import { createBuffer, STORAGE, Tensor } from '../gpu/tensor.ts';
 import type { ModelConfig } from './config.ts';
@@ -37,10 +38,15 @@ export class ParamLayout {
   constructor(readonly config: ModelConfig) {
     this.specs = modelParams(config);
     let off = 0;
+    let end = 0;
     const place = (p: ParamSpec) => {
       const numel = p.shape.reduce((a, b) => a * b, 1);
-      this.trainable.set(p.name, { spec: p, offset: off, numel });
-      off = align(off + numel);
+      // SeLa's further heads follow head.weight_v with no gap, so the H heads are one [H·K, D] matrix (prototypeHeads).
+      const packed = p.kind === 'prototypes' && p.name !== 'head.weight_v';
+      const at = packed ? end : off;
+      this.trainable.set(p.name, { spec: p, offset: at, numel });
+      end = at + numel;
+      off = align(end);
     };
     for (const p of this.specs) if (p.trainable && p.inTeacher) place(p);
     this.teacherSize = off;
@@ -77,6 +83,21 @@ export class FlatTensors {
     const s = this.slots.get(name);
     if (!s) throw new Error(`${this.label}: no tensor "${name}"`);
     return new Tensor(this.buffer, s.spec.shape, 'f32', `${this.label}.${name}`, s.offset * 4);
+  }
+  /**
+   * The H prototype heads' v (head.weight_v, heads.1.weight_v, …) as one [H·K, D] tensor: the
+   * layout packs them back to back, so one weight-normalised linear serves all heads (the rows of
+   * head h are h·K … (h+1)·K − 1). Only the first starts at a bindable boundary.
+   */
+  prototypeHeads(heads: number): Tensor {
+    const first = this.slots.get('head.weight_v');
+    if (!first) throw new Error(`${this.label}: no prototype head (head.weight_v)`);
+    const [K, D] = first.spec.shape as [number, number];
+    for (let h = 1; h < heads; h++) {
+      const s = this.slots.get(`heads.${h}.weight_v`);
+      if (!s || s.offset !== first.offset + h * K * D) throw new Error(`${this.label}: prototype head heads.${h}.weight_v is missing or not packed after head.weight_v`);
+    }
+    return new Tensor(this.buffer, [heads * K, D], 'f32', `${this.label}.heads`, first.offset * 4);
   }
   /** The whole buffer (or its first `elements`) as one tensor, for flat updates. */
   flat(elements: number): Tensor {

@@ -4,7 +4,7 @@
 // are decided once. Layouts (ours → PyTorch): conv HWIO → OIHW; linear [in][out] → [out][in];
 // BN and bias vectors as is; the head's v is K×D in both.
 import { encoderSpec, type ConvSpec } from './architecture.ts';
-import { featureDim, type ModelConfig } from './config.ts';
+import { featureDim, headCount, type ModelConfig } from './config.ts';
 
 export type ParamKind = 'conv' | 'linear' | 'bias' | 'bn_weight' | 'bn_bias' | 'running_mean' | 'running_var' | 'num_batches_tracked' | 'prototypes' | 'weight_g';
 
@@ -82,9 +82,19 @@ export function modelParams(config: ModelConfig): ParamSpec[] {
   const K = config.prototypes;
   // Embedding objectives train the projector's output directly: no prototype head.
   if (K === 0) return list;
-  list.push({ name: 'head.weight_g', kind: 'weight_g', shape: [K, 1], torchShape: [K, 1], trainable: false, decay: false, lars: false, inTeacher: false, head: true });
-  list.push({ name: 'head.weight_v', kind: 'prototypes', shape: [K, config.projOut], torchShape: [K, config.projOut], trainable: true, decay: true, lars: true, inTeacher: false, head: true });
+  // Head 0 keeps the single head's names (older checkpoints load); SeLa's further heads are
+  // heads.1 … heads.{H−1}, as an nn.ModuleList would name them.
+  for (const prefix of headPrefixes(config)) {
+    list.push({ name: `${prefix}.weight_g`, kind: 'weight_g', shape: [K, 1], torchShape: [K, 1], trainable: false, decay: false, lars: false, inTeacher: false, head: true });
+    list.push({ name: `${prefix}.weight_v`, kind: 'prototypes', shape: [K, config.projOut], torchShape: [K, config.projOut], trainable: true, decay: true, lars: true, inTeacher: false, head: true });
+  }
   return list;
+}
+
+/** The checkpoint prefix of each prototype head: `head`, then `heads.1` … `heads.{H−1}`. */
+export function headPrefixes(config: Pick<ModelConfig, 'heads' | 'prototypes'>): string[] {
+  if (config.prototypes === 0) return [];
+  return Array.from({ length: headCount(config) }, (_, h) => (h === 0 ? 'head' : `heads.${h}`));
 }
 
 /** Counter-based, seedable uniform generator (splitmix-style hash of seed and index). */

@@ -3,6 +3,9 @@
 //   p1 = q0·W3             q1 = relu(bn1d(p1))        (projector.3, projector.4)
 //   z  = q1·W6 + b6        zn = z / ‖z‖               (projector.6, L2 normalisation)
 //   logits = zn · Wᵀ,  W = v / ‖v‖ row-wise            (head, weight-normalised, g = 1)
+// With H heads (SeLa's multi-head recipe) the heads' v are packed into one [H·K, D] matrix
+// (FlatTensors.prototypeHeads), so one GEMM gives logits [B][H·K] — head h's logits of image i
+// are row i's columns h·K … (h+1)·K − 1 — and one backward gives every head's dv.
 // The head's W is normalised once per step (HeadLayers.bindNormalize) and shared by the
 // student's and the teacher's runs (MIRA's teacher uses the student's prototypes).
 // With K = 0 (embedding objectives) there is no head: the run stops at z, the projection, and
@@ -13,7 +16,7 @@ import type { GemmVariant } from '../gpu/gemm.ts';
 import { PassList } from '../gpu/pass.ts';
 import { createTensor, type Tensor } from '../gpu/tensor.ts';
 import { BatchNorm, type BatchNormForwardPass, type BatchNormPasses } from './batchnorm.ts';
-import { featureDim, type ModelConfig } from './config.ts';
+import { featureDim, headCount, type ModelConfig } from './config.ts';
 import { L2Norm, type L2NormForwardPass } from './l2norm.ts';
 import { Linear } from './linear.ts';
 import type { FlatTensors, NetworkWeights } from './param-store.ts';
@@ -46,14 +49,14 @@ export class HeadLayers {
       BatchNorm.create(ctx, { batch, channels: H }, { label: 'projector.4', relu: true, passes }),
       Linear.create(ctx, { batch, inFeatures: H, outFeatures: P, bias: true }, { label: 'projector.6', variant }),
       K > 0 ? L2Norm.create(ctx, { rows: batch, dim: P }, { label: 'projector.l2norm' }) : null,
-      K > 0 ? WeightNormLinear.create(ctx, { batch, dim: P, prototypes: K }, { label: 'head', variant }) : null,
+      K > 0 ? WeightNormLinear.create(ctx, { batch, dim: P, prototypes: K * headCount(config) }, { label: 'head', variant }) : null,
     ]);
     return new HeadLayers(config, batch, lin0, bn1, lin3, bn4, lin6, l2 && head ? { l2, head } : null);
   }
 
   /** W = v/‖v‖ for this step, from the student's v; null without a head. */
   bindNormalize(params: FlatTensors): WeightNormNormalizePass | null {
-    return this.prototypes ? this.prototypes.head.bindNormalize(params.get('head.weight_v')) : null;
+    return this.prototypes ? this.prototypes.head.bindNormalize(params.prototypeHeads(headCount(this.config))) : null;
   }
 }
 
@@ -61,7 +64,7 @@ export class HeadRun {
   readonly forward = new PassList();
   /** z: the projector's output before normalisation (B×P). */
   readonly projection: Tensor;
-  /** z/‖z‖ and the logits over the prototypes (null when K = 0). */
+  /** z/‖z‖ and the logits over the prototypes, B×(H·K) (null when K = 0). */
   readonly embedding: Tensor | null;
   readonly logits: Tensor | null;
   private readonly acts: { p0: Tensor; q0: Tensor; p1: Tensor; q1: Tensor; bn1: BatchNormForwardPass; bn4: BatchNormForwardPass; l2: L2NormForwardPass | null };
@@ -96,7 +99,7 @@ export class HeadRun {
     const proto = layers.prototypes;
     if (!!proto !== !!normalized) throw new Error(`${label}: the normalised prototypes are needed exactly when the head exists (K = ${config.prototypes})`);
     this.embedding = proto ? t('zn', config.projOut) : null;
-    this.logits = proto ? t('logits', config.prototypes) : null;
+    this.logits = proto ? t('logits', config.prototypes * headCount(config)) : null;
     const f = this.forward;
     f.push(layers.lin0.bindForward(features, p('projector.0.weight'), p0));
     const bn1 = layers.bn1.bindForward(bn('1', p0, q0), mode);
@@ -129,7 +132,7 @@ export class HeadRun {
     const proto = layers.prototypes;
     if (proto && this.embedding && this.normalized && a.l2) {
       const dzn = like('d.zn', this.embedding);
-      b.push(proto.head.bindBackward({ x: this.embedding, w: this.normalized.w, vnorm: this.normalized.vnorm, dlogits: dOut, dx: dzn, dv: grads.get('head.weight_v'), dw: scratch.get('d.head.w', [config.prototypes, config.projOut]) }));
+      b.push(proto.head.bindBackward({ x: this.embedding, w: this.normalized.w, vnorm: this.normalized.vnorm, dlogits: dOut, dx: dzn, dv: grads.prototypeHeads(headCount(config)), dw: scratch.get('d.head.w', [config.prototypes * headCount(config), config.projOut]) }));
       dz = like('d.z', this.projection);
       b.push(proto.l2.bindBackward({ y: this.embedding, dy: dzn, norm: a.l2.norm, dx: dz }));
     }

@@ -1,7 +1,8 @@
 // Float64 references for SeLa's kernels (src/mira/sela-loss.ts, src/mira/sela-labeller.ts):
 //
-//   selaCrossEntropy  L = 1/H Σ_h mean_i −log softmax(q_hi/τ_s)_{y_hi} and ∂L/∂q, q [H][B][K],
-//                     labels [B][H] — the hard-label training objective.
+//   selaCrossEntropy  L = 1/H Σ_h mean_i −log softmax(q_ih/τ_s)_{y_ih} and ∂L/∂q, q [B][H][K]
+//                     (row i holds the H heads' logits side by side), labels [B][H] — the
+//                     hard-label training objective.
 //   selaLabels        the whole-dataset label optimisation on logits ℓ (N×K): log p =
 //                     log softmax(ℓ/T), then SeLa's Sinkhorn-Knopp on P = p^λ (selaSinkhorn, the
 //                     float64 official loop) and y = argmax; with the margin of each row's
@@ -13,7 +14,7 @@ import { selaSinkhorn } from './sinkhorn.ts';
 export type Matrix = ArrayLike<number>;
 
 export function selaCrossEntropy(q: Matrix, labels: ArrayLike<number>, B: number, K: number, H = 1, tauS = 0.1): { loss: number; grad: Float64Array } {
-  if (q.length !== H * B * K) throw new RangeError(`selaCrossEntropy: logits hold ${q.length} values, H×B×K = ${H}×${B}×${K} needs ${H * B * K}`);
+  if (q.length !== H * B * K) throw new RangeError(`selaCrossEntropy: logits hold ${q.length} values, B×H×K = ${B}×${H}×${K} needs ${H * B * K}`);
   if (labels.length !== B * H) throw new RangeError(`selaCrossEntropy: ${labels.length} labels, B×H = ${B}×${H} needs ${B * H}`);
   if (!(tauS > 0)) throw new RangeError(`selaCrossEntropy: τ_s must be > 0, got ${tauS}`);
   const grad = new Float64Array(H * B * K);
@@ -23,7 +24,7 @@ export function selaCrossEntropy(q: Matrix, labels: ArrayLike<number>, B: number
     for (let i = 0; i < B; i++) {
       const y = labels[i * H + h]!;
       if (!(Number.isInteger(y) && y >= 0 && y < K)) throw new RangeError(`selaCrossEntropy: label [${i}][${h}] = ${y} is not a class in [0, ${K})`);
-      const o = (h * B + i) * K;
+      const o = (i * H + h) * K;
       let m = -Infinity;
       for (let k = 0; k < K; k++) m = Math.max(m, q[o + k]! / tauS);
       let s = 0;

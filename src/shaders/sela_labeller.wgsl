@@ -16,7 +16,9 @@
 // measure are unchanged; the second pass compares with the first pass's ρ' = −λ·m + σ).
 //
 // Entry points (bindings numbered per entry point, in the order the host binds them):
-//   write_bank     one workgroup per RB source rows: logits → (d, m) into a chunk.
+//   write_bank     one workgroup per RB source rows: logits → (d, m) into a chunk; the source
+//                  rows are src_stride long and the bank's K columns start at src_col (one
+//                  head of a multi-head model's B×(H·K) logits).
 //   rows           one workgroup per RB rows of a chunk: ρ' (written over the previous one) and
 //                  the block's Σ |exp(ρ'_new − ρ'_old) − 1| into chg[blk_off + blk].
 //   col_partials   one workgroup per (tile of TR rows, group of kc columns) of a chunk, threads
@@ -29,7 +31,12 @@
 //                  — the L1 error of the class marginals of the assignment the labels come from
 //                  (diag(c) P diag(r) with r from g_prev and c from it: its column sums are
 //                  exp(g − g_prev)/K).
-//   labels         one workgroup per RB rows of a chunk: argmax_k (λ·d_ik − g_prev,k).
+//   labels         one workgroup per RB rows of a chunk: argmax_k (λ·d_ik − g_prev,k) (bound to
+//                  a masked copy of g_prev — full classes at +1e30 — it is the balanced
+//                  rounding's "best class with room" pass).
+//   candidates     one workgroup per RB rows of a chunk: the row's CT = 8 best classes as
+//                  log-probabilities, for the balanced rounding on the host (8 pairs per row
+//                  leave the GPU, never the bank).
 // Shapes travel in the params uniform (a chunk's rows differ; no recompilation per chunk).
 struct Chunk {
   lambda: f32,
@@ -43,11 +50,11 @@ struct Chunk {
   kc: u32,           // col_partials: column lanes (a power of two ≤ 64)
   total_tiles: u32,
   total_blks: u32,
-  _pad1: u32,
+  src_col: u32,      // write_bank: first source column (head h of H: h·K)
   src_row: u32,      // write_bank: first source row
   dst_row: u32,      // write_bank: first row in the chunk
   count: u32,        // write_bank: rows to write
-  _pad2: u32,
+  src_stride: u32,   // write_bank: source row length (H·K; K for one head)
 }
 
 struct Pass {
@@ -92,7 +99,7 @@ fn write_bank(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_
   let rl = lid / TPR;
   let r = wid.x * RB + rl;
   let valid = r < w_p.count;
-  let src = (w_p.src_row + r) * K;
+  let src = (w_p.src_row + r) * w_p.src_stride + w_p.src_col;
   let dst = (w_p.dst_row + r) * K;
   var m = NEG;
   if (valid) {
@@ -311,5 +318,88 @@ fn labels(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) 
       if (o != 0xffffffffu && (sm[lid + t] > b || (sm[lid + t] == b && o < i))) { b = sm[lid + t]; i = o; }
     }
     l_labels[r] = i;
+  }
+}
+
+// ---------------------------------------------------------------- candidates
+// The balanced rounding's input without the bank leaving the GPU: per row, the CT best classes of
+// s_ik = λ·d_ik − g_prev,k (descending, ties: lowest k) as log-probabilities over the classes,
+// s_ik − LSE_k s_ik, into cand_s / cand_k [rows][CT] (slots past K: k = 0xffffffff, s = NEG).
+// Each of a row's TPR threads keeps its own top CT of its strided columns (and an LSE pair);
+// one thread per row merges the TPR sorted lists.
+const CT: u32 = 8u;
+@group(0) @binding(0) var<storage, read> t_bank: array<f32>;
+@group(0) @binding(1) var<storage, read> t_g: array<f32>;
+@group(0) @binding(2) var<storage, read_write> t_s: array<f32>;
+@group(0) @binding(3) var<storage, read_write> t_k: array<u32>;
+@group(0) @binding(4) var<uniform> t_p: Chunk;
+
+var<workgroup> cs: array<f32, 1024>;  // WG × CT
+var<workgroup> ck: array<u32, 1024>;
+
+@compute @workgroup_size(WG)
+fn candidates(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let lid = lid3.x;
+  let K = t_p.K;
+  let lam = t_p.lambda;
+  let rl = lid / TPR;
+  let r = wid.x * RB + rl;
+  var ts: array<f32, 8>;
+  var tk: array<u32, 8>;
+  for (var t = 0u; t < CT; t++) { ts[t] = NEG; tk[t] = 0xffffffffu; }
+  var p = vec2<f32>(NEG, 0.0);
+  if (r < t_p.rows) {
+    let base = r * K;
+    for (var j = lid % TPR; j < K; j += TPR) {
+      let x = fma(t_bank[base + j], lam, -t_g[j]);
+      p = lse_push(p, x);
+      // Columns arrive in increasing j: strictly greater keeps the lower k first among equals.
+      if (tk[CT - 1u] == 0xffffffffu || x > ts[CT - 1u]) {
+        var t = CT - 1u;
+        while (t > 0u && (tk[t - 1u] == 0xffffffffu || x > ts[t - 1u])) {
+          ts[t] = ts[t - 1u];
+          tk[t] = tk[t - 1u];
+          t--;
+        }
+        ts[t] = x;
+        tk[t] = j;
+      }
+    }
+  }
+  for (var t = 0u; t < CT; t++) {
+    cs[lid * CT + t] = ts[t];
+    ck[lid * CT + t] = tk[t];
+  }
+  sm[lid] = p.x;
+  ss[lid] = p.y;
+  workgroupBarrier();
+  if (lid % TPR == 0u && r < t_p.rows) {
+    var q = vec2<f32>(sm[lid], ss[lid]);
+    for (var u = 1u; u < TPR; u++) { q = lse_merge(q, vec2<f32>(sm[lid + u], ss[lid + u])); }
+    let lse = q.x + log(q.y);
+    var head: array<u32, 16>;
+    for (var u = 0u; u < TPR; u++) { head[u] = 0u; }
+    for (var t = 0u; t < CT; t++) {
+      var bu = 0xffffffffu;
+      var bs = NEG;
+      var bk = 0xffffffffu;
+      for (var u = 0u; u < TPR; u++) {
+        if (head[u] >= CT) { continue; }
+        let o = (lid + u) * CT + head[u];
+        let k = ck[o];
+        if (k == 0xffffffffu) { continue; }
+        let s = cs[o];
+        if (bu == 0xffffffffu || s > bs || (s == bs && k < bk)) { bu = u; bs = s; bk = k; }
+      }
+      let dst = r * CT + t;
+      if (bu == 0xffffffffu) {
+        t_s[dst] = NEG;
+        t_k[dst] = 0xffffffffu;
+      } else {
+        t_s[dst] = bs - lse;
+        t_k[dst] = bk;
+        head[bu] += 1u;
+      }
+    }
   }
 }

@@ -1,8 +1,9 @@
 // SeLa's training objective: cross-entropy of the student logits against one hard label per
 // image and head, forward and backward into the logits (= into the gradient tensor).
 //
-// For H heads, q laid out [H][B][K] (head-major) and labels [B][H] u32 (a batch's rows of the
-// N×H label table, as the checkpoint's labels.npy stores it):
+// For H heads, q laid out [B][H][K] (the prototype GEMM's B×(H·K) output: head h's logits of
+// image i at columns h·K … (h+1)·K − 1) and labels [B][H] u32 (a batch's rows of the N×H label
+// table, as the checkpoint's labels.npy stores it):
 //   log p_hik = q_hik/τ_s − LSE_k(q_hi/τ_s)        (formed as (q − max_k q)/τ_s − log Σ …)
 //   L         = 1/(H·B) Σ_h Σ_i −log p_{h,i,y_hi}  (the heads' mean losses, averaged)
 //   ∂L/∂q_hik = (p_hik − [k = y_hi]) / (τ_s·H·B)
@@ -53,7 +54,7 @@ fn ce_rows(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id)
   let rl = lid / TPR;
   let row = r0 + rl;
   let valid = row < B;
-  let base = (h * B + row) * K;
+  let base = (row * P.H + h) * K;
   // The row's max of q …
   var m = NEG;
   if (valid) {

@@ -40,6 +40,8 @@ export interface RunOutputs {
   batch?(b: LatestBatch): void;
   /** A record the method logs from its own scheduled work (SeLa's label optimisation), with the step. */
   event?(rec: Record<string, number>): void;
+  /** Class sizes (K counts) after a label optimisation (SeLa), with the step: the page's histogram. */
+  classSizes?(step: number, sizes: Uint32Array): void;
   /** The first non-finite metric; the run stops stepping. */
   halted?(h: HaltInfo): Promise<void> | void;
 }
@@ -143,6 +145,8 @@ export class TrainingRun {
     const rec = await t.afterStep();
     if (rec) {
       this.out.event?.({ step: s, ...rec });
+      const sizes = t.latestClassSizes();
+      if (sizes) this.out.classSizes?.(s, sizes);
       extra = true;
     }
     if (t.done) await t.flush();

@@ -15,7 +15,7 @@ import type { GpuContext } from '../gpu/context.ts';
 import type { GemmVariant } from '../gpu/gemm.ts';
 import type { PassTimer } from '../gpu/kernel.ts';
 import { createTensor, type Tensor } from '../gpu/tensor.ts';
-import type { ModelConfig } from '../nn/config.ts';
+import { headCount, type ModelConfig } from '../nn/config.ts';
 import type { ParamStore } from '../nn/param-store.ts';
 import { HeadLayers, HeadRun } from '../nn/projector.ts';
 import { EncoderLayers, EncoderRun, Scratch } from '../nn/resnet18.ts';
@@ -45,7 +45,7 @@ export class StepLayers {
       // Training passes only: evaluation's pipelines are compiled when an evaluation first needs them (a shorter start).
       EncoderLayers.create(ctx, config, batch, variant, TRAINING_PASSES),
       HeadLayers.create(ctx, config, batch, variant, TRAINING_PASSES),
-      method.createObjective(ctx, { B: batch, K: config.prototypes, D: config.projOut, config: trainConfig }),
+      method.createObjective(ctx, { B: batch, K: config.prototypes, heads: headCount(config), D: config.projOut, config: trainConfig }),
       RepresentationHealth.create(ctx, { B: batch, D: config.projOut }),
     ]);
     return new StepLayers(ctx, config, batch, method, encoder, head, objective, health);
@@ -79,7 +79,8 @@ export class StepGraph {
     state: MethodRunState | null = null,
   ) {
     const { ctx, batch: B, config, method } = layers;
-    const width = method.kind === 'pseudo-label' ? config.prototypes : config.projOut;
+    // Pseudo-label methods: logits of every prototype head side by side (B×(H·K); H = 1 but for SeLa).
+    const width = method.kind === 'pseudo-label' ? config.prototypes * headCount(config) : config.projOut;
     this.normalize = layers.head.bindNormalize(store.params);
     const run = (weights: typeof store.student, x: Tensor, label: string): NetworkRun => {
       const encoder = new EncoderRun(ctx, layers.encoder, weights, x, 'train', `${label}.encoder`);

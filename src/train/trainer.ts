@@ -25,7 +25,7 @@ import type { Pass } from '../gpu/pass.ts';
 import { ParamLayout, ParamStore, type NetworkWeights } from '../nn/param-store.ts';
 import { KnnEvaluator, chooseEvalIndices } from '../mira/knn.ts';
 import { fitLinearClassifier, LinearProbe, probeLearningRate, probeLrAt } from '../mira/linear-probe.ts';
-import { featureDim } from '../nn/config.ts';
+import { featureDim, headCount } from '../nn/config.ts';
 import { betaAt, emaMomentumAt, learningRate } from './schedule.ts';
 import { StepGraph, StepLayers } from './step-graph.ts';
 import { validateTrainConfig, type TrainConfig } from './config.ts';
@@ -63,6 +63,9 @@ export function modelConfigFor(cfg: TrainConfig, ds: Dataset): ModelConfig {
     // Embedding objectives have no prototype head (K = 0 in the model and its checkpoint).
     prototypes: methodById(cfg.method).kind === 'embedding' ? 0 : cfg.prototypes,
   };
+  // SeLa's multi-head model (--sela-heads): further heads heads.1 … in the model and its checkpoint.
+  const heads = methodById(cfg.method).modelHeads?.(cfg) ?? 1;
+  if (heads > 1) c.heads = heads;
   validateModelConfig(c);
   return c;
 }
@@ -443,17 +446,19 @@ export class Trainer {
     let clusters: Uint32Array | null = null;
     const K = this.model.prototypes;
     if (K > 0) {
+      // Rows are H·K wide (H heads side by side, SeLa's --sela-heads); the map's cluster is head 0's argmax.
+      const HK = K * headCount(this.model);
       if (!this.mapLogits) {
         const embedder = await LogitEmbedder.create(this.ctx, this.model, this.store.student, k.embedder.batch);
-        this.mapLogits = { embedder, out: createTensor(this.ctx, [k.queries.count, K], 'f32', 'map.logits') };
+        this.mapLogits = { embedder, out: createTensor(this.ctx, [k.queries.count, HK], 'f32', 'map.logits') };
       }
       const { embedder, out } = this.mapLogits;
-      await embedder.forEachBatch(k.queries.images, k.queries.count, (enc, logits, start, n) => enc.copyBufferToBuffer(logits.buffer, logits.byteOffset, out.buffer, out.byteOffset + start * K * 4, n * K * 4));
+      await embedder.forEachBatch(k.queries.images, k.queries.count, (enc, logits, start, n) => enc.copyBufferToBuffer(logits.buffer, logits.byteOffset, out.buffer, out.byteOffset + start * HK * 4, n * HK * 4));
       const l = await readF32(this.ctx, out);
       clusters = new Uint32Array(k.queries.count);
       for (let i = 0; i < k.queries.count; i++) {
         let best = 0;
-        for (let j = 1; j < K; j++) if (l[i * K + j]! > l[i * K + best]!) best = j;
+        for (let j = 1; j < K; j++) if (l[i * HK + j]! > l[i * HK + best]!) best = j;
         clusters[i] = best;
       }
     }
@@ -464,6 +469,16 @@ export class Trainer {
   async afterStep(): Promise<Record<string, number> | null> {
     if (!this.runState?.afterStep) return null;
     return this.runState.afterStep(this.stepIndex, { ctx: this.ctx, model: this.model, weights: this.store.student });
+  }
+
+  /** Head 0's class sizes after the method's latest label optimisation (SeLa), or null. */
+  latestClassSizes(): Uint32Array | null {
+    return this.runState?.latestClassSizes?.() ?? null;
+  }
+
+  /** The method's current label of every training image (SeLa, head 0), or null when it keeps none. */
+  currentLabels(): Uint32Array | null {
+    return this.runState?.currentLabels?.() ?? null;
   }
 
   /** The method's files to save beside the checkpoint (its runFiles). */

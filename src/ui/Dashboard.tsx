@@ -11,6 +11,7 @@ import { methodById } from '../methods/registry.ts';
 import type { PanelSpec } from '../methods/types.ts';
 import { useApp } from './store.ts';
 import type { Point } from '../worker/history.ts';
+import { classSizeView, type ClassSizes } from './class-sizes.ts';
 
 const H = 180;
 
@@ -94,6 +95,7 @@ export function Dashboard() {
   const pixels = useApp((s) => s.pixelBaselines);
   const hasLinear = knn.some((p) => p.linear !== undefined);
   const marginal = useApp((s) => s.marginal);
+  const classSizes = useApp((s) => s.classSizes);
   const warnings = useApp((s) => s.warnings);
   const K = useApp((s) => s.train.config?.prototypes ?? s.config.prototypes);
   const method = methodById(useApp((s) => s.train.config?.method ?? s.config.method));
@@ -155,9 +157,43 @@ export function Dashboard() {
       </ChartCard>
 
       {[...CORE_PANELS, ...method.panels].map((p) =>
-        p.kind === 'lines' ? <PanelChart key={p.id} panel={p} data={data} K={K} warn={warned(p.warnOn)} /> : <MarginalChart key={p.id} title={p.title} marginal={marginal} K={K} warn={warned(p.warnOn)} />,
+        p.kind === 'lines' ? (
+          <PanelChart key={p.id} panel={p} data={data} K={K} warn={warned(p.warnOn)} />
+        ) : p.kind === 'class-sizes' ? (
+          <ClassSizeChart key={p.id} title={p.title} sizes={classSizes} />
+        ) : (
+          <MarginalChart key={p.id} title={p.title} marginal={marginal} K={K} warn={warned(p.warnOn)} />
+        ),
       )}
     </div>
+  );
+}
+
+/** SeLa's class sizes after the latest label optimisation, sorted, against N/K and the 1.5·N/K bound (src/ui/class-sizes.ts). */
+function ClassSizeChart({ title, sizes }: { title: string; sizes: ClassSizes | null }) {
+  const v = sizes ? classSizeView(sizes) : null;
+  return (
+    <ChartCard
+      title={title}
+      subtitle={
+        v && sizes
+          ? `after the label optimisation at step ${sizes.step}, sorted: largest ${v.largest} = ${fmt(v.largestOverMean)}×N/K, smallest ${v.smallest}${v.over ? `, ${v.over} over 1.5·N/K` : ''}; dashed: N/K and 1.5·N/K`
+          : 'class sizes after the latest label optimisation, sorted; dashed: N/K and 1.5·N/K (none yet: the first comes after the warm-up)'
+      }
+      points={v?.bars.length ?? 0}
+      warn={!!v && v.over > 0}
+      className="chart-wide"
+    >
+      <BarChart data={v?.bars ?? []} margin={CHART_MARGIN} style={chartStyle} responsive barCategoryGap={(v?.bars.length ?? 0) > 64 ? 0 : 1}>
+        <CartesianGrid {...GRID} />
+        <XAxis dataKey="rank" {...AXIS} interval="preserveStartEnd" />
+        <YAxis {...AXIS} width={44} tickFormatter={tickFmt} domain={[0, 'auto']} />
+        <Tooltip {...TOOLTIP} labelFormatter={(r) => `rank ${r}`} />
+        {v && <ReferenceLine y={v.mean} stroke="var(--text)" strokeDasharray="5 4" ifOverflow="extendDomain" label={{ value: `N/K = ${fmt(v.mean)}`, fill: 'var(--muted)', fontSize: 11, position: 'insideTopRight' }} />}
+        {v && <ReferenceLine y={v.bound} stroke="var(--bad, #ff7a7a)" strokeDasharray="3 3" ifOverflow="extendDomain" label={{ value: `1.5·N/K = ${fmt(v.bound)}`, fill: 'var(--muted)', fontSize: 11, position: 'insideTopLeft' }} />}
+        <Bar dataKey="size" name="images" fill={ROLE_COLORS.targets} isAnimationActive={false} />
+      </BarChart>
+    </ChartCard>
   );
 }
 

@@ -1,6 +1,7 @@
 // The cluster gallery: the largest clusters of the latest targets (argmax), each with the
 // images assigned to it drawn on a canvas, and their purity / NMI against the labels the
-// method never saw.
+// method never saw. For SeLa, a few of its classes (its label of every training image after the
+// latest label optimisation), picked from the purest to the least pure (src/worker/gallery.ts).
 import { useEffect, useRef } from 'react';
 import { fmt } from './format.ts';
 import { useApp } from './store.ts';
@@ -52,10 +53,12 @@ export function Gallery() {
     <div className="gallery" data-testid="gallery">
       <section className="card gallery-head">
         <div>
-          <h2>Cluster gallery</h2>
+          <h2>{r?.source === 'labels' ? 'SeLa classes' : 'Cluster gallery'}</h2>
           <p className="muted small">
-            The largest clusters of the latest targets (argmax over K), with images from the recent batches. Purity and NMI compare the clusters with the dataset's labels, which the
-            method never saw.
+            {r?.source === 'labels'
+              ? 'A few of SeLa’s classes — its label of every training image after the latest label optimisation — from the purest to the least pure, with their first images.'
+              : 'The largest clusters of the latest targets (argmax over K), with images from the recent batches.'}{' '}
+            Purity and NMI compare the clusters with the dataset's labels, which the method never saw.
           </p>
         </div>
         <div className="gallery-actions">
@@ -89,13 +92,17 @@ export function Gallery() {
       {r && (
         <>
           <p className="muted small">
-            {r.assigned} images from steps {r.steps[0]}–{r.steps[1]}.
+            {r.source === 'labels'
+              ? `${r.assigned} images, labelled by the optimisation at step ${r.steps[0]}${r.steps[0] === 0 ? ' (the initial random labels, or those of a resumed run)' : ''}.`
+              : `${r.assigned} images from steps ${r.steps[0]}–${r.steps[1]}.`}
           </p>
           <div className="gallery-grid">
             {r.clusters.map((c) => (
               <figure key={c.cluster} className="cluster-card">
                 <figcaption>
-                  <strong>cluster {c.cluster}</strong>
+                  <strong>
+                    {r.source === 'labels' ? 'class' : 'cluster'} {c.cluster}
+                  </strong>
                   <span className="muted small">
                     {c.size} images · {fmt(c.purity * 100, 3)} % {c.majority}
                   </span>

@@ -240,8 +240,10 @@ export interface GalleryCluster {
 }
 
 export interface GalleryResult {
-  /** Images assigned so far (from the latest batches). */
+  /** Images assigned so far (from the latest batches), or every training image (SeLa's labels). */
   assigned: number;
+  /** The latest batches' targets (argmax), or SeLa's label of every image after its latest optimisation. */
+  source: 'targets' | 'labels';
   steps: [number, number];
   clusters: GalleryCluster[];
   height: number;
@@ -355,6 +357,8 @@ export type EngineEvent =
   | { type: 'knn'; init: number | null; point: KnnPoint | null; pixels?: PixelBaselinePoint }
   /** The latest targets' cluster marginal (mean over the batch), K values. */
   | { type: 'marginal'; step: number; marginal: Float32Array }
+  /** Class sizes (K counts over N images) after a label optimisation (SeLa, head 0). */
+  | { type: 'class-sizes'; step: number; sizes: Uint32Array; N: number }
   /** Training stopped: a NaN (`metric` at `step`), a failed build or step. Training is paused. */
   | { type: 'train-error'; kind: TrainErrorKind; message: string; metric?: string; step?: number }
   /** Replaces the UI's history (after a resume): every logged record and kNN point so far. */

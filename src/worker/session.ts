@@ -18,12 +18,12 @@ import type { TrainConfig } from '../train/config.ts';
 import type { StepMetrics } from '../train/metric-layout.ts';
 import { TrainingRun, type HaltInfo, type LatestBatch } from '../train/run-driver.ts';
 import { pixelBaselines } from '../train/baselines.ts';
-import { clusterQuality } from './gallery.ts';
+import { buildGallery } from './gallery.ts';
 import { embeddingMap } from './embedding-map.ts';
 import { checkpointInfo, checkStoredCheckpoint, loadCheckpoint, saveCheckpoint, STORED_SOURCE, type StoredCheckpoint } from './checkpoints.ts';
 import { appendHistory, emptyHistory, historyPoints, type History, type Point } from './history.ts';
 import { MetricsLog } from './metrics-log.ts';
-import type { EngineEvent, ExportKind, GalleryResult, KnnPoint, MapProjection, TrainPhase, TrainStatus } from './protocol.ts';
+import type { EngineEvent, ExportKind, KnnPoint, MapProjection, TrainPhase, TrainStatus } from './protocol.ts';
 import { datasetKey } from './datasets.ts';
 
 type Post = (event: EngineEvent, transfer?: Transferable[]) => void;
@@ -91,6 +91,8 @@ export class Session {
   readonly startup: Record<string, number> = {};
   /** image index → [cluster, step] from the latest batches. */
   private assignments = new Map<number, [number, number]>();
+  /** The step of SeLa's latest label optimisation (its gallery shows the labels from then; 0: the initial random labels). */
+  private lastRelabelStep = 0;
 
   constructor(
     readonly ctx: GpuContext,
@@ -233,6 +235,7 @@ export class Session {
       this.knn = [];
       this.pending = [];
       this.assignments.clear();
+      this.lastRelabelStep = 0;
       this.halted = false;
       this.secPerStep = 0;
       const stored = start?.stored ?? null;
@@ -264,6 +267,12 @@ export class Session {
               this.post({ type: 'knn', init: trainer.knnInit, point });
             },
             batch: (b) => this.onBatch(b, trainer.currentStep),
+            classSizes: (step, sizes) => {
+              if (gen !== this.generation) return;
+              this.lastRelabelStep = step;
+              const copy = sizes.slice();
+              this.post({ type: 'class-sizes', step, sizes: copy, N: trainer.data.train.count }, [copy.buffer]);
+            },
             checkpoint: async (t, why) => {
               if (why === 'interval' || t.config.checkpointEvery > 0) await this.checkpoint(t);
             },
@@ -582,12 +591,18 @@ export class Session {
         this.post({ type: 'gallery', id, result: null, error: 'No run yet: load a dataset and train a few steps.' });
         return;
       }
+      // SeLa keeps a label of every training image: its classes, after the latest label optimisation.
+      const own = t.currentLabels();
+      if (own) {
+        const result = buildGallery(data.train, { idx: Uint32Array.from(own.keys()), pred: own, steps: [this.lastRelabelStep, this.lastRelabelStep], source: 'labels', clusters, perCluster });
+        this.post({ type: 'gallery', id, result }, result.clusters.map((c) => c.images.buffer as ArrayBuffer));
+        return;
+      }
       if (t.currentStep > 0 && this.assignments.size === 0) this.onBatch(await t.latestBatch(), t.currentStep);
       if (this.assignments.size === 0) {
         this.post({ type: 'gallery', id, result: null, error: 'No assignments yet: train a few steps, then refresh.' });
         return;
       }
-      const ds = data.train;
       const idx: number[] = [];
       const pred: number[] = [];
       let lo = Infinity;
@@ -598,37 +613,7 @@ export class Session {
         lo = Math.min(lo, s);
         hi = Math.max(hi, s);
       }
-      const labels = idx.map((i) => ds.labels[i]!);
-      const q = clusterQuality(pred, labels);
-      const byCluster = new Map<number, number[]>();
-      pred.forEach((k, n) => {
-        const list = byCluster.get(k) ?? [];
-        list.push(n);
-        byCluster.set(k, list);
-      });
-      const top = [...byCluster.entries()].sort((a, b) => b[1].length - a[1].length || a[0] - b[0]).slice(0, clusters);
-      const per = ds.height * ds.width * ds.channels;
-      const result: GalleryResult = {
-        assigned: idx.length,
-        steps: [lo, hi],
-        height: ds.height,
-        width: ds.width,
-        channels: ds.channels,
-        classes: ds.classes,
-        purity: q.purity,
-        nmi: q.nmi,
-        clusters: top.map(([cluster, members]) => {
-          const shown = members.slice(-perCluster);
-          const images = new Uint8Array(shown.length * per);
-          shown.forEach((n, j) => images.set(ds.images.subarray(idx[n]! * per, (idx[n]! + 1) * per), j * per));
-          const counts = new Map<number, number>();
-          for (const n of members) counts.set(labels[n]!, (counts.get(labels[n]!) ?? 0) + 1);
-          let majority = 0;
-          let best = -1;
-          for (const [l, c] of counts) if (c > best) [majority, best] = [l, c];
-          return { cluster, size: members.length, images, labels: shown.map((n) => labels[n]!), purity: best / members.length, majority: ds.classes[majority] ?? String(majority) };
-        }),
-      };
+      const result = buildGallery(data.train, { idx, pred, steps: [lo, hi], source: 'targets', clusters, perCluster });
       this.post({ type: 'gallery', id, result }, result.clusters.map((c) => c.images.buffer as ArrayBuffer));
     });
   }

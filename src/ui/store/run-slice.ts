@@ -7,6 +7,7 @@
 import type { StepMetrics } from '../../train/metric-layout.ts';
 import { appendHistory, emptyHistory, historyPoints, type History, type Point } from '../../worker/history.ts';
 import type { KnnPoint, TrainErrorKind, TrainStatus } from '../../worker/protocol.ts';
+import { classSizesFromEvent, type ClassSizes } from '../class-sizes.ts';
 import { collapseWarnings, type CollapseWarning, type Peak } from '../collapse.ts';
 import { sameConfig } from './settings-slice.ts';
 import type { AppState, Slice, StoreContext } from './types.ts';
@@ -32,6 +33,8 @@ export interface RunSlice {
   /** kNN and linear top-1 of the raw pixels on the same bank and queries (a dashed line on the kNN chart). */
   pixelBaselines: { knn: number; linear: number } | null;
   marginal: { step: number; sorted: number[] } | null;
+  /** Class sizes after the latest label optimisation (SeLa), for its class-size panel. */
+  classSizes: ClassSizes | null;
   play(): void;
   pause(): void;
   togglePlay(): void;
@@ -46,7 +49,7 @@ export const IDLE_STATUS: TrainStatus = { phase: 'idle', step: 0, epoch: 0, step
 /** Errors after which the engine has stopped playing (a failed checkpoint or build does not stop a playing run, or there is none). */
 const STOPS_PLAYING: ReadonlySet<TrainErrorKind> = new Set(['nan', 'step']);
 
-export function createRunSlice(ctx: StoreContext): Slice<RunSlice, 'status' | 'metrics' | 'knn' | 'marginal' | 'train-error' | 'history'> & { clear(): Partial<AppState> } {
+export function createRunSlice(ctx: StoreContext): Slice<RunSlice, 'status' | 'metrics' | 'knn' | 'marginal' | 'class-sizes' | 'train-error' | 'history'> & { clear(): Partial<AppState> } {
   let history: History<Point> = emptyHistory();
   let pendingRecords: StepMetrics[] = [];
   let pendingStatus: TrainStatus | null = null;
@@ -56,7 +59,7 @@ export function createRunSlice(ctx: StoreContext): Slice<RunSlice, 'status' | 'm
     history = emptyHistory();
     pendingRecords = [];
     pendingMarginal = null;
-    return { series: [], latest: null, peak: null, warnings: [], knn: [], knnInit: null, pixelBaselines: null, marginal: null, trainError: null };
+    return { series: [], latest: null, peak: null, warnings: [], knn: [], knnInit: null, pixelBaselines: null, marginal: null, classSizes: null, trainError: null };
   }
 
   /** Nothing trained yet: the panel's changes apply at once (a fresh trainer from the page's configuration). */
@@ -77,6 +80,7 @@ export function createRunSlice(ctx: StoreContext): Slice<RunSlice, 'status' | 'm
       knnInit: null,
       pixelBaselines: null,
       marginal: null,
+      classSizes: null,
 
       play() {
         const s = ctx.get();
@@ -135,6 +139,10 @@ export function createRunSlice(ctx: StoreContext): Slice<RunSlice, 'status' | 'm
         const s = ctx.get();
         const point = ev.point;
         ctx.set({ knnInit: ev.init ?? s.knnInit, pixelBaselines: ev.pixels ?? s.pixelBaselines, knn: point ? [...s.knn.filter((p) => p.step !== point.step), point] : s.knn });
+      },
+
+      'class-sizes'(ev) {
+        ctx.set({ classSizes: classSizesFromEvent(ev.step, ev.sizes, ev.N) });
       },
 
       marginal(ev) {
