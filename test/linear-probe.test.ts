@@ -138,7 +138,8 @@ describe('cli linear', () => {
     await expect(linearCli(['--checkpoint', small, '--dataset', 'bundled'])).rejects.toThrow(/images are 28×28 but the checkpoint takes 24×24/);
   });
   test('one JSON line with top-1/top-5 for a checkpoint (any method: here an untrained one); --flip doubles the training set', async () => {
-    const ckpt = write('init.safetensors', initialState(defaultModelConfig(1, tiny), 1));
+    // The method comes from the checkpoint's mira.config (it was always null before).
+    const ckpt = write('init.safetensors', { ...initialState(defaultModelConfig(1, tiny), 1), method: 'swav' });
     const out: string[] = [];
     const spy = vi.spyOn(console, 'log').mockImplementation((s: string) => void out.push(s));
     try {
@@ -149,6 +150,7 @@ describe('cli linear', () => {
     expect(out.length).toBe(1);
     const r = JSON.parse(out[0]!);
     console.log(`[linear-probe] cli linear on the init network: ${out[0]}`);
+    expect(r.method).toBe('swav');
     expect(r.train).toBe(600);
     expect(r.test).toBe(300);
     expect(r.top5).toBeGreaterThanOrEqual(r.top1);

@@ -117,7 +117,7 @@ export async function run(argv: string[]): Promise<number> {
   const lr = (f.lr as number | undefined) ?? probeLearningRate(batch);
   if (!(lr > 0)) throw new CliError(`linear: --lr must be > 0; got ${lr}`);
   const r = await fitLinearClassifier(ctx, { features: trainFeats, labels: trainLabels }, { features: testFeats, labels: Uint32Array.from(data.test.labels.subarray(0, nTest)) }, { classes, epochs: f.epochs as number, batch, lr, seed: f.seed as number });
-  const method = typeof state.extra?.method === 'string' ? state.extra.method : null;
+  const method = state.method ?? null;
   const line = { checkpoint: ckptPath, method, step: state.step, dataset: data.name, train: trainLabels.length, test: nTest, dim: embedder.dim, classes, epochs: f.epochs, batch, lr, flip: !!f.flip, steps: r.steps, final_loss: r.loss, top1: r.top1, top5: r.top5, wall_s: (performance.now() - t0) / 1000, adapter: ctx.adapterName };
   console.log(JSON.stringify(line));
   return 0;
