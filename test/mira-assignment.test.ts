@@ -249,7 +249,7 @@ describe('trace, step and determinism', () => {
     }
     // The pipelines are shared by every shape: a second solver reuses them.
     const other = await MiraSolver.create(ctx, { B: 7, K: 3 });
-    expect(other.kernels.rows).toBe(solver.kernels.rows);
+    expect(other.kernels.rows.pipeline).toBe(solver.kernels.rows.pipeline);
   });
 });
 

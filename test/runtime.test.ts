@@ -38,7 +38,9 @@ describe('kernels', () => {
     const ctx = await testGpu();
     const k3 = await createKernel(ctx, { label: 'test.scale', code: SCALE, constants: { FACTOR: 3 } });
     const k3again = await createKernel(ctx, { label: 'test.scale', code: SCALE, constants: { FACTOR: 3 } });
-    expect(k3again).toBe(k3);
+    // One pipeline per (code, entry point, constants), shared by every caller (each keeps its own label).
+    expect(k3again.pipeline).toBe(k3.pipeline);
+    expect((await createKernel(ctx, { label: 'test.scale4', code: SCALE, constants: { FACTOR: 4 } })).pipeline).not.toBe(k3.pipeline);
     const t = uploadTensor(ctx, new Float32Array([1, 2, 3]), [3], 'x');
     const bound = k3.bind([t]);
     await submitChecked(ctx, 'scale', (enc) => bound.record(enc, [1]));
