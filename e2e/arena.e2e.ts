@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium, screenshotPath } from './chromium.ts';
+import { launchChromium, newWatchedPage, screenshotPath } from './chromium.ts';
 
 const METHODS = ['mira', 'swav', 'naive'];
 const STEPS = 3;
@@ -36,12 +36,7 @@ async function curves(testid: string): Promise<number> {
 
 beforeAll(async () => {
   browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1440, height: 1500 }, colorScheme: 'dark', acceptDownloads: true });
-  page.on('console', (m) => {
-    if (m.type() === 'error') consoleErrors.push(`console.error: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => consoleErrors.push(`uncaught: ${e.message}`));
-  page.on('worker', (w) => w.on('console', (m) => m.type() === 'error' && consoleErrors.push(`worker console.error: ${m.text()}`)));
+  page = await newWatchedPage(browser, consoleErrors, { width: 1440, height: 1500 }, { acceptDownloads: true });
 });
 
 afterAll(async () => {

@@ -12,7 +12,7 @@
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
 import { gzipSync } from 'node:zlib';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium, screenshotPath } from './chromium.ts';
+import { launchChromium, newWatchedPage, screenshotPath } from './chromium.ts';
 import { loadDataset } from '../src/data/node-fs.ts';
 import { encodeSafetensors } from '../src/io/safetensors.ts';
 import { encodeCheckpoint, initialState } from '../src/nn/checkpoint.ts';
@@ -57,12 +57,7 @@ beforeAll(async () => {
   log(`files: model ${model.length} bytes, optimizer ${optimizer.length} bytes (${size} momentum values)`);
 
   browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1440, height: 1180 }, colorScheme: 'dark' });
-  page.on('console', (m) => {
-    if (m.type() === 'error') consoleErrors.push(`console.error: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => consoleErrors.push(`uncaught: ${e.message}`));
-  page.on('worker', (w) => w.on('console', (m) => m.type() === 'error' && consoleErrors.push(`worker console.error: ${m.text()}`)));
+  page = await newWatchedPage(browser, consoleErrors, { width: 1440, height: 1180 });
 });
 
 afterAll(async () => {

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { build, preview } from 'vite';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -53,6 +53,18 @@ export async function launchChromium(extraArgs: readonly string[] = []): Promise
  * Where the tests and the bench build the app: their own folders under the git-ignored .cache/,
  * so they never overwrite `npm run build`'s dist/ or each other.
  */
+/** A dark-scheme page whose console errors, uncaught exceptions and worker console errors are pushed into `errors`
+ *  (every browser test asserts it stays empty). */
+export async function newWatchedPage(browser: Browser, errors: string[], viewport: { width: number; height: number }, opts: { acceptDownloads?: boolean } = {}): Promise<Page> {
+  const page = await browser.newPage({ viewport, colorScheme: 'dark', ...opts });
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console.error: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`));
+  page.on('worker', (w) => w.on('console', (m) => m.type() === 'error' && errors.push(`worker console.error: ${m.text()}`)));
+  return page;
+}
+
 export const OUT_DIRS = { e2e: '.cache/e2e-dist', bench: '.cache/bench-dist' } as const;
 
 /**

@@ -6,7 +6,7 @@
 // No console errors. The screenshot goes to .cache/screenshots/ (docs/screenshots/ with `npm run screenshots`).
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium, screenshotPath } from './chromium.ts';
+import { launchChromium, newWatchedPage, screenshotPath } from './chromium.ts';
 
 const QUERIES = 120;
 const QUERY = `?p=tiny&kb=60&kq=${QUERIES}`;
@@ -26,12 +26,7 @@ async function stepNow(): Promise<number> {
 
 beforeAll(async () => {
   browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1440, height: 1000 }, colorScheme: 'dark' });
-  page.on('console', (m) => {
-    if (m.type() === 'error') consoleErrors.push(`console.error: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => consoleErrors.push(`uncaught: ${e.message}`));
-  page.on('worker', (w) => w.on('console', (m) => m.type() === 'error' && consoleErrors.push(`worker console.error: ${m.text()}`)));
+  page = await newWatchedPage(browser, consoleErrors, { width: 1440, height: 1000 });
 });
 
 afterAll(async () => {

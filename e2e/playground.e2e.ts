@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium, screenshotPath } from './chromium.ts';
+import { launchChromium, newWatchedPage, screenshotPath } from './chromium.ts';
 
 const QUERY = '?p=tiny&kb=40&kq=40&ke=3&c=2';
 const DASHBOARD_CHARTS = ['loss', 'schedules', 'knn-accuracy', 'entropy', 'marginal-entropy', 'mutual-information', 'kl-terms', 'clusters', 'cluster-marginal', 'representation-health'];
@@ -47,12 +47,7 @@ async function drawn(testid: string): Promise<boolean> {
 
 beforeAll(async () => {
   browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1440, height: 1180 }, colorScheme: 'dark', acceptDownloads: true });
-  page.on('console', (m) => {
-    if (m.type() === 'error') consoleErrors.push(`console.error: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => consoleErrors.push(`uncaught: ${e.message}`));
-  page.on('worker', (w) => w.on('console', (m) => m.type() === 'error' && consoleErrors.push(`worker console.error: ${m.text()}`)));
+  page = await newWatchedPage(browser, consoleErrors, { width: 1440, height: 1180 }, { acceptDownloads: true });
 });
 
 afterAll(async () => {

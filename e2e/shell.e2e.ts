@@ -2,7 +2,7 @@
 // the page's engine worker and passes, and nothing is logged as an error meanwhile.
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium, screenshotPath } from './chromium.ts';
+import { launchChromium, newWatchedPage, screenshotPath } from './chromium.ts';
 
 let browser: Browser;
 let page: Page;
@@ -15,12 +15,7 @@ const selfTestDone = new Promise<void>((resolve) => (releaseDataset = resolve));
 
 beforeAll(async () => {
   browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 900, height: 620 }, colorScheme: 'dark' });
-  page.on('console', (m) => {
-    if (m.type() === 'error') consoleErrors.push(`console.error: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => consoleErrors.push(`uncaught: ${e.message}`));
-  page.on('worker', (w) => w.on('console', (m) => m.type() === 'error' && consoleErrors.push(`worker console.error: ${m.text()}`)));
+  page = await newWatchedPage(browser, consoleErrors, { width: 900, height: 620 });
   await page.context().route(/\/datasets\//, async (route) => {
     await selfTestDone;
     await route.continue().catch(() => undefined);
