@@ -1,7 +1,7 @@
 // The control panel: dataset (bundled sample, CIFAR-10 by drop or picker, or served), a checkpoint
 // to continue from (model.safetensors and its optimizer.safetensors by drop or picker), preset,
 // and every hyperparameter of TrainConfig with its range and a one-line explanation.
-import { useId, useRef, useState, type DragEvent } from 'react';
+import { useId, useRef, useState, type DragEvent, type ReactNode } from 'react';
 import type { TrainConfig } from '../train/config.ts';
 import { fmtBytes, fmtWidth } from './format.ts';
 import { GROUP_LABELS, PARAM_SPECS, PRESET_ORDER, PRESETS, coerceNumber, type ParamGroup, type ParamSpec } from './presets.ts';
@@ -27,18 +27,11 @@ function DatasetPanel() {
   const load = useApp((s) => s.loadDataset);
   const dismissError = useApp((s) => s.dismissDatasetError);
   const ready = useApp((s) => s.gpu.status === 'ready');
-  const [over, setOver] = useState(false);
-  const input = useRef<HTMLInputElement>(null);
   const info = dataset.info;
   const p = dataset.progress;
   const loading = p !== null;
   const onFiles = (files: FileList | null) => {
     if (files && files.length) load({ kind: 'files', files: Array.from(files) });
-  };
-  const onDrop = (e: DragEvent) => {
-    e.preventDefault();
-    setOver(false);
-    onFiles(e.dataTransfer.files);
   };
   const cifarServed = dataset.served.find((f) => /cifar/i.test(f));
   return (
@@ -64,36 +57,9 @@ function DatasetPanel() {
           <progress max={p.total > 1 ? p.total : undefined} value={p.total > 1 ? p.loaded : undefined} aria-label="Dataset loading progress" />
         </div>
       )}
-      <div
-        className={`dropzone ${over ? 'dropzone-over' : ''}`}
-        onDragOver={(e) => {
-          e.preventDefault();
-          setOver(true);
-        }}
-        onDragLeave={() => setOver(false)}
-        onDrop={onDrop}
-        data-testid="dropzone"
-      >
-        <span>
-          Drop <code>cifar-10-binary.tar.gz</code> or its six <code>.bin</code> files here, or{' '}
-          <button type="button" className="linkish" onClick={() => input.current?.click()} disabled={!ready}>
-            choose files
-          </button>
-        </span>
-        <input
-          ref={input}
-          type="file"
-          multiple
-          hidden
-          data-testid="dataset-file"
-          aria-label="Dataset files"
-          accept=".gz,.tgz,.tar,.bin,application/gzip"
-          onChange={(e) => {
-            onFiles(e.target.files);
-            e.target.value = '';
-          }}
-        />
-      </div>
+      <FileDropZone testid="dropzone" inputTestid="dataset-file" label="Dataset files" accept=".gz,.tgz,.tar,.bin,application/gzip" pickLabel="choose files" disabled={!ready} onFiles={onFiles}>
+        Drop <code>cifar-10-binary.tar.gz</code> or its six <code>.bin</code> files here, or
+      </FileDropZone>
       <div className="row-buttons">
         <button type="button" className="button button-small" disabled={!ready || loading || info?.name === 'fashion-mnist-sample'} onClick={() => load({ kind: 'bundled' })}>
           Bundled sample
@@ -123,8 +89,6 @@ function CheckpointPanel() {
   const importFiles = useApp((s) => s.importCheckpoint);
   const dismiss = useApp((s) => s.dismissCheckpointRefusal);
   const ready = useApp((s) => s.gpu.status === 'ready' && s.dataset.status === 'ready');
-  const [over, setOver] = useState(false);
-  const input = useRef<HTMLInputElement>(null);
   const onFiles = (files: FileList | null) => {
     if (files && files.length) importFiles(Array.from(files));
   };
@@ -132,40 +96,18 @@ function CheckpointPanel() {
   return (
     <section className="panel-block" aria-labelledby="checkpoint-title">
       <h2 id="checkpoint-title">Checkpoint</h2>
-      <div
-        className={`dropzone ${over ? 'dropzone-over' : ''}`}
-        onDragOver={(e) => {
-          e.preventDefault();
-          setOver(true);
-        }}
-        onDragLeave={() => setOver(false)}
-        onDrop={(e: DragEvent) => {
-          e.preventDefault();
-          setOver(false);
-          if (ready) onFiles(e.dataTransfer.files);
-        }}
-        data-testid="checkpoint-dropzone"
+      <FileDropZone
+        testid="checkpoint-dropzone"
+        inputTestid="checkpoint-file"
+        label="Checkpoint files"
+        accept=".safetensors,.npy"
+        pickLabel="Load checkpoint…"
+        disabled={!ready || checkpoint.importing !== null}
+        dropDisabled={!ready}
+        onFiles={onFiles}
       >
-        <span>
-          Continue a run: drop its <code>model.safetensors</code> (and <code>optimizer.safetensors</code>) here, or{' '}
-          <button type="button" className="linkish" onClick={() => input.current?.click()} disabled={!ready || checkpoint.importing !== null}>
-            Load checkpoint…
-          </button>
-        </span>
-        <input
-          ref={input}
-          type="file"
-          multiple
-          hidden
-          data-testid="checkpoint-file"
-          aria-label="Checkpoint files"
-          accept=".safetensors,.npy"
-          onChange={(e) => {
-            onFiles(e.target.files);
-            e.target.value = '';
-          }}
-        />
-      </div>
+        Continue a run: drop its <code>model.safetensors</code> (and <code>optimizer.safetensors</code>) here, or
+      </FileDropZone>
       {checkpoint.importing && (
         <p className="muted small" data-testid="checkpoint-importing">
           Checking {checkpoint.importing.files}…
@@ -182,6 +124,68 @@ function CheckpointPanel() {
         </div>
       )}
     </section>
+  );
+}
+
+/** A drop zone with a hidden file input behind a link-style button: the dataset's and the checkpoint's. */
+function FileDropZone({
+  testid,
+  inputTestid,
+  label,
+  accept,
+  pickLabel,
+  disabled,
+  dropDisabled = false,
+  onFiles,
+  children,
+}: {
+  testid: string;
+  inputTestid: string;
+  label: string;
+  accept: string;
+  pickLabel: string;
+  disabled: boolean;
+  dropDisabled?: boolean;
+  onFiles: (files: FileList | null) => void;
+  children: ReactNode;
+}) {
+  const [over, setOver] = useState(false);
+  const input = useRef<HTMLInputElement>(null);
+  return (
+    <div
+      className={`dropzone ${over ? 'dropzone-over' : ''}`}
+      onDragOver={(e) => {
+        e.preventDefault();
+        setOver(true);
+      }}
+      onDragLeave={() => setOver(false)}
+      onDrop={(e: DragEvent) => {
+        e.preventDefault();
+        setOver(false);
+        if (!dropDisabled) onFiles(e.dataTransfer.files);
+      }}
+      data-testid={testid}
+    >
+      <span>
+        {children}{' '}
+        <button type="button" className="linkish" onClick={() => input.current?.click()} disabled={disabled}>
+          {pickLabel}
+        </button>
+      </span>
+      <input
+        ref={input}
+        type="file"
+        multiple
+        hidden
+        data-testid={inputTestid}
+        aria-label={label}
+        accept={accept}
+        onChange={(e) => {
+          onFiles(e.target.files);
+          e.target.value = '';
+        }}
+      />
+    </div>
   );
 }
 
