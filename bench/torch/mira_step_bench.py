@@ -115,7 +115,7 @@ def main(argv=None):
                 l1, l2 = teacher.logits(x1, w), teacher.logits(x2, w)
                 t1 = targets_for("mira", l1.float(), hyper)
                 t2 = targets_for("mira", l2.float(), hyper)
-            q1, q2, _ = net(x1, x2)
+            _, _, q1, q2 = net(x1, x2)
             loss = swapped_loss(t1, t2, q1.float(), q2.float(), tc["tauS"])
         loss.backward()
         opt.step(sch["lr"], tc["momentum"], tc["weightDecay"], tc.get("larsEta", 0.001), head_frozen=s < tc.get("freezeHeadSteps", 0))
