@@ -5,6 +5,7 @@ import plainWgsl from '../shaders/gemm_plain.wgsl?raw';
 import reduceWgsl from '../shaders/gemm_reduce.wgsl?raw';
 import naiveWgsl from '../shaders/gemm_naive.wgsl?raw';
 import ioDefaults from '../shaders/gemm_io_defaults.wgsl?raw';
+import { storageView } from './storage-view.ts';
 import type { GpuContext } from './context.ts';
 import { assertShape, isPositiveInt } from './errors.ts';
 import { createKernel, type Kernel } from './kernel.ts';
@@ -123,6 +124,14 @@ export function splitChunk(K: number, splits: number): number {
   return Math.ceil(K / splits / 16) * 16;
 }
 
+/**
+ * gemm_plain.wgsl with its operand declarations: A, B and C (or the split-K partial, also N wide)
+ * as vec4 arrays when their row strides are multiples of 4, so each 4-run the core reads is one load.
+ */
+function plainIo(lda: number, ldb: number, ldc: number): string {
+  return storageView(0, 'a', 'read', lda % 4 === 0) + storageView(1, 'b', 'read', ldb % 4 === 0) + storageView(2, 'c', 'read_write', ldc % 4 === 0) + plainWgsl;
+}
+
 export class Gemm {
   private partial: Tensor | null = null;
   private dummyBias: GPUBuffer | null = null;
@@ -162,7 +171,7 @@ export class Gemm {
     const splits = Math.ceil(s.K / chunk);
     const main = await createKernel(ctx, {
       label: `gemm.${variant}`,
-      code: gemmSource(plainWgsl),
+      code: gemmSource(plainIo(s.transA ? s.M : s.K, s.transB ? s.K : s.N, s.N)),
       entryPoint: gemmEntry(variant),
       constants: {
         ...tileConstants(tile),

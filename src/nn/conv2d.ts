@@ -45,6 +45,7 @@ import weightGradWgsl from '../shaders/conv2d_weight_grad.wgsl?raw';
 import naiveWgsl from '../shaders/conv2d_naive.wgsl?raw';
 import type { GpuContext } from '../gpu/context.ts';
 import { assertShape, isPositiveInt } from '../gpu/errors.ts';
+import { storageView } from '../gpu/storage-view.ts';
 import { defaultGemmVariant, gemmEntry, gemmGrid, gemmSource, gemmTile, isGemmTile, splitChunk, tileConstants, type GemmTile, type GemmVariant } from '../gpu/gemm.ts';
 import { createKernel, type Kernel } from '../gpu/kernel.ts';
 import { grid1d, kernelPass, type Pass } from '../gpu/pass.ts';
@@ -111,34 +112,6 @@ export function chooseSplits(variant: 'tiled' | 'direct', M: number, N: number, 
 function exactSplits(K: number, s: number): number {
   if (s <= 1 || K <= 0) return 1;
   return Math.ceil(K / splitChunk(K, s));
-}
-
-/**
- * WGSL declaration of a storage buffer and its accessors NAME_ld(i), NAME_ld4(i) (i % 4 == 0) and,
- * when writable, NAME_st(i, v), NAME_st4(i, v). As array<vec4<f32>> when every vec4 access is
- * aligned and the tensor holds whole vec4s (one 16-byte load or store, one bounds clamp), else
- * as array<f32>. Prepended to the conv io files.
- */
-export function storageView(binding: number, name: string, access: 'read' | 'read_write', vec4: boolean): string {
-  const decl = `@group(0) @binding(${binding}) var<storage, ${access}> ${name}: array<${vec4 ? 'vec4<f32>' : 'f32'}>;\n`;
-  if (vec4) {
-    let s = decl;
-    s += `fn ${name}_ld(i: u32) -> f32 { return ${name}[i >> 2u][i & 3u]; }\n`;
-    s += `fn ${name}_ld4(i: u32) -> vec4<f32> { return ${name}[i >> 2u]; }\n`;
-    if (access === 'read_write') {
-      s += `fn ${name}_st(i: u32, v: f32) { ${name}[i >> 2u][i & 3u] = v; }\n`;
-      s += `fn ${name}_st4(i: u32, v: vec4<f32>) { ${name}[i >> 2u] = v; }\n`;
-    }
-    return s;
-  }
-  let s = decl;
-  s += `fn ${name}_ld(i: u32) -> f32 { return ${name}[i]; }\n`;
-  s += `fn ${name}_ld4(i: u32) -> vec4<f32> { return vec4<f32>(${name}[i], ${name}[i + 1u], ${name}[i + 2u], ${name}[i + 3u]); }\n`;
-  if (access === 'read_write') {
-    s += `fn ${name}_st(i: u32, v: f32) { ${name}[i] = v; }\n`;
-    s += `fn ${name}_st4(i: u32, v: vec4<f32>) { ${name}[i] = v.x; ${name}[i + 1u] = v.y; ${name}[i + 2u] = v.z; ${name}[i + 3u] = v.w; }\n`;
-  }
-  return s;
 }
 
 /** One phase class of dgrad (see conv2d_input_grad.wgsl). */

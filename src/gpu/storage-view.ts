@@ -1,0 +1,31 @@
+// Typed storage-buffer declarations for the GEMM io files: a run of four f32 is one 16-byte load when the
+// buffer is declared array<vec4<f32>>, which CPU emulators execute about twice as fast per value as four
+// scalar loads (docs/results-cpu.md §1).
+
+/**
+ * WGSL declaration of a storage buffer and its accessors NAME_ld(i), NAME_ld4(i) (i % 4 == 0) and,
+ * when writable, NAME_st(i, v), NAME_st4(i, v). As array<vec4<f32>> when every vec4 access is
+ * aligned and the tensor holds whole vec4s (one 16-byte load or store, one bounds clamp), else
+ * as array<f32>. Prepended to the GEMM io files (src/shaders/gemm_plain.wgsl and the conv io files).
+ */
+export function storageView(binding: number, name: string, access: 'read' | 'read_write', vec4: boolean): string {
+  const decl = `@group(0) @binding(${binding}) var<storage, ${access}> ${name}: array<${vec4 ? 'vec4<f32>' : 'f32'}>;\n`;
+  if (vec4) {
+    let s = decl;
+    s += `fn ${name}_ld(i: u32) -> f32 { return ${name}[i >> 2u][i & 3u]; }\n`;
+    s += `fn ${name}_ld4(i: u32) -> vec4<f32> { return ${name}[i >> 2u]; }\n`;
+    if (access === 'read_write') {
+      s += `fn ${name}_st(i: u32, v: f32) { ${name}[i >> 2u][i & 3u] = v; }\n`;
+      s += `fn ${name}_st4(i: u32, v: vec4<f32>) { ${name}[i >> 2u] = v; }\n`;
+    }
+    return s;
+  }
+  let s = decl;
+  s += `fn ${name}_ld(i: u32) -> f32 { return ${name}[i]; }\n`;
+  s += `fn ${name}_ld4(i: u32) -> vec4<f32> { return vec4<f32>(${name}[i], ${name}[i + 1u], ${name}[i + 2u], ${name}[i + 3u]); }\n`;
+  if (access === 'read_write') {
+    s += `fn ${name}_st(i: u32, v: f32) { ${name}[i] = v; }\n`;
+    s += `fn ${name}_st4(i: u32, v: vec4<f32>) { ${name}[i] = v.x; ${name}[i + 1u] = v.y; ${name}[i + 2u] = v.z; ${name}[i + 3u] = v.w; }\n`;
+  }
+  return s;
+}
