@@ -15,6 +15,7 @@
 // emulators (one thread per lane and block of ≥ 4 rows, no barrier: ~5× faster to compile).
 // num_batches_tracked (an int64 in checkpoints) is the caller's step count; it is not kept here.
 import bnWgsl from '../shaders/batchnorm.wgsl?raw';
+import bnReduceWgsl from '../shaders/batchnorm_reduce.wgsl?raw';
 import type { GpuContext } from '../gpu/context.ts';
 import { assertShape } from '../gpu/errors.ts';
 import { createKernel, type Kernel } from '../gpu/kernel.ts';
@@ -149,7 +150,7 @@ export class BatchNorm {
     const maxX = ctx.limits.maxComputeWorkgroupsPerDimension;
     assertShape(Math.ceil(CL / TX) <= maxX, () => `${label}: ${C} channels need more workgroups than this adapter allows`);
 
-    const code = laneHeader(width) + bnWgsl;
+    const code = laneHeader(width) + blockSums(o.variant) + bnWgsl;
     const red = { R, CL, TX, TY, NB };
     const constants: Record<Entry, Record<string, number | boolean>> = {
       stats_partial: { ...red, RPB },
@@ -281,4 +282,11 @@ export class BatchNorm {
       4 * n * (2 * reads + 1 + (this.options.residual ? 1 : 0)),
     );
   }
+}
+
+/** batchnorm_reduce.wgsl's block_sums for the variant: with workgroup memory and a barrier ('tree') or without ('direct'). */
+function blockSums(variant: BatchNormVariant): string {
+  const section = bnReduceWgsl.split(/^\/\/ @variant /m).find((part) => part.startsWith(`${variant}\n`));
+  if (!section) throw new Error(`batchnorm_reduce.wgsl has no "@variant ${variant}" section`);
+  return section.slice(section.indexOf('\n') + 1);
 }

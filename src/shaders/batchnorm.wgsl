@@ -67,22 +67,13 @@ fn off_coef() -> u32 { return 1u + 2u * NB; }
 // made single pipelines take 10–30 s to compile. No cost on a GPU.
 fn blocks_of(work_lanes: u32) -> u32 { return (work_lanes / CL - 4u) / 2u; }
 
-var<workgroup> ra: array<V, 256>;
-var<workgroup> rb: array<V, 256>;
-
-// After every thread has stored its (s1, s2) in ra/rb: one barrier, then thread (x, 0) sums the
-// TY entries of lane x in a fixed order. One barrier instead of a log2(TY)-step tree: CPU
-// emulators pay dearly per barrier, and TY ≤ 64 serial adds from workgroup memory cost a GPU
-// about what the tree's steps do. Returns the sums for lid.y == 0 (garbage elsewhere).
-fn lane_sums(lx: u32) -> array<V, 2> {
-  var t1 = V(0.0);
-  var t2 = V(0.0);
-  for (var k = 0u; k < TY; k++) {
-    t1 += ra[k * TX + lx];
-    t2 += rb[k * TX + lx];
-  }
-  return array<V, 2>(t1, t2);
-}
+// block_sums(s1, s2, li, lx), called by every thread of the workgroup (uniform control flow), returns
+// for the threads of row lid.y == 0 the sums of lane lx over the workgroup's TY row threads, in a
+// fixed order. The host prepends one of its two versions (src/shaders/batchnorm_reduce.wgsl): through
+// workgroup memory and one barrier ('tree', TY > 1), or the thread's own sums ('direct', TY = 1), whose
+// module then holds no barrier and no workgroup memory at all: SwiftShader compiles a kernel with a
+// barrier as a coroutine even when the barrier sits in a branch that TY = 1 makes dead (about 0.7 s
+// per reduction pipeline there against 0.05 s without).
 
 // ---------------------------------------------------------------- forward statistics, pass 1
 @group(0) @binding(0) var<storage, read_write> sp_x: array<V>;
@@ -105,11 +96,8 @@ fn stats_partial(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation
     }
     if (wg.y == 0u && lid.y == 0u) { sp_work[c] = p; }
   }
-  ra[li] = s1;
-  rb[li] = s2;
-  if (TY > 1u) { workgroupBarrier(); }
+  let t = block_sums(s1, s2, li, lid.x);
   if (lid.y == 0u && c < CL) {
-    let t = lane_sums(lid.x);
     sp_work[(OFF_S1 + wg.y) * CL + c] = t[0];
     sp_work[(off_s2() + wg.y) * CL + c] = t[1];
   }
@@ -137,11 +125,8 @@ fn stats_final(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
       s2 += sf_work[(off_s2() + b) * CL + c];
     }
   }
-  ra[li] = s1;
-  rb[li] = s2;
-  if (TY > 1u) { workgroupBarrier(); }
+  let t = block_sums(s1, s2, li, lid.x);
   if (lid.y == 0u && c < CL) {
-    let t = lane_sums(lid.x);
     let n = f32(R);
     let d = t[0] / n;                              // mean − pivot
     let var_b = max(t[1] / n - d * d, V(0.0));     // biased variance
@@ -219,11 +204,8 @@ fn bwd_partial(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
       s2 = fma(g, bp_x[i] - m, s2);
     }
   }
-  ra[li] = s1;
-  rb[li] = s2;
-  if (TY > 1u) { workgroupBarrier(); }
+  let t = block_sums(s1, s2, li, lid.x);
   if (lid.y == 0u && c < CL) {
-    let t = lane_sums(lid.x);
     bp_work[(OFF_S1 + wg.y) * CL + c] = t[0];
     bp_work[(off_s2() + wg.y) * CL + c] = t[1];
   }
@@ -250,11 +232,8 @@ fn bwd_final(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id)
       s2 += bf_work[(off_s2() + b) * CL + c];
     }
   }
-  ra[li] = s1;
-  rb[li] = s2;
-  if (TY > 1u) { workgroupBarrier(); }
+  let t = block_sums(s1, s2, li, lid.x);
   if (lid.y == 0u && c < CL) {
-    let t = lane_sums(lid.x);
     let n = f32(R);
     let invstd = bf_invstd[c];
     let dbeta = t[0];
