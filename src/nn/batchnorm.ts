@@ -20,7 +20,7 @@ import type { GpuContext } from '../gpu/context.ts';
 import { assertShape } from '../gpu/errors.ts';
 import { createKernel, type Kernel } from '../gpu/kernel.ts';
 import { createTensor, type Tensor } from '../gpu/tensor.ts';
-import { checkDisjoint, checkTensor, dummyStorage, laneHeader, laneWidth, positiveInts, reduceTile } from './elementwise.ts';
+import { checkDisjoint, checkTensor, dummyStorage, laneHeader, laneWidth, positiveInts, reduceTile, wgslVariant } from './elementwise.ts';
 import { grid1d, kernelPass, type Pass } from '../gpu/pass.ts';
 
 export interface BatchNormShape {
@@ -150,7 +150,7 @@ export class BatchNorm {
     const maxX = ctx.limits.maxComputeWorkgroupsPerDimension;
     assertShape(Math.ceil(CL / TX) <= maxX, () => `${label}: ${C} channels need more workgroups than this adapter allows`);
 
-    const code = laneHeader(width) + blockSums(o.variant) + bnWgsl;
+    const code = laneHeader(width) + wgslVariant(bnReduceWgsl, o.variant, 'batchnorm_reduce.wgsl') + bnWgsl;
     const red = { R, CL, TX, TY, NB };
     const constants: Record<Entry, Record<string, number | boolean>> = {
       stats_partial: { ...red, RPB },
@@ -284,9 +284,3 @@ export class BatchNorm {
   }
 }
 
-/** batchnorm_reduce.wgsl's block_sums for the variant: with workgroup memory and a barrier ('tree') or without ('direct'). */
-function blockSums(variant: BatchNormVariant): string {
-  const section = bnReduceWgsl.split(/^\/\/ @variant /m).find((part) => part.startsWith(`${variant}\n`));
-  if (!section) throw new Error(`batchnorm_reduce.wgsl has no "@variant ${variant}" section`);
-  return section.slice(section.indexOf('\n') + 1);
-}

@@ -9,6 +9,7 @@
 // No parameters, so no parameter gradients. Flat tensors of any shape; vec4 lanes when the
 // element count is a multiple of 4. One dispatch per pass.
 import elementwiseWgsl from '../shaders/elementwise.wgsl?raw';
+import workgroupSumWgsl from '../shaders/workgroup_sum.wgsl?raw';
 import type { GpuContext } from '../gpu/context.ts';
 import { assertShape, isPositiveInt } from '../gpu/errors.ts';
 import { createKernel, type Kernel } from '../gpu/kernel.ts';
@@ -33,6 +34,24 @@ export function nextPow2(n: number): number {
   let p = 1;
   while (p < n) p *= 2;
   return p;
+}
+
+/**
+ * How a reduction kernel (pool.wgsl, reduce.wgsl) sums its TY row threads: the wg_sum section of
+ * workgroup_sum.wgsl for the adapter — 'tree' (workgroup memory, one barrier) on GPUs, 'direct'
+ * (TY = 1: no barrier and no workgroup memory in the module) on CPU emulators, where SwiftShader
+ * compiles a kernel holding a barrier as a coroutine, several times slower to build.
+ */
+export function workgroupSum(ctx: GpuContext): { code: string; direct: boolean } {
+  const direct = ctx.info.isSoftware;
+  return { code: wgslVariant(workgroupSumWgsl, direct ? 'direct' : 'tree', 'workgroup_sum.wgsl'), direct };
+}
+
+/** The "// @variant NAME" section of a WGSL file of variants (up to the next section). */
+export function wgslVariant(source: string, name: string, file: string): string {
+  const section = source.split(/^\/\/ @variant /m).find((part) => part.startsWith(`${name}\n`));
+  if (!section) throw new Error(`${file} has no "@variant ${name}" section`);
+  return section.slice(section.indexOf('\n') + 1);
 }
 
 /**

@@ -13,7 +13,7 @@ import { assertShape } from '../gpu/errors.ts';
 import { defaultGemmVariant, Gemm, gemmGrid, type GemmVariant } from '../gpu/gemm.ts';
 import { createKernel, type Kernel } from '../gpu/kernel.ts';
 import { createTensor, type Tensor } from '../gpu/tensor.ts';
-import { checkDisjoint, checkTensor, laneHeader, laneWidth, positiveInts, reduceTile } from './elementwise.ts';
+import { checkDisjoint, checkTensor, laneHeader, laneWidth, nextPow2, positiveInts, reduceTile, workgroupSum } from './elementwise.ts';
 import { kernelPass, sequencePass, type Pass } from '../gpu/pass.ts';
 
 // ------------------------------------------------------------------------------ column sums
@@ -35,8 +35,12 @@ export class ColumnSum {
     positiveInts(label, { rows, cols });
     const width = laneWidth(cols);
     const CL = cols / width;
-    const { TX, TY } = reduceTile(CL);
-    const code = laneHeader(width) + reduceWgsl;
+    // On CPU emulators each thread sums its lane's rows alone (TY = 1, no barrier: workgroupSum).
+    const sum = workgroupSum(ctx);
+    const tile = reduceTile(CL);
+    const TY = sum.direct ? 1 : tile.TY;
+    const TX = sum.direct ? Math.min(nextPow2(CL), 256) : tile.TX;
+    const code = laneHeader(width) + sum.code + reduceWgsl;
     const ACCUM = opts.accumulate ?? false;
     // One pass while each thread sums at most 32 rows; else blocks of TY·rpt rows, ≤ 512 blocks.
     if (rows <= TY * 32) {

@@ -8,7 +8,7 @@ import type { GpuContext } from '../gpu/context.ts';
 import { assertShape } from '../gpu/errors.ts';
 import { createKernel, type Kernel } from '../gpu/kernel.ts';
 import type { Tensor } from '../gpu/tensor.ts';
-import { checkDisjoint, checkTensor, laneHeader, laneWidth, nextPow2, positiveInts, reduceTile } from './elementwise.ts';
+import { checkDisjoint, checkTensor, laneHeader, laneWidth, nextPow2, positiveInts, reduceTile, workgroupSum } from './elementwise.ts';
 import { grid1d, kernelPass, type Pass } from '../gpu/pass.ts';
 
 export interface PoolShape {
@@ -35,11 +35,13 @@ export class GlobalAvgPool {
     const CL = shape.channels / width;
     // TX channel lanes × TY pixel threads (≤ 256): no more pixel threads than pixels (rounded up
     // to a power of two), the rest of the workgroup spent on more channel lanes.
+    // On CPU emulators one thread per lane sums all HW pixels (TY = 1, no barrier: workgroupSum).
+    const sum = workgroupSum(ctx);
     let { TX, TY } = reduceTile(CL);
-    TY = Math.min(TY, nextPow2(HW));
+    TY = sum.direct ? 1 : Math.min(TY, nextPow2(HW));
     TX = Math.min(nextPow2(CL), 256 / TY);
     assertShape(shape.batch <= ctx.limits.maxComputeWorkgroupsPerDimension, () => `${label}: batch ${shape.batch} exceeds the adapter's workgroups per dimension`);
-    const code = laneHeader(width) + poolWgsl;
+    const code = laneHeader(width) + sum.code + poolWgsl;
     const [fwd, bwd] = await Promise.all([
       createKernel(ctx, { label: `${label}.forward`, code, entryPoint: 'avgpool_fwd', constants: { HW, CL, TX, TY } }),
       createKernel(ctx, { label: `${label}.backward`, code, entryPoint: 'avgpool_bwd', constants: { HW, CL, NLANES: shape.batch * HW * CL } }),

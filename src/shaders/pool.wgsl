@@ -2,8 +2,8 @@
 // and its backward dx[n][p][c] = dy[n][c] / HW (assigned).
 // The host prepends `alias V = vec4<f32>;` (C % 4 == 0) or `alias V = f32;`; CL = C / lane width.
 //   avgpool_fwd  grid (⌈CL/TX⌉, N): workgroup TX lanes × TY pixel threads, each thread strides
-//                over the HW pixels by TY; one barrier, then thread (x, 0) sums the TY partials
-//                in a fixed order (one barrier: CPU emulators pay dearly per barrier).   x, y
+//                over the HW pixels by TY; then thread (x, 0) sums the TY partials in a fixed
+//                order (wg_sum, workgroup_sum.wgsl: TY = 1 and no barrier on CPU emulators).   x, y
 //   avgpool_bwd  one thread per lane of dx (256 per workgroup, 2-D grid).   dy, dx
 // Storage buffers are read_write (see elementwise.wgsl).
 
@@ -12,8 +12,6 @@ override CL: u32;          // channel lanes
 override NLANES: u32 = 1u; // N·HW·CL (backward)
 override TX: u32 = 16u;
 override TY: u32 = 16u;    // TX·TY = 256
-
-var<workgroup> red: array<V, 256>;
 
 @group(0) @binding(0) var<storage, read_write> pf_x: array<V>;
 @group(0) @binding(1) var<storage, read_write> pf_y: array<V>;
@@ -27,11 +25,8 @@ fn avgpool_fwd(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
   if (c < CL) {
     for (var p = lid.y; p < HW; p += TY) { s += pf_x[(n * HW + p) * CL + c]; }
   }
-  red[li] = s;
-  workgroupBarrier();
+  let t = wg_sum(s, li, lid.x);
   if (lid.y == 0u && c < CL) {
-    var t = V(0.0);
-    for (var k = 0u; k < TY; k++) { t += red[k * TX + lid.x]; }
     pf_y[n * CL + c] = t * (1.0 / f32(HW));
   }
 }

@@ -4,8 +4,8 @@
 //
 // One entry point, two passes when R is long (never a serial loop over R in one thread):
 //   pass 1  FINAL = false  grid (⌈CL/TX⌉, NB): block b sums rows [b·RPB, (b+1)·RPB) into
-//                          part[b][c] (each thread strides by TY; one barrier; thread (x, 0)
-//                          sums the TY partials of its lane);
+//                          part[b][c] (each thread strides by TY; thread (x, 0) sums the TY
+//                          partials of its lane: wg_sum, workgroup_sum.wgsl);
 //   pass 2  FINAL = true   the same kernel over the NB×CL partials with R = NB, one block,
 //                          writing out[c] (ACCUM: += else =).
 // When R ≤ RPB the single FINAL pass reads x directly. Fixed order: deterministic.
@@ -18,8 +18,6 @@ override TY: u32 = 16u;   // TX·TY = 256
 override RPB: u32 = 256u;
 override FINAL: bool = true;
 override ACCUM: bool = false;
-
-var<workgroup> red: array<V, 256>;
 
 @group(0) @binding(0) var<storage, read_write> cs_x: array<V>;
 @group(0) @binding(1) var<storage, read_write> cs_out: array<V>;
@@ -34,11 +32,8 @@ fn colsum(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) li
   if (c < CL) {
     for (var r = r0 + lid.y; r < r1; r += TY) { s += cs_x[r * CL + c]; }
   }
-  red[li] = s;
-  workgroupBarrier();
+  let t = wg_sum(s, li, lid.x);
   if (lid.y == 0u && c < CL) {
-    var t = V(0.0);
-    for (var k = 0u; k < TY; k++) { t += red[k * TX + lid.x]; }
     let o = select(wg.y * CL + c, c, FINAL);
     if (FINAL && ACCUM) { cs_out[o] = cs_out[o] + t; } else { cs_out[o] = t; }
   }
