@@ -10,7 +10,7 @@ import type { GpuContext } from '../gpu/context.ts';
 import { assertShape } from '../gpu/errors.ts';
 import { createKernel, type Kernel } from '../gpu/kernel.ts';
 import { createTensor, type Tensor } from '../gpu/tensor.ts';
-import { checkDisjoint, checkTensor, laneHeader, laneWidth, positiveInts, reduceTile } from './elementwise.ts';
+import { checkDisjoint, checkTensor, laneHeader, laneWidth, positiveInts, reduceTile, workgroupSum } from './elementwise.ts';
 import { grid1d, kernelPass, type Pass } from '../gpu/pass.ts';
 
 export interface L2NormShape {
@@ -57,9 +57,10 @@ export class L2Norm {
     assertShape(o.eps >= 0, () => `${label}: eps must be ≥ 0, got ${o.eps}`);
     const width = laneWidth(shape.dim);
     const DL = shape.dim / width;
-    // Threads along a row (the reduced axis) × rows per workgroup.
-    const { TX, TY } = reduceTile(DL);
-    const code = laneHeader(width) + l2Wgsl;
+    // Threads along a row (the reduced axis) × rows per workgroup; on CPU emulators one thread per row (row_sum without a barrier).
+    const sum = workgroupSum(ctx);
+    const { TX, TY } = sum.direct ? { TX: 1, TY: 64 } : reduceTile(DL);
+    const code = laneHeader(width) + sum.code + l2Wgsl;
     const constants = { ROWS: shape.rows, DL, TX, TY, EPS: o.eps };
     const [fwd, bwd] = await Promise.all([
       createKernel(ctx, { label: `${label}.forward`, code, entryPoint: 'l2_fwd', constants }),

@@ -7,10 +7,10 @@
 //
 // The host prepends `alias V = vec4<f32>;` (D % 4 == 0) or `alias V = f32;` and
 // `fn hsum(v: V) -> f32` (sum of the components); DL = D / lane width.
-// Workgroup: TX lanes along a row × TY rows (TX·TY = 256); each thread strides over its row by
-// TX, stores its partial, one barrier, then each thread reads the row total as the same
-// fixed-order sum of the TX partials: one dispatch per pass, deterministic, one barrier (CPU
-// emulators pay dearly per barrier).
+// Workgroup: TX lanes along a row × TY rows; each thread strides over its row by TX, then every
+// thread of the row gets the row total as the same fixed-order sum of the TX partials (row_sum,
+// workgroup_sum.wgsl: one barrier on GPUs; TX = 1 and no barrier on CPU emulators): one
+// dispatch per pass, deterministic.
 //   l2_fwd  x, y, norm       (norm: ROWS f32, the unclamped ‖x_r‖, saved for the backward)
 //   l2_bwd  y, dy, norm, dx
 // Storage buffers are read_write (see elementwise.wgsl).
@@ -21,16 +21,6 @@ override TX: u32 = 64u;
 override TY: u32 = 4u;
 override EPS: f32 = 1e-12;
 override ACCUM: bool = false;
-
-var<workgroup> red: array<f32, 256>;
-
-// The row's total, after one barrier: every thread of the row sums the TX partials in the same
-// fixed order (a broadcast without a second barrier; TX ≤ 64 reads of workgroup memory).
-fn row_total(ty: u32) -> f32 {
-  var t = 0.0;
-  for (var k = 0u; k < TX; k++) { t += red[ty * TX + k]; }
-  return t;
-}
 
 @group(0) @binding(0) var<storage, read_write> lf_x: array<V>;
 @group(0) @binding(1) var<storage, read_write> lf_y: array<V>;
@@ -48,10 +38,9 @@ fn l2_fwd(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: ve
       s += hsum(v * v);
     }
   }
-  red[li] = s;
-  workgroupBarrier();
+  let total = row_sum(s, li, lid.y);
   if (ok) {
-    let n = sqrt(row_total(lid.y));
+    let n = sqrt(total);
     let inv = 1.0 / max(n, EPS);
     for (var d = lid.x; d < DL; d += TX) { lf_y[row * DL + d] = lf_x[row * DL + d] * inv; }
     if (lid.x == 0u) { lf_norm[row] = n; }
@@ -75,11 +64,9 @@ fn l2_bwd(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: ve
       s += hsum(lb_y[i] * lb_dy[i]);
     }
   }
-  red[li] = s;
-  workgroupBarrier();
+  let dot = row_sum(s, li, lid.y);
   if (ok) {
     let n = lb_norm[row];
-    let dot = row_total(lid.y);
     let clamped = n < EPS;
     let inv = 1.0 / max(n, EPS);
     let proj = select(dot, 0.0, clamped);
