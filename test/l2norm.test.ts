@@ -6,18 +6,20 @@ import { submitChecked } from '../src/gpu/kernel.ts';
 import { createTensor, readF32, uploadTensor } from '../src/gpu/tensor.ts';
 import { L2Norm } from '../src/nn/l2norm.ts';
 import { l2NormalizeBackward, l2NormalizeForward } from '../src/ref/l2norm.ts';
-import { expectClose, randomArray, testGpu } from './helpers/gpu.ts';
+import { asHardwareGpu, expectClose, randomArray, testGpu } from './helpers/gpu.ts';
 
 const f64 = (a: ArrayLike<number>) => Float64Array.from(a);
 
 describe('l2norm', () => {
   test.each([
-    [7, 5],
-    [3, 12],
-    [65, 256],
-    [5, 130],
-  ])('%i×%i forward and backward', async (rows, dim) => {
-    const ctx = await testGpu();
+    [7, 5, 'emulator'],
+    [3, 12, 'emulator'],
+    [65, 256, 'emulator'],
+    [5, 130, 'emulator'],
+    [7, 5, 'gpu'],
+    [65, 256, 'gpu'],
+  ] as const)('%i×%i forward and backward (%s variant)', async (rows, dim, kind) => {
+    const ctx = kind === 'gpu' ? asHardwareGpu(await testGpu()) : await testGpu();
     const x = randomArray(rows * dim, rows * 31 + dim, -3, 3);
     // Row 1: tiny (‖x‖ ≈ 1e-14, below the clamp); row 2 (when there is one): all zeros.
     for (let d = 0; d < dim; d++) x[dim + d] = x[dim + d]! * 1e-14;

@@ -6,7 +6,7 @@ import { submitChecked } from '../src/gpu/kernel.ts';
 import { createTensor, readF32, uploadTensor } from '../src/gpu/tensor.ts';
 import { ColumnSum, Linear, type LinearShape } from '../src/nn/linear.ts';
 import { linearBackward, linearForward } from '../src/ref/linear.ts';
-import { expectClose, randomArray, testGpu } from './helpers/gpu.ts';
+import { asHardwareGpu, expectClose, randomArray, testGpu } from './helpers/gpu.ts';
 
 const f64 = (a: ArrayLike<number>) => Float64Array.from(a);
 
@@ -74,11 +74,14 @@ describe('linear', () => {
 
 describe('column sums', () => {
   test.each([
-    [5, 3],
-    [1000, 7],
-    [2049, 64],
-  ])('%i×%i', async (R, C) => {
-    const ctx = await testGpu();
+    [5, 3, 'emulator'],
+    [1000, 7, 'emulator'],
+    [2049, 64, 'emulator'],
+    [5, 3, 'gpu'],
+    [1000, 7, 'gpu'],
+    [2049, 64, 'gpu'],
+  ] as const)('%i×%i (%s variant)', async (R, C, kind) => {
+    const ctx = kind === 'gpu' ? asHardwareGpu(await testGpu()) : await testGpu();
     const x = randomArray(R * C, R + C);
     const cs = await ColumnSum.create(ctx, R, C, { accumulate: true });
     const X = uploadTensor(ctx, x, [R, C], 'x');

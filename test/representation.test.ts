@@ -12,7 +12,7 @@ import { createTensor, readF32, uploadTensor } from '../src/gpu/tensor.ts';
 import { parseNpy } from '../src/io/npy.ts';
 import { RepresentationHealth, RepresentationHealthPlan } from '../src/mira/representation.ts';
 import { effectiveRankOf, representationHealth, singularValues, symmetricEigenvalues } from '../src/ref/representation.ts';
-import { randomArray, seededRandom, testGpu } from './helpers/gpu.ts';
+import { asHardwareGpu, randomArray, seededRandom, testGpu } from './helpers/gpu.ts';
 
 /**
  * A B×D matrix with unit rows and σ all equal, so that its effective rank is min(B, D) even after
@@ -105,14 +105,16 @@ describe('representation health against PyTorch (scripts/fixtures/make_mio_fixtu
 
 describe('representation health on the GPU', () => {
   test.each([
-    [2, 1],
-    [7, 3],
-    [3, 7],
-    [64, 128],
-    [257, 3],
-    [40, 40],
-  ])('B=%i D=%i against float64: the three metrics and the singular values', async (B, D) => {
-    const ctx = await testGpu();
+    [2, 1, 'emulator'],
+    [7, 3, 'emulator'],
+    [3, 7, 'emulator'],
+    [64, 128, 'emulator'],
+    [257, 3, 'emulator'],
+    [40, 40, 'emulator'],
+    [7, 3, 'gpu'],
+    [64, 128, 'gpu'],
+  ] as const)('B=%i D=%i against float64: the three metrics and the singular values (%s variant)', async (B, D, kind) => {
+    const ctx = kind === 'gpu' ? asHardwareGpu(await testGpu()) : await testGpu();
     const p1 = randomArray(B * D, B + 7 * D, -1, 1);
     const p2 = Float32Array.from(p1, (v, i) => v + 0.5 * Math.sin(i));
     const g = await gpuHealth(ctx, B, D, p1, p2);

@@ -17,14 +17,14 @@
 // The Jacobi kernel is one workgroup and costs about 6·n²·m FLOPs per sweep (n = min(B, D),
 // m = max(B, D)): a few milliseconds at n = 128 on a GPU, so a trainer should record it on
 // logging steps, not every step. min(B, D) ≤ 512 is accepted.
-import code from '../shaders/representation.wgsl?raw';
+import representationWgsl from '../shaders/representation.wgsl?raw';
 import type { GpuContext } from '../gpu/context.ts';
 import { ShapeError } from '../gpu/errors.ts';
 import { Gemm } from '../gpu/gemm.ts';
 import { grid1d, type Pass } from '../gpu/pass.ts';
 import { createKernel, type BoundKernel, type Kernel, type PassTimer } from '../gpu/kernel.ts';
 import { createTensor, type Tensor } from '../gpu/tensor.ts';
-import { checkDisjoint, checkTensor, nextPow2, reduceTile } from '../nn/elementwise.ts';
+import { checkDisjoint, checkTensor, laneHeader, nextPow2, reduceTile, workgroupSum } from '../nn/elementwise.ts';
 
 /** The most vectors the one-workgroup Jacobi solver takes (min(B, D)). */
 export const MAX_JACOBI_VECTORS = 512;
@@ -66,8 +66,12 @@ export class RepresentationHealth {
     const NE = NV + (NV % 2);
     // Threads per pair: the 256 threads shared among the NE/2 pairs of a round, a power of two.
     const TPP = Math.max(1, Math.min(64, 256 / nextPow2(NE / 2)));
-    const overD = reduceTile(D);
-    const overB = reduceTile(B);
+    // Rows of D (normalize) or B (uniform) values: TX threads per row, TY rows per workgroup; one thread per row on CPU emulators (row_sum without a barrier).
+    const sum = workgroupSum(ctx);
+    const rowTile = (n: number) => (sum.direct ? { TX: 1, TY: 64 } : reduceTile(n));
+    const overD = rowTile(D);
+    const overB = rowTile(B);
+    const code = laneHeader(1) + sum.code + representationWgsl;
     const [normalize, uniform, jacobi, gram] = await Promise.all([
       createKernel(ctx, { label: 'representation.normalize', code, entryPoint: 'rh_normalize', constants: { B, D, ...overD } }),
       createKernel(ctx, { label: 'representation.uniform', code, entryPoint: 'rh_uniform', constants: { B, D, ...overB } }),

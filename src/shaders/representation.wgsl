@@ -38,13 +38,9 @@ override COLS: bool = true;
 override MAX_SWEEPS: u32 = 20u;
 override TOL: f32 = 1e-6;
 
-var<workgroup> red: array<f32, 768>;
-
-fn row_total(slot: u32, ty: u32) -> f32 {
-  var t = 0.0;
-  for (var k = 0u; k < TX; k++) { t += red[slot * 256u + ty * TX + k]; }
-  return t;
-}
+// rh_jacobi's tree; rh_normalize and rh_uniform sum their rows with row_sum (workgroup_sum.wgsl,
+// prepended by the host: without a barrier on CPU emulators, where TX = 1).
+var<workgroup> jac_red: array<f32, 768>;
 
 fn row_index(wg: vec3<u32>, nwg: vec3<u32>, ly: u32) -> u32 {
   return (wg.y * nwg.x + wg.x) * TY + ly;
@@ -73,15 +69,14 @@ fn rh_normalize(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) n
       s12 = fma(a, b, s12);
     }
   }
-  red[li] = s1;
-  red[256u + li] = s2;
-  red[512u + li] = s12;
-  workgroupBarrier();
+  let t1 = row_sum(s1, li, lid.y);
+  let t2 = row_sum(s2, li, lid.y);
+  let t12 = row_sum(s12, li, lid.y);
   if (ok) {
-    let inv1 = 1.0 / max(sqrt(row_total(0u, lid.y)), EPS);
-    let inv2 = 1.0 / max(sqrt(row_total(1u, lid.y)), EPS);
+    let inv1 = 1.0 / max(sqrt(t1), EPS);
+    let inv2 = 1.0 / max(sqrt(t2), EPS);
     for (var d = lid.x; d < D; d += TX) { n_z[i * D + d] = n_p1[i * D + d] * inv1; }
-    if (lid.x == 0u) { n_cos[i] = row_total(2u, lid.y) * inv1 * inv2; }
+    if (lid.x == 0u) { n_cos[i] = t12 * inv1 * inv2; }
   }
 }
 
@@ -101,9 +96,8 @@ fn rh_uniform(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg
       if (j != i) { s += exp(-2.0 * max(gii + u_g[j * B + j] - 2.0 * u_g[i * B + j], 0.0)); }
     }
   }
-  red[li] = s;
-  workgroupBarrier();
-  if (ok && lid.x == 0u) { u_row[i] = row_total(0u, lid.y); }
+  let total = row_sum(s, li, lid.y);
+  if (ok && lid.x == 0u) { u_row[i] = total; }
 }
 
 // ---------------------------------------------------------------- rh_jacobi
@@ -124,10 +118,10 @@ fn pair_of(r: u32, k: u32) -> vec2<u32> {
   return vec2<u32>((r + k) % m, (r + m - k) % m);
 }
 
-// Fixed-order tree over slot 0 of red (256 partials); the total is in red[0] after it.
+// Fixed-order tree over slot 0 of jac_red (256 partials); the total is in jac_red[0] after it.
 fn tree(li: u32) {
   for (var h = 128u; h > 0u; h >>= 1u) {
-    if (li < h) { red[li] += red[li + h]; }
+    if (li < h) { jac_red[li] += jac_red[li + h]; }
     workgroupBarrier();
   }
 }
@@ -167,9 +161,9 @@ fn rh_jacobi(@builtin(local_invocation_index) li: u32) {
             ga = fma(x, y, ga);
           }
         }
-        red[li] = al;
-        red[256u + li] = be;
-        red[512u + li] = ga;
+        jac_red[li] = al;
+        jac_red[256u + li] = be;
+        jac_red[512u + li] = ga;
         workgroupBarrier();
         if (valid) {
           let g0 = li - lane;
@@ -177,9 +171,9 @@ fn rh_jacobi(@builtin(local_invocation_index) li: u32) {
           var b = 0.0;
           var g = 0.0;
           for (var t = 0u; t < TPP; t++) {
-            a += red[g0 + t];
-            b += red[256u + g0 + t];
-            g += red[512u + g0 + t];
+            a += jac_red[g0 + t];
+            b += jac_red[256u + g0 + t];
+            g += jac_red[512u + g0 + t];
           }
           if (a > 0.0 && b > 0.0 && abs(g) > TOL * sqrt(a * b)) {
             let zeta = (b - a) / (2.0 * g);
@@ -217,14 +211,14 @@ fn rh_jacobi(@builtin(local_invocation_index) li: u32) {
   // Alignment and uniformity: fixed-order sums over the rows.
   var sc = 0.0;
   for (var i = li; i < B; i += 256u) { sc += j_cos[i]; }
-  red[li] = sc;
+  jac_red[li] = sc;
   workgroupBarrier();
   tree(li);
-  let align_sum = red[0];
+  let align_sum = jac_red[0];
   workgroupBarrier();
   var su = 0.0;
   for (var i = li; i < B; i += 256u) { su += j_urow[i]; }
-  red[li] = su;
+  jac_red[li] = su;
   workgroupBarrier();
   tree(li);
   storageBarrier();
@@ -239,7 +233,7 @@ fn rh_jacobi(@builtin(local_invocation_index) li: u32) {
       }
     }
     j_out[0] = align_sum / f32(B);
-    j_out[1] = log(red[0] / (f32(B) * f32(B - 1u)));
+    j_out[1] = log(jac_red[0] / (f32(B) * f32(B - 1u)));
     j_out[2] = select(0.0, exp(h), total > 0.0);
   }
 }

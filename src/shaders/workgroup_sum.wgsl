@@ -6,8 +6,9 @@
 //                        the row (l2norm.wgsl: rows)
 // src/nn/elementwise.ts (workgroupSum) prepends the section of the adapter's variant
 // ("// @variant NAME" up to the next one):
-//   tree    GPUs: workgroup memory, one barrier, TY serial adds per lane (a GPU hardly notices
-//           TY ≤ 64 adds; CPU emulators pay per barrier).
+//   tree    GPUs: workgroup memory, a barrier, TY (TX) serial adds per lane (row), and a barrier
+//           so that the next call may reuse the memory (a GPU hardly notices TY ≤ 64 adds; CPU
+//           emulators pay per barrier).
 //   direct  CPU emulators, TY = 1 (wg_sum) or TX = 1 (row_sum): the thread's own value; the module
 //           then holds no barrier and no workgroup memory, which SwiftShader would compile as a
 //           coroutine (0.3–0.9 s a pipeline), and lavapipe runs a row of 64 vec4 alone faster than
@@ -21,6 +22,7 @@ fn wg_sum(s: V, li: u32, lx: u32) -> V {
   workgroupBarrier();
   var t = V(0.0);
   for (var k = 0u; k < TY; k++) { t += red[k * TX + lx]; }
+  workgroupBarrier();  // every read done before a next call overwrites red
   return t;
 }
 
@@ -31,6 +33,7 @@ fn row_sum(s: f32, li: u32, ty: u32) -> f32 {
   workgroupBarrier();
   var t = 0.0;
   for (var k = 0u; k < TX; k++) { t += red_row[ty * TX + k]; }
+  workgroupBarrier();  // every read done before a next call overwrites red_row
   return t;
 }
 

@@ -15,6 +15,14 @@ export async function testGpu(): Promise<GpuContext> {
   return ctx;
 }
 
+/**
+ * The same device seen as a hardware GPU (isSoftware false): layers then pick their GPU variants
+ * (barrier reductions, tiled GEMMs), so those run in the tests on the CPU emulator too.
+ */
+export function asHardwareGpu(ctx: GpuContext): GpuContext {
+  return { ...ctx, info: { ...ctx.info, isSoftware: false } };
+}
+
 /** Deterministic uniform values in [0, 1) (mulberry32), so failures reproduce. */
 export const seededRandom = mulberry32;
 
