@@ -1,5 +1,5 @@
 // Host side of the GEMM core (src/shaders/gemm_core.wgsl + gemm_plain.wgsl):
-// C[M×N] = alpha · op(A) · op(B) + beta · C (+ bias), specialised per shape at pipeline creation.
+// C[M×N] = alpha · op(A) · op(B) + beta · C (+ bias): one pipeline per (flags, thread layout), the sizes in a uniform.
 import coreWgsl from '../shaders/gemm_core.wgsl?raw';
 import plainWgsl from '../shaders/gemm_plain.wgsl?raw';
 import reduceWgsl from '../shaders/gemm_reduce.wgsl?raw';
@@ -124,6 +124,9 @@ export function splitChunk(K: number, splits: number): number {
   return Math.ceil(K / splits / 16) * 16;
 }
 
+// gemm_plain.wgsl's PlainDims: m, n, k, lda, ldb, ldc, k_chunk (u32), alpha, beta (f32); padded to 16 bytes.
+const PLAIN_DIMS_BYTES = 48;
+
 /**
  * gemm_plain.wgsl with its operand declarations: A, B and C (or the split-K partial, also N wide)
  * as vec4 arrays when their row strides are multiples of 4, so each 4-run the core reads is one load.
@@ -145,6 +148,8 @@ export class Gemm {
     readonly splits: number,
     /** The core's thread layout ('tiled' and 'direct'). */
     readonly tile: GemmTile | null,
+    /** gemm_plain.wgsl's uniform `dims` (sizes, strides, k_chunk, alpha, beta); null for 'naive'. */
+    private readonly dims: GPUBuffer | null,
   ) {}
 
   static async create(ctx: GpuContext, shape: GemmShape, variant: GemmVariant = defaultGemmVariant(ctx)): Promise<Gemm> {
@@ -163,7 +168,7 @@ export class Gemm {
     if (variant === 'naive') {
       assertShape(!s.transA && !s.transB && s.alpha === 1 && s.beta === 0 && !s.bias && s.splitK === 1, () => 'gemm: the naive variant supports plain C = A·B only');
       const k = await createKernel(ctx, { label: 'gemm.naive', code: naiveWgsl, constants: { M: s.M, N: s.N, K: s.K } });
-      return new Gemm(ctx, s, variant, k, null, 1, null);
+      return new Gemm(ctx, s, variant, k, null, 1, null, null);
     }
     const tile = forcedTile ?? gemmTile(variant, s.M, s.N);
     assertShape(isGemmTile(variant, tile), () => `gemm: thread layout ${tile.tx}×${tile.ty} is not one the ${variant} core runs`);
@@ -173,31 +178,33 @@ export class Gemm {
       label: `gemm.${variant}`,
       code: gemmSource(plainIo(s.transA ? s.M : s.K, s.transB ? s.K : s.N, s.N)),
       entryPoint: gemmEntry(variant),
+      // Only what changes the code: the sizes are the uniform `dims` (gemm_plain.wgsl), so GEMMs of
+      // different sizes with the same flags and thread layout share one pipeline.
       constants: {
         ...tileConstants(tile),
-        M: s.M,
-        N: s.N,
-        K: s.K,
-        K_CHUNK: splits > 1 ? chunk : 1 << 30,
-        LDA: s.transA ? s.M : s.K,
-        LDB: s.transB ? s.K : s.N,
-        LDC: s.N,
         TRANS_A: s.transA,
         TRANS_B: s.transB,
         A_COLS: s.transA,
         B_COLS: s.transB,
-        ALPHA: s.alpha,
-        BETA: s.beta,
+        READ_C: s.beta !== 0,
         HAS_BIAS: s.bias,
         SPLIT_K: splits > 1,
+        M4: s.M % 4 === 0,
+        N4: s.N % 4 === 0,
+        K4: s.K % 4 === 0,
       },
     });
+    const dims = createBuffer(ctx, PLAIN_DIMS_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, 'gemm.dims');
+    const words = new ArrayBuffer(PLAIN_DIMS_BYTES);
+    new Uint32Array(words, 0, 7).set([s.M, s.N, s.K, s.transA ? s.M : s.K, s.transB ? s.K : s.N, s.N, splits > 1 ? chunk : 1 << 30]);
+    new Float32Array(words, 28, 2).set([s.alpha, s.beta]);
+    ctx.device.queue.writeBuffer(dims, 0, words);
     const reduce =
       splits > 1
         ? await createKernel(ctx, { label: 'gemm.splitk_reduce', code: reduceWgsl, constants: { SIZE: s.M * s.N, SPLITS: splits, ALPHA: s.alpha, BETA: s.beta } })
         : null;
     assertShape(!(splits > 1 && s.bias), () => 'gemm: bias with split-K is not supported; add the bias separately');
-    return new Gemm(ctx, s, variant, main, reduce, splits, tile);
+    return new Gemm(ctx, s, variant, main, reduce, splits, tile, dims);
   }
 
   get flops(): number {
@@ -222,12 +229,12 @@ export class Gemm {
       this.dummyBias ??= createBuffer(this.ctx, 4, STORAGE(), 'gemm.no_bias');
       const v = this.variant as 'tiled' | 'direct';
       return this.pass([
-        { kernel: this.main.bind([a, b, this.partial, this.dummyBias]), grid: gemmGrid(v, M, N, this.splits, this.tile!) },
+        { kernel: this.main.bind([a, b, this.partial, this.dummyBias, this.dims!]), grid: gemmGrid(v, M, N, this.splits, this.tile!) },
         { kernel: this.reduce!.bind([this.partial, c]), grid: grid1d(this.ctx, M * N, 256) },
       ]);
     }
     this.dummyBias ??= createBuffer(this.ctx, 4, STORAGE(), 'gemm.no_bias');
-    return this.pass([{ kernel: this.main.bind([a, b, c, bias ?? this.dummyBias]), grid: gemmGrid(this.variant as 'tiled' | 'direct', M, N, 1, this.tile!) }]);
+    return this.pass([{ kernel: this.main.bind([a, b, c, bias ?? this.dummyBias, this.dims!]), grid: gemmGrid(this.variant as 'tiled' | 'direct', M, N, 1, this.tile!) }]);
   }
 
   /** The bound dispatches as a Pass: the GEMM's FLOPs, and A, B and C each moved once. */

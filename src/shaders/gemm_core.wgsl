@@ -29,9 +29,12 @@
 // gets z (the split), so a deterministic reduce can sum the partial products in a fixed order
 // afterwards. An io may read more into z (dgrad: the phase class and the split).
 
-override M: u32;
-override N: u32;
-override K: u32;
+// The product's sizes, for the io files that specialise on them (the convolutions: their index
+// math folds to constants). gemm_plain.wgsl leaves them unset and reads its sizes from a uniform, so
+// that one pipeline serves every plain GEMM with the same flags and tile.
+override M: u32 = 0u;
+override N: u32 = 0u;
+override K: u32 = 0u;
 // K-range per split; a multiple of 16 (the tiled K-step). K_CHUNK >= K means no split.
 override K_CHUNK: u32 = 1u << 30u;
 override TX: u32 = 16u;
