@@ -101,7 +101,9 @@ if (swiftshader) {
   const cases = first.ratios.map((r) => r.case);
   const medians = cases.map((c) => {
     const of = (k) => median(pairs.map((p) => p.ratios.find((r) => r.case === c)[k]));
-    return { case: c, node_ms: of('node_ms'), page_ms: of('page_ms'), page_over_node_speed: of('page_over_node_speed') };
+    const best = (k) => Math.min(...pairs.map((p) => p.ratios.find((r) => r.case === c)[k]));
+    // The best of each side is what the machine's other work disturbed least; their ratio, beside the median one.
+    return { case: c, node_ms: of('node_ms'), page_ms: of('page_ms'), page_over_node_speed: of('page_over_node_speed'), best_node_ms: best('node_ms'), best_page_ms: best('page_ms'), best_page_over_node_speed: best('node_ms') / best('page_ms') };
   });
   // How Node waited for the GPU (src/gpu/node.ts): napping between dawn.node's polls, or its spin (MIRA_NODE_SPIN_WAIT=1).
   const nodeWait = process.env.MIRA_NODE_SPIN_WAIT === '1' ? 'spin (MIRA_NODE_SPIN_WAIT=1)' : 'nap between polls';
@@ -110,7 +112,12 @@ if (swiftshader) {
   else {
     console.log(`Node: ${first.node.adapter} via ${first.node.driver}, waiting for the GPU by ${nodeWait}\nPage: ${first.browser.adapter}\nBoth time the same suite code (bench/*.bench.ts) on the same driver; Node ms ÷ page ms = page speed / Node speed (1 = no browser overhead).`);
     for (const [i, p] of pairs.entries()) for (const r of p.ratios) console.log(`pair ${i + 1} ${r.case}: Node ${r.node_ms.toFixed(1)} ms (load ${p.node_load1}), page ${r.page_ms.toFixed(1)} ms (load ${p.page_load1}), page speed / Node speed ${r.page_over_node_speed.toFixed(2)}`);
-    if (repeat > 1) for (const r of medians) console.log(`median of ${repeat} ${r.case}: Node ${r.node_ms.toFixed(1)} ms, page ${r.page_ms.toFixed(1)} ms, page speed / Node speed ${r.page_over_node_speed.toFixed(2)}`);
+    if (repeat > 1) {
+      for (const r of medians) {
+        console.log(`median of ${repeat} ${r.case}: Node ${r.node_ms.toFixed(1)} ms, page ${r.page_ms.toFixed(1)} ms, page speed / Node speed ${r.page_over_node_speed.toFixed(2)}`);
+        console.log(`best of ${repeat} ${r.case}: Node ${r.best_node_ms.toFixed(1)} ms, page ${r.best_page_ms.toFixed(1)} ms, page speed / Node speed ${r.best_page_over_node_speed.toFixed(2)}`);
+      }
+    }
   }
   process.exit(failed ? 1 : 0);
 }
