@@ -135,12 +135,46 @@ fn gemm_tiled(@builtin(workgroup_id) wg: vec3<u32>,
   store_c4(m + 3u, n, acc3, wg.z);
 }
 
-/** Rows m..m+3 of A at k..k+3, as the columns of a matrix (column r = A[m + r, k..k+3]). */
+// The direct core's loops over the 4×4 block keep one copy of the io's load and store code instead
+// of four inlined copies: CPU emulators compile a pipeline's code (SwiftShader when the pipeline is
+// created, lavapipe at its first dispatch), and the convolution ios' index math made each GEMM
+// pipeline one of the costliest to build. The loops index no array: four registers rotate by one
+// per iteration (after four they are back in place), so SwiftShader, which keeps the loops, needs
+// no private memory, and lavapipe, which unrolls them, folds the moves away.
+
+/** Rows m..m+3 of A at k..k+3, as the columns of a matrix (column r = A[m + r, k..k+3]); A_COLS. */
 fn a_rows(m: u32, k: u32) -> mat4x4<f32> {
-  if (A_COLS) {
-    return transpose(mat4x4<f32>(load_a4_col(m, k), load_a4_col(m, k + 1u), load_a4_col(m, k + 2u), load_a4_col(m, k + 3u)));
+  var c0 = vec4<f32>(0.0);
+  var c1 = vec4<f32>(0.0);
+  var c2 = vec4<f32>(0.0);
+  var c3 = vec4<f32>(0.0);
+  for (var j = 0u; j < 4u; j++) {
+    let col = load_a4_col(m, k + j);   // A[m..m+3, k + j]
+    c0 = c1;
+    c1 = c2;
+    c2 = c3;
+    c3 = col;
   }
-  return mat4x4<f32>(load_a4(m, k), load_a4(m + 1u, k), load_a4(m + 2u, k), load_a4(m + 3u, k));
+  return transpose(mat4x4<f32>(c0, c1, c2, c3));
+}
+
+/** Rows k..k+3 of B at columns n..n+3, as the columns of a matrix (column j = B[k + j, n..n+3]). */
+fn b_rows(k: u32, n: u32) -> mat4x4<f32> {
+  var v0 = vec4<f32>(0.0);
+  var v1 = vec4<f32>(0.0);
+  var v2 = vec4<f32>(0.0);
+  var v3 = vec4<f32>(0.0);
+  for (var j = 0u; j < 4u; j++) {
+    var v: vec4<f32>;
+    if (B_COLS) { v = load_b4_col(k, n + j); } else { v = load_b4(k + j, n); }   // B[k..k+3, n + j] or B[k + j, n..n+3]
+    v0 = v1;
+    v1 = v2;
+    v2 = v3;
+    v3 = v;
+  }
+  let b = mat4x4<f32>(v0, v1, v2, v3);
+  if (B_COLS) { return transpose(b); }
+  return b;
 }
 
 @compute @workgroup_size(TX, TY, 1)
@@ -148,30 +182,34 @@ fn gemm_direct(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
   let m = (wg.y * TY + lid.y) * 4u;
   let n = (wg.x * TX + lid.x) * 4u;
   let kr = k_range(wg.z);
+  // acc_r = Σ_k A[m + r, k] · B[k, n..n+3]; inside the row loop acc0 is row r's.
   var acc0 = vec4<f32>(0.0);
   var acc1 = vec4<f32>(0.0);
   var acc2 = vec4<f32>(0.0);
   var acc3 = vec4<f32>(0.0);
   for (var k = kr.x; k < kr.y; k += 4u) {
-    let a = a_rows(m, k);
-    if (B_COLS) {
-      // Columns of B: acc_r[c] += dot(A[m + r, k..k+3], B[k..k+3, n + c]).
-      let bc = mat4x4<f32>(load_b4_col(k, n), load_b4_col(k, n + 1u), load_b4_col(k, n + 2u), load_b4_col(k, n + 3u));
-      acc0 += a[0] * bc;
-      acc1 += a[1] * bc;
-      acc2 += a[2] * bc;
-      acc3 += a[3] * bc;
-    } else {
-      // Rows of B as the columns of a matrix: acc_r += Σ_j A[m + r, k + j] · B[k + j, n..n+3].
-      let br = mat4x4<f32>(load_b4(k, n), load_b4(k + 1u, n), load_b4(k + 2u, n), load_b4(k + 3u, n));
-      acc0 += br * a[0];
-      acc1 += br * a[1];
-      acc2 += br * a[2];
-      acc3 += br * a[3];
+    let b = b_rows(k, n);
+    var a = mat4x4<f32>();
+    if (A_COLS) { a = a_rows(m, k); }
+    for (var r = 0u; r < 4u; r++) {
+      var ar: vec4<f32>;
+      if (A_COLS) {
+        ar = a[0];
+        a = mat4x4<f32>(a[1], a[2], a[3], a[0]);
+      } else {
+        ar = load_a4(m + r, k);
+      }
+      let t = fma(b[3], vec4<f32>(ar.w), fma(b[2], vec4<f32>(ar.z), fma(b[1], vec4<f32>(ar.y), fma(b[0], vec4<f32>(ar.x), acc0))));
+      acc0 = acc1;
+      acc1 = acc2;
+      acc2 = acc3;
+      acc3 = t;
     }
   }
-  store_c4(m + 0u, n, acc0, wg.z);
-  store_c4(m + 1u, n, acc1, wg.z);
-  store_c4(m + 2u, n, acc2, wg.z);
-  store_c4(m + 3u, n, acc3, wg.z);
+  for (var r = 0u; r < 4u; r++) {
+    store_c4(m + r, n, acc0, wg.z);
+    acc0 = acc1;
+    acc1 = acc2;
+    acc2 = acc3;
+  }
 }
