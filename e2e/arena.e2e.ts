@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium, newWatchedPage, screenshotPath } from './chromium.ts';
+import { elapsedLog, launchChromium, newWatchedPage, screenshotPath } from './chromium.ts';
 
 const METHODS = ['mira', 'swav', 'naive'];
 const STEPS = 3;
@@ -19,11 +19,8 @@ const CHARTS = ['arena-knn-top-1', 'arena-linear-top-1', 'arena-loss', 'arena-ef
 let browser: Browser;
 let page: Page;
 const consoleErrors: string[] = [];
-const t0 = performance.now();
 
-function log(msg: string): void {
-  console.log(`[e2e] ${((performance.now() - t0) / 1000).toFixed(0)} s: ${msg}`);
-}
+const log = elapsedLog();
 
 async function points(testid: string): Promise<number> {
   return Number((await page.getByTestId(testid).getAttribute('data-points')) ?? 0);

@@ -12,7 +12,7 @@
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
 import { gzipSync } from 'node:zlib';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium, newWatchedPage, screenshotPath } from './chromium.ts';
+import { elapsedLog, launchChromium, newWatchedPage, screenshotPath } from './chromium.ts';
 import { loadDataset } from '../src/data/node-fs.ts';
 import { encodeSafetensors } from '../src/io/safetensors.ts';
 import { encodeCheckpoint, initialState } from '../src/nn/checkpoint.ts';
@@ -25,15 +25,12 @@ const QUERY = '?p=tiny&kb=40&kq=40&ke=3&c=2';
 let browser: Browser;
 let page: Page;
 const consoleErrors: string[] = [];
-const t0 = performance.now();
 let model: Buffer;
 let optimizer: Buffer;
 let nanModel: Buffer;
 let train: TrainConfig;
 
-function log(msg: string): void {
-  console.log(`[e2e] ${((performance.now() - t0) / 1000).toFixed(0)} s: ${msg}`);
-}
+const log = elapsedLog();
 
 async function status(): Promise<{ phase: string; step: number; text: string }> {
   const el = page.getByTestId('train-status');

@@ -53,6 +53,12 @@ export async function launchChromium(extraArgs: readonly string[] = []): Promise
  * Where the tests and the bench build the app: their own folders under the git-ignored .cache/,
  * so they never overwrite `npm run build`'s dist/ or each other.
  */
+/** A progress logger for a browser test: each line says how many seconds have passed since the logger was made. */
+export function elapsedLog(): (msg: string) => void {
+  const t0 = performance.now();
+  return (msg) => console.log(`[e2e] ${((performance.now() - t0) / 1000).toFixed(0)} s: ${msg}`);
+}
+
 /** A dark-scheme page whose console errors, uncaught exceptions and worker console errors are pushed into `errors`
  *  (every browser test asserts it stays empty). */
 export async function newWatchedPage(browser: Browser, errors: string[], viewport: { width: number; height: number }, opts: { acceptDownloads?: boolean } = {}): Promise<Page> {

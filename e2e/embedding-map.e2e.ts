@@ -6,7 +6,7 @@
 // No console errors. The screenshot goes to .cache/screenshots/ (docs/screenshots/ with `npm run screenshots`).
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium, newWatchedPage, screenshotPath } from './chromium.ts';
+import { elapsedLog, launchChromium, newWatchedPage, screenshotPath } from './chromium.ts';
 
 const QUERIES = 120;
 const QUERY = `?p=tiny&kb=60&kq=${QUERIES}`;
@@ -14,11 +14,8 @@ const QUERY = `?p=tiny&kb=60&kq=${QUERIES}`;
 let browser: Browser;
 let page: Page;
 const consoleErrors: string[] = [];
-const t0 = performance.now();
 
-function log(msg: string): void {
-  console.log(`[e2e] ${((performance.now() - t0) / 1000).toFixed(0)} s: ${msg}`);
-}
+const log = elapsedLog();
 
 async function stepNow(): Promise<number> {
   return Number(await page.getByTestId('train-status').getAttribute('data-step'));

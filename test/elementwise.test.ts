@@ -9,7 +9,7 @@ import type { Pass } from '../src/gpu/pass.ts';
 import { Add, Relu } from '../src/nn/elementwise.ts';
 import { GlobalAvgPool } from '../src/nn/pool.ts';
 import { globalAvgPoolBackward, globalAvgPoolForward, reluBackward, reluForward, residualAdd } from '../src/ref/elementwise.ts';
-import { asHardwareGpu, expectClose, randomArray, testGpu } from './helpers/gpu.ts';
+import { expectClose, randomArray, testGpu, testGpuAs } from './helpers/gpu.ts';
 
 async function run(label: string, ...passes: Pass[]): Promise<void> {
   const ctx = await testGpu();
@@ -80,7 +80,7 @@ describe('global average pool', () => {
     { batch: 2, height: 17, width: 19, channels: 12 },
   ];
   test.each(shapes.flatMap((s) => (['emulator', 'gpu'] as const).map((kind) => ({ ...s, kind }))))('$batch×$height×$width×$channels: forward and backward ($kind variant)', async ({ kind, ...s }) => {
-    const ctx = kind === 'gpu' ? asHardwareGpu(await testGpu()) : await testGpu();
+    const ctx = await testGpuAs(kind);
     const nIn = s.batch * s.height * s.width * s.channels;
     const nOut = s.batch * s.channels;
     const x = randomArray(nIn, 8);

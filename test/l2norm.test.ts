@@ -6,7 +6,7 @@ import { submitChecked } from '../src/gpu/kernel.ts';
 import { createTensor, readF32, uploadTensor } from '../src/gpu/tensor.ts';
 import { L2Norm } from '../src/nn/l2norm.ts';
 import { l2NormalizeBackward, l2NormalizeForward } from '../src/ref/l2norm.ts';
-import { asHardwareGpu, expectClose, randomArray, testGpu } from './helpers/gpu.ts';
+import { expectClose, randomArray, testGpu, testGpuAs } from './helpers/gpu.ts';
 
 const f64 = (a: ArrayLike<number>) => Float64Array.from(a);
 
@@ -19,7 +19,7 @@ describe('l2norm', () => {
     [7, 5, 'gpu'],
     [65, 256, 'gpu'],
   ] as const)('%i×%i forward and backward (%s variant)', async (rows, dim, kind) => {
-    const ctx = kind === 'gpu' ? asHardwareGpu(await testGpu()) : await testGpu();
+    const ctx = await testGpuAs(kind);
     const x = randomArray(rows * dim, rows * 31 + dim, -3, 3);
     // Row 1: tiny (‖x‖ ≈ 1e-14, below the clamp); row 2 (when there is one): all zeros.
     for (let d = 0; d < dim; d++) x[dim + d] = x[dim + d]! * 1e-14;

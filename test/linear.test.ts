@@ -6,7 +6,7 @@ import { submitChecked } from '../src/gpu/kernel.ts';
 import { createTensor, readF32, uploadTensor } from '../src/gpu/tensor.ts';
 import { ColumnSum, Linear, type LinearShape } from '../src/nn/linear.ts';
 import { linearBackward, linearForward } from '../src/ref/linear.ts';
-import { asHardwareGpu, expectClose, randomArray, testGpu } from './helpers/gpu.ts';
+import { expectClose, randomArray, testGpu, testGpuAs } from './helpers/gpu.ts';
 
 const f64 = (a: ArrayLike<number>) => Float64Array.from(a);
 
@@ -81,7 +81,7 @@ describe('column sums', () => {
     [1000, 7, 'gpu'],
     [2049, 64, 'gpu'],
   ] as const)('%i×%i (%s variant)', async (R, C, kind) => {
-    const ctx = kind === 'gpu' ? asHardwareGpu(await testGpu()) : await testGpu();
+    const ctx = await testGpuAs(kind);
     const x = randomArray(R * C, R + C);
     const cs = await ColumnSum.create(ctx, R, C, { accumulate: true });
     const X = uploadTensor(ctx, x, [R, C], 'x');

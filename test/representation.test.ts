@@ -12,7 +12,7 @@ import { createTensor, readF32, uploadTensor } from '../src/gpu/tensor.ts';
 import { parseNpy } from '../src/io/npy.ts';
 import { RepresentationHealth, RepresentationHealthPlan } from '../src/mira/representation.ts';
 import { effectiveRankOf, representationHealth, singularValues, symmetricEigenvalues } from '../src/ref/representation.ts';
-import { asHardwareGpu, randomArray, seededRandom, testGpu } from './helpers/gpu.ts';
+import { randomArray, seededRandom, testGpu, testGpuAs } from './helpers/gpu.ts';
 
 /**
  * A B×D matrix with unit rows and σ all equal, so that its effective rank is min(B, D) even after
@@ -114,7 +114,7 @@ describe('representation health on the GPU', () => {
     [7, 3, 'gpu'],
     [64, 128, 'gpu'],
   ] as const)('B=%i D=%i against float64: the three metrics and the singular values (%s variant)', async (B, D, kind) => {
-    const ctx = kind === 'gpu' ? asHardwareGpu(await testGpu()) : await testGpu();
+    const ctx = await testGpuAs(kind);
     const p1 = randomArray(B * D, B + 7 * D, -1, 1);
     const p2 = Float32Array.from(p1, (v, i) => v + 0.5 * Math.sin(i));
     const g = await gpuHealth(ctx, B, D, p1, p2);

@@ -23,6 +23,12 @@ export function asHardwareGpu(ctx: GpuContext): GpuContext {
   return { ...ctx, info: { ...ctx.info, isSoftware: false } };
 }
 
+/** The test device for a variant-parametrised test: as it is ('emulator') or seen as a hardware GPU ('gpu'). */
+export async function testGpuAs(kind: 'emulator' | 'gpu'): Promise<GpuContext> {
+  const ctx = await testGpu();
+  return kind === 'gpu' ? asHardwareGpu(ctx) : ctx;
+}
+
 /** Deterministic uniform values in [0, 1) (mulberry32), so failures reproduce. */
 export const seededRandom = mulberry32;
 
