@@ -1,5 +1,5 @@
 // The whole GPU encoder (width 1/16, 16×16 input, batch 4, 1 and 3 channels, stem padding 1
-// and 2) against golden fixtures from an independent PyTorch implementation
+// and 2; with each block's bn1 + ReLU applied in conv2's loads, too) against golden fixtures from an independent PyTorch implementation
 // (scripts/fixtures/make_resnet_fixture.py): training-mode features, the input gradient, every
 // parameter gradient, the updated BN running statistics, and evaluation-mode features.
 import { readFileSync } from 'node:fs';
@@ -29,9 +29,11 @@ function relErr(ref: ArrayLike<number>, got: ArrayLike<number>): number {
 }
 
 describe.each([
-  ['resnet18_w16_c3.safetensors', 3],
-  ['resnet18_w16_c1.safetensors', 1],
-] as const)('GPU ResNet-18 vs PyTorch (%s)', (file, channels) => {
+  ['resnet18_w16_c3.safetensors', 3, false],
+  ['resnet18_w16_c1.safetensors', 1, false],
+  // Each block's bn1 + ReLU applied in conv2's loads (the GPU default; fused-bn-relu.test.ts checks it bit for bit).
+  ['resnet18_w16_c3.safetensors', 3, true],
+] as const)('GPU ResNet-18 vs PyTorch (%s, %i channels, bn1 fused into conv2: %s)', (file, channels, fuse) => {
   test('features, input gradient, every parameter gradient, running stats, eval features', async () => {
     const ctx = await testGpu();
     const fx = parseSafetensors(new Uint8Array(readFileSync(new URL(`./fixtures/${file}`, import.meta.url))), file);
@@ -49,7 +51,7 @@ describe.each([
     store.upload(state);
     const input = fx.tensors.get('input')!;
     const x = uploadTensor(ctx, nchwToNhwc(f32(input), input.shape as [number, number, number, number]), [B, S, S, channels], 'input');
-    const layers = await EncoderLayers.create(ctx, config, B);
+    const layers = await EncoderLayers.create(ctx, config, B, undefined, undefined, fuse);
 
     // Evaluation mode first: it reads the stored running statistics, before training updates them.
     const evalRun = new EncoderRun(ctx, layers, store.student, x, 'eval', 'eval');
@@ -81,7 +83,7 @@ describe.each([
       }
     }
     const worst = Object.entries(errors).sort((a, b) => b[1] - a[1]);
-    console.log(`[resnet18 ${file}] ${Object.keys(errors).length} tensors; worst relative errors: ${worst.slice(0, 4).map(([k, v]) => `${k} ${v.toExponential(2)}`).join(', ')}`);
+    console.log(`[resnet18 ${file}${fuse ? ' fused' : ''}] ${Object.keys(errors).length} tensors; worst relative errors: ${worst.slice(0, 4).map(([k, v]) => `${k} ${v.toExponential(2)}`).join(', ')}`);
     expect(Object.keys(errors).filter((k) => k.startsWith('grad.encoder.')).length).toBe(20 + 20 * 2);
     for (const [name, e] of worst) expect(e, name).toBeLessThan(5e-5);
   });

@@ -29,3 +29,26 @@ export function storageView(binding: number, name: string, access: 'read' | 'rea
   }
   return s;
 }
+
+/**
+ * A read-only activation read through a batch norm + ReLU on the fly (a convolution's prologue):
+ * NAME_ld(i) / NAME_ld4(i) return max(x·scale[c] + shift[c], 0) for channel c = i mod CHANNELS, the
+ * same fma and max as batchnorm.wgsl's apply, so the values equal the ones that pass would have
+ * stored. scale and shift come from the batch norm's coefficient buffer (its work tensor) bound at
+ * `coefBinding`: scale at element BN_COEF_AT + c, shift at BN_COEF_AT + BN_CHANNELS + c (overrides
+ * the host sets). Callers read only pixels inside the image: the zero padding stays zero.
+ */
+export function bnReluView(binding: number, coefBinding: number, name: string, vec4: boolean): string {
+  let s = storageView(binding, `${name}_raw`, 'read', vec4);
+  s += `@group(0) @binding(${coefBinding}) var<storage, read> ${name}_coef: array<${vec4 ? 'vec4<f32>' : 'f32'}>;\n`;
+  s += 'override BN_CHANNELS: u32;\noverride BN_COEF_AT: u32;\n';
+  if (vec4) {
+    // BN_CHANNELS and BN_COEF_AT are multiples of 4 here, and i % 4 == 0 in ld4.
+    s += `fn ${name}_ld4(i: u32) -> vec4<f32> { let c = (BN_COEF_AT + i % BN_CHANNELS) >> 2u; return max(fma(${name}_raw_ld4(i), ${name}_coef[c], ${name}_coef[c + (BN_CHANNELS >> 2u)]), vec4<f32>(0.0)); }\n`;
+    s += `fn ${name}_ld(i: u32) -> f32 { let c = BN_COEF_AT + i % BN_CHANNELS; return max(fma(${name}_raw_ld(i), ${name}_coef[c >> 2u][c & 3u], ${name}_coef[(c + BN_CHANNELS) >> 2u][c & 3u]), 0.0); }\n`;
+    return s;
+  }
+  s += `fn ${name}_ld(i: u32) -> f32 { let c = BN_COEF_AT + i % BN_CHANNELS; return max(fma(${name}_raw_ld(i), ${name}_coef[c], ${name}_coef[c + BN_CHANNELS]), 0.0); }\n`;
+  s += `fn ${name}_ld4(i: u32) -> vec4<f32> { return vec4<f32>(${name}_ld(i), ${name}_ld(i + 1u), ${name}_ld(i + 2u), ${name}_ld(i + 3u)); }\n`;
+  return s;
+}

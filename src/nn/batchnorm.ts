@@ -5,6 +5,10 @@
 //             backward; updates running_mean / running_var as PyTorch (momentum 0.1, running_var
 //             with the unbiased variance). R = N·H·W = 1 is refused, as PyTorch does.
 //   eval      the affine map from the running statistics
+//   deferred  (`applyInConsumer`, with ReLU, no residual) the forward computes the statistics and the
+//             coefficients only; the next convolution applies y = relu(scale·x + shift) as it loads x
+//             (Conv2dOptions.bnReluInput: its prologue), so y is never written nor read back, and the
+//             backward takes the ReLU mask from x and those coefficients (MASK_FROM_COEF).
 //   backward  dx assigned (`=`); dgamma, dbeta accumulated (`+=`, the default; docs/ARCHITECTURE.md, forward and backward) or assigned
 //             (`accumulate: false`); with a fused residual, d residual = g assigned; with a fused
 //             ReLU the mask comes from the saved output y (y > 0).
@@ -44,6 +48,9 @@ export interface BatchNormOptions {
   accumulate?: boolean;
   /** Which pipelines to compile (all by default). */
   passes?: BatchNormPasses;
+  /** Leave y = relu(BN(x)) to the consumer (a convolution created with bnReluInput: { coefAt }): the forward writes
+   *  no y, the backward recomputes the ReLU mask from x. Needs `relu` and no residual. */
+  applyInConsumer?: boolean;
   /** 'tree' (GPUs): 256-thread workgroups reduce each block; 'direct' (CPU emulators, the
    *  default there): one thread per lane and block, no barrier. */
   variant?: BatchNormVariant;
@@ -57,7 +64,8 @@ export function defaultBatchNormVariant(ctx: GpuContext): BatchNormVariant {
 
 export interface BatchNormForwardIO {
   x: Tensor;
-  y: Tensor;
+  /** The output; absent when the layer applies in its consumer (applyInConsumer). */
+  y?: Tensor;
   gamma: Tensor;
   beta: Tensor;
   runningMean: Tensor;
@@ -71,8 +79,10 @@ export interface BatchNormForwardIO {
 
 export interface BatchNormBackwardIO {
   x: Tensor;
-  /** The forward's output: required with a fused ReLU (its mask). */
+  /** The forward's output: required with a fused ReLU (its mask), unless the layer applies in its consumer. */
   y?: Tensor;
+  /** applyInConsumer: the forward's coefficient tensor (BatchNormForwardPass.coef), for the ReLU mask. */
+  coef?: Tensor;
   dy: Tensor;
   dx: Tensor;
   gamma: Tensor;
@@ -90,6 +100,10 @@ export interface BatchNormForwardPass extends Pass {
   /** Training: the batch mean and 1/sqrt(var + eps) per channel, for the backward. */
   readonly mean?: Tensor;
   readonly invstd?: Tensor;
+  /** The per-channel scale (at element coefAt) and shift (at coefAt + C) of y = scale·x + shift (before the residual and
+   *  ReLU): what a convolution created with bnReluInput binds, and the backward's ReLU mask when applied in the consumer. */
+  readonly coef: Tensor;
+  readonly coefAt: number;
 }
 
 /**
@@ -134,19 +148,12 @@ export class BatchNorm {
       residual: opts.residual ?? false,
       accumulate: opts.accumulate ?? true,
       variant: opts.variant ?? defaultBatchNormVariant(ctx),
+      applyInConsumer: opts.applyInConsumer ?? false,
     };
+    assertShape(!o.applyInConsumer || (o.relu && !o.residual), () => `${label}: applyInConsumer needs a fused ReLU and no residual (the consumer applies relu(scale·x + shift) only)`);
     assertShape(o.eps > 0 && o.momentum >= 0 && o.momentum <= 1, () => `${label}: eps must be > 0 and momentum in [0, 1], got ${o.eps}, ${o.momentum}`);
-    const R = s.batch * s.height * s.width;
-    const C = s.channels;
-    const width = laneWidth(C);
-    const CL = C / width;
-    const tile = reduceTile(CL);
-    const TX = tile.TX;
-    const TY = o.variant === 'tree' ? tile.TY : 1;
-    const rpt = Math.max(MIN_ROWS_PER_THREAD, Math.ceil(R / (TY * MAX_BLOCKS)));
-    const RPB = TY * rpt;
-    const NB = Math.ceil(R / RPB);
-    const dims = { R, C, width, CL, TX, TY, RPB, NB };
+    const dims = batchNormDims(s, o.variant);
+    const { R, C, width, CL, TX, TY, RPB, NB } = dims;
     const maxX = ctx.limits.maxComputeWorkgroupsPerDimension;
     assertShape(Math.ceil(CL / TX) <= maxX, () => `${label}: ${C} channels need more workgroups than this adapter allows`);
 
@@ -157,15 +164,15 @@ export class BatchNorm {
       stats_final: { ...red, EPS: o.eps, MOMENTUM: o.momentum },
       eval_coef: { CL, NB, EPS: o.eps },
       apply: { R, CL, NB, RELU: o.relu, RESIDUAL: o.residual },
-      bwd_partial: { ...red, RPB, RELU: o.relu },
+      bwd_partial: { ...red, RPB, RELU: o.relu, MASK_FROM_COEF: o.applyInConsumer },
       bwd_final: { ...red, ACCUM: o.accumulate },
-      bwd_apply: { R, CL, NB, RELU: o.relu, RES_GRAD: o.residual },
+      bwd_apply: { R, CL, NB, RELU: o.relu, RES_GRAD: o.residual, MASK_FROM_COEF: o.applyInConsumer },
     };
     const p = { train: true, eval: true, backward: true, ...opts.passes };
     const wanted: Entry[] = [];
     if (p.train) wanted.push('stats_partial', 'stats_final');
     if (p.eval) wanted.push('eval_coef');
-    if (p.train || p.eval) wanted.push('apply');
+    if ((p.train || p.eval) && !o.applyInConsumer) wanted.push('apply');
     if (p.backward) wanted.push('bwd_partial', 'bwd_final', 'bwd_apply');
     const built = await Promise.all(wanted.map((e) => createKernel(ctx, { label: `batchnorm.${e}`, code, entryPoint: e, constants: constants[e] })));
     const kernels: Partial<Record<Entry, Kernel>> = {};
@@ -175,6 +182,11 @@ export class BatchNorm {
 
   get label(): string {
     return this.options.label;
+  }
+
+  /** Where the scale of y = scale·x + shift starts in a bound pass's coefficient tensor (the shift follows, C later). */
+  get coefAt(): number {
+    return batchNormCoefAt(this.dims);
   }
 
   private describe(): string {
@@ -211,23 +223,27 @@ export class BatchNorm {
     const { R, C, CL } = this.dims;
     const L = this.label;
     const dims = this.describe();
+    const deferred = this.options.applyInConsumer;
     checkTensor(L, 'x', io.x, R * C, dims);
-    checkTensor(L, 'y', io.y, R * C, dims);
+    if (deferred) assertShape(!io.y, () => `${L}: y was given but the layer applies in its consumer (applyInConsumer): the next convolution reads relu(BN(x)) through the pass's coef`);
+    else checkTensor(L, 'y', io.y, R * C, dims);
     for (const [k, t] of [['gamma', io.gamma], ['beta', io.beta], ['running_mean', io.runningMean], ['running_var', io.runningVar]] as const) checkTensor(L, k, t, C, `${C} channels`);
     if (this.options.residual) checkTensor(L, 'residual', io.residual, R * C, dims);
     else assertShape(!io.residual, () => `${L}: a residual was given but the layer was created without residual: true`);
     checkDisjoint(L, [['y', io.y, 'x', io.x], ['y', io.y, 'residual', io.residual]]);
     const work = this.workTensor(mode);
-    const apply = this.kernel('apply', mode === 'train' ? 'training' : 'evaluation');
+    const apply = deferred ? null! : this.kernel('apply', mode === 'train' ? 'training' : 'evaluation');
     const res = io.residual ?? dummyStorage(this.ctx, `${L}.no_residual`);
-    const applyStep = { kernel: apply.bind([io.x, work, res, io.y], `${L}.apply`), grid: grid1d(this.ctx, R * CL) };
+    const applySteps = deferred ? [] : [{ kernel: apply.bind([io.x, work, res, io.y!], `${L}.apply`), grid: grid1d(this.ctx, R * CL) }];
     const n = R * C;
-    const ioBytes = 4 * (n * (this.options.residual ? 3 : 2));
+    const ioBytes = deferred ? 0 : 4 * (n * (this.options.residual ? 3 : 2));
+    const applyFlops = deferred ? 0 : 3 * n;
+    const coef = { coef: work, coefAt: this.coefAt };
     if (mode === 'eval') {
       const ec = this.kernel('eval_coef', 'evaluation');
       const k = ec.bind([io.gamma, io.beta, io.runningMean, io.runningVar, work], `${L}.eval_coef`);
-      const pass = kernelPass([{ kernel: k, grid: [Math.ceil(CL / 64), 1, 1] }, applyStep], 3 * n, ioBytes);
-      return Object.assign(pass, { mode: 'eval' as const });
+      const pass = kernelPass([{ kernel: k, grid: [Math.ceil(CL / 64), 1, 1] }, ...applySteps], applyFlops, ioBytes);
+      return Object.assign(pass, { mode: 'eval' as const, ...coef });
     }
     this.refuseSingleValue();
     const mean = io.mean ?? createTensor(this.ctx, [C], 'f32', `${L}.mean`);
@@ -237,11 +253,11 @@ export class BatchNorm {
     const sp = this.kernel('stats_partial', 'training').bind([io.x, work], `${L}.stats_partial`);
     const sf = this.kernel('stats_final', 'training').bind([work, io.gamma, io.beta, io.runningMean, io.runningVar, mean, invstd], `${L}.stats_final`);
     const pass = kernelPass(
-      [{ kernel: sp, grid: this.reduceGrid() }, { kernel: sf, grid: this.finalGrid() }, applyStep],
-      6 * n,
+      [{ kernel: sp, grid: this.reduceGrid() }, { kernel: sf, grid: this.finalGrid() }, ...applySteps],
+      3 * n + applyFlops,
       ioBytes + 4 * n,
     );
-    return Object.assign(pass, { mode: 'train' as const, mean, invstd });
+    return Object.assign(pass, { mode: 'train' as const, mean, invstd, ...coef });
   }
 
   /** Binds one backward use; `mean`/`invstd` from the matching training forward. */
@@ -253,7 +269,11 @@ export class BatchNorm {
     checkTensor(L, 'x', io.x, R * C, dims);
     checkTensor(L, 'dy', io.dy, R * C, dims);
     checkTensor(L, 'dx', io.dx, R * C, dims);
-    if (this.options.relu) checkTensor(L, 'y (the forward output, for the fused ReLU mask)', io.y, R * C, dims);
+    const deferred = this.options.applyInConsumer;
+    if (deferred) {
+      checkTensor(L, 'coef (the forward pass\'s coefficients, for the ReLU mask)', io.coef, this.coefAt + 3 * C, 'the forward pass\'s work tensor');
+      assertShape(!io.y, () => `${L}: y was given but the layer applies in its consumer (applyInConsumer): the ReLU mask comes from x and coef`);
+    } else if (this.options.relu) checkTensor(L, 'y (the forward output, for the fused ReLU mask)', io.y, R * C, dims);
     for (const [k, t] of [['gamma', io.gamma], ['mean', io.mean], ['invstd', io.invstd], ['dgamma', io.dgamma], ['dbeta', io.dbeta]] as const) checkTensor(L, k, t, C, `${C} channels`);
     if (this.options.residual) checkTensor(L, 'dresidual', io.dresidual, R * C, dims);
     checkDisjoint(L, [
@@ -265,13 +285,13 @@ export class BatchNorm {
       ['dgamma', io.dgamma, 'dbeta', io.dbeta],
     ]);
     const work = this.workTensor('backward');
-    const y = this.options.relu ? io.y! : dummyStorage(this.ctx, `${L}.no_relu_mask`);
+    const y = deferred ? io.coef! : this.options.relu ? io.y! : dummyStorage(this.ctx, `${L}.no_relu_mask`);
     const dres = io.dresidual ?? dummyStorage(this.ctx, `${L}.no_dresidual`);
     const bp = this.kernel('bwd_partial', 'backward').bind([io.x, io.dy, y, io.mean, work], `${L}.bwd_partial`);
     const bf = this.kernel('bwd_final', 'backward').bind([work, io.gamma, io.mean, io.invstd, io.dgamma, io.dbeta], `${L}.bwd_final`);
     const ba = this.kernel('bwd_apply', 'backward').bind([io.x, io.dy, y, work, io.dx, dres], `${L}.bwd_apply`);
     const n = R * C;
-    const reads = this.options.relu ? 3 : 2;
+    const reads = this.options.relu && !deferred ? 3 : 2;
     return kernelPass(
       [
         { kernel: bp, grid: this.reduceGrid() },
@@ -284,3 +304,28 @@ export class BatchNorm {
   }
 }
 
+/** The work layout of a layer (rows, lanes, the reduction's blocks), from its shape and variant alone: a consumer convolution
+ *  needs coefAt while both are still being created. */
+function batchNormDims(s: Required<BatchNormShape>, variant: BatchNormVariant) {
+  const R = s.batch * s.height * s.width;
+  const C = s.channels;
+  const width = laneWidth(C);
+  const CL = C / width;
+  const tile = reduceTile(CL);
+  const TX = tile.TX;
+  const TY = variant === 'tree' ? tile.TY : 1;
+  const rpt = Math.max(MIN_ROWS_PER_THREAD, Math.ceil(R / (TY * MAX_BLOCKS)));
+  const RPB = TY * rpt;
+  const NB = Math.ceil(R / RPB);
+  return { R, C, width, CL, TX, TY, RPB, NB };
+}
+
+/** Elements before the scale in the work tensor (batchnorm.wgsl off_coef(): pivot, NB first sums, NB second sums, in C-wide rows). */
+function batchNormCoefAt(d: { NB: number; C: number }): number {
+  return (1 + 2 * d.NB) * d.C;
+}
+
+/** coefAt of the layer BatchNorm.create would build for this shape (default variant unless given), before it exists. */
+export function plannedCoefAt(ctx: GpuContext, shape: BatchNormShape, variant: BatchNormVariant = defaultBatchNormVariant(ctx)): number {
+  return batchNormCoefAt(batchNormDims({ height: 1, width: 1, ...shape }, variant));
+}

@@ -45,7 +45,7 @@ import weightGradWgsl from '../shaders/conv2d_weight_grad.wgsl?raw';
 import naiveWgsl from '../shaders/conv2d_naive.wgsl?raw';
 import type { GpuContext } from '../gpu/context.ts';
 import { assertShape, isPositiveInt } from '../gpu/errors.ts';
-import { storageView } from '../gpu/storage-view.ts';
+import { bnReluView, storageView } from '../gpu/storage-view.ts';
 import { defaultGemmVariant, gemmEntry, gemmGrid, gemmSource, gemmTile, isGemmTile, splitChunk, tileConstants, type GemmTile, type GemmVariant } from '../gpu/gemm.ts';
 import { createKernel, type Kernel } from '../gpu/kernel.ts';
 import { grid1d, kernelPass, type Pass } from '../gpu/pass.ts';
@@ -73,6 +73,10 @@ export interface Conv2dOptions {
   scratch?: Tensor;
   /** Which pipelines to compile (all by default; GEMM variants only, the naive ones are always all). */
   passes?: Conv2dPasses;
+  /** x is the pre-activation of a batch norm + ReLU that was not applied (BatchNorm's `applyInConsumer`): the forward and
+   *  the weight gradient read relu(x·scale + shift) as they load x (storage-view.ts bnReluView), with the per-channel
+   *  scale and shift in the coefficient tensor bound with them at element `coefAt` (BatchNormForwardPass.coef / coefAt). */
+  bnReluInput?: { coefAt: number };
 }
 
 /**
@@ -197,6 +201,8 @@ export class Conv2d {
     readonly name: string | undefined,
     private readonly plans: Record<Conv2dPass, PassPlan>,
     scratch: Tensor | undefined,
+    /** Set when x is read through a batch norm + ReLU (Conv2dOptions.bnReluInput). */
+    readonly bnReluInput: { coefAt: number } | undefined,
   ) {
     this.outHeight = convOutSize(shape.height, shape.kernel, shape.stride, shape.padding);
     this.outWidth = convOutSize(shape.width, shape.kernel, shape.stride, shape.padding);
@@ -235,11 +241,15 @@ export class Conv2d {
         assertShape(isGemmTile(variant, t), () => `${label}: tiles.${p} ${t.tx}×${t.ty} is not a thread layout the ${variant} core runs`);
       }
     }
-    const plans = variant === 'naive' ? await naivePlans(ctx, s, Ho, Wo) : await gemmPlans(ctx, s, Ho, Wo, variant, want, tiles, options.passes ?? {});
+    const bnRelu = options.bnReluInput;
+    assertShape(!bnRelu || variant !== 'naive', () => `${label}: the naive baseline cannot read its input through a batch norm (bnReluInput)`);
+    // vec4 lanes (Cin % 4 == 0) read the coefficients four at a time, so they must start at a multiple of 4 (a batch norm's do: (1 + 2·NB)·Cin).
+    assertShape(!bnRelu || (Number.isInteger(bnRelu.coefAt) && bnRelu.coefAt >= 0 && (s.inChannels % 4 !== 0 || bnRelu.coefAt % 4 === 0)), () => `${label}: bnReluInput.coefAt must be a non-negative integer (a multiple of 4 when the input channels are), got ${bnRelu?.coefAt}`);
+    const plans = variant === 'naive' ? await naivePlans(ctx, s, Ho, Wo) : await gemmPlans(ctx, s, Ho, Wo, variant, want, tiles, options.passes ?? {}, bnRelu);
     for (const p of Object.values(plans)) {
       assertShape(p.splits * p.outElements < LIMIT, () => `${label}: split-K partial products over 2^31 elements; use fewer splits`);
     }
-    return new Conv2d(ctx, s, variant, label, options.label, plans, options.scratch);
+    return new Conv2d(ctx, s, variant, label, options.label, plans, options.scratch, bnRelu);
   }
 
   /** FLOPs of one pass: the convolution's 2·B·Ho·Wo·Cout·kh·kw·Cin for all three. */
@@ -301,13 +311,14 @@ export class Conv2d {
     };
   }
 
-  /** y = conv(x, w). Checks sizes before anything is recorded; bind once per plan. */
-  bindForward(x: Tensor, w: Tensor, y: Tensor): Pass {
+  /** y = conv(x, w), or conv(relu(BN(x)), w) with `coef` on a layer created with bnReluInput. Checks sizes before anything is recorded; bind once per plan. */
+  bindForward(x: Tensor, w: Tensor, y: Tensor, coef?: Tensor): Pass {
     const L = this.layouts;
     this.check('forward', 'x', x, this.xElements, L.x);
     this.check('forward', 'w', w, this.wElements, L.w);
     this.check('forward', 'y', y, this.yElements, L.y);
-    return this.bindPass('forward', x, w, y, false);
+    this.checkCoef('forward', coef);
+    return this.bindPass('forward', x, w, y, false, coef);
   }
 
   /** dx = ∂L/∂x (assigned) from dy = ∂L/∂y and w. */
@@ -320,12 +331,24 @@ export class Conv2d {
   }
 
   /** dw = ∂L/∂w from x and dy; `accumulate: true` adds into dw (`+=`), false assigns (`=`). */
-  bindWeightGrad(x: Tensor, dy: Tensor, dw: Tensor, opts: { accumulate: boolean } = { accumulate: false }): Pass {
+  bindWeightGrad(x: Tensor, dy: Tensor, dw: Tensor, opts: { accumulate: boolean; coef?: Tensor } = { accumulate: false }): Pass {
     const L = this.layouts;
     this.check('weightGrad', 'x', x, this.xElements, L.x);
     this.check('weightGrad', 'dy', dy, this.yElements, L.y);
     this.check('weightGrad', 'dw', dw, this.wElements, L.w);
-    return this.bindPass('weightGrad', x, dy, dw, opts.accumulate);
+    this.checkCoef('weightGrad', opts.coef);
+    return this.bindPass('weightGrad', x, dy, dw, opts.accumulate, opts.coef);
+  }
+
+  /** The batch norm's coefficients: required (scale and shift of every input channel at coefAt) exactly when the layer reads its input through them. */
+  private checkCoef(pass: string, coef: Tensor | undefined): void {
+    const at = this.bnReluInput?.coefAt;
+    if (at === undefined) {
+      assertShape(!coef, () => `${this.label} ${pass}: batch-norm coefficients were given but the layer was created without bnReluInput`);
+      return;
+    }
+    const need = at + 2 * this.shape.inChannels;
+    assertShape(!!coef && coef.dtype === 'f32' && coef.numel >= need, () => `${this.label} ${pass}: reads its input through a batch norm, so it needs that batch norm's coefficient tensor (BatchNormForwardPass.coef, ≥ ${need} f32 values), got ${coef ?? 'none'}`);
   }
 
   /** Frees the split-K scratch this layer allocated itself (not a planner-owned one). */
@@ -343,7 +366,7 @@ export class Conv2d {
     return { buffer: this.scratch.buffer, offset: this.scratch.byteOffset, size: elements * 4 };
   }
 
-  private bindPass(pass: Conv2dPass, a: Tensor, b: Tensor, out: Tensor, accumulate: boolean): Pass {
+  private bindPass(pass: Conv2dPass, a: Tensor, b: Tensor, out: Tensor, accumulate: boolean, coef?: Tensor): Pass {
     const plan = this.plans[pass];
     const mode = accumulate ? 'accumulate' : 'assign';
     assertShape(!plan.compiled || plan.compiled[mode], () => `${this.label}: the ${pass}${pass === 'weightGrad' ? ` (${mode})` : ''} pipelines were not compiled (Conv2d.create's passes option)`);
@@ -353,11 +376,11 @@ export class Conv2d {
     const tag = (k: Kernel) => (this.name ? `${k.label} [${this.name}]` : k.label);
     if (plan.splits > 1) {
       const partial = this.scratchFor(plan);
-      const steps = main.map((st) => ({ kernel: st.kernel.bind([a, b, partial], tag(st.kernel)), grid: st.grid }));
+      const steps = main.map((st) => ({ kernel: st.kernel.bind(coef ? [a, b, partial, coef] : [a, b, partial], tag(st.kernel)), grid: st.grid }));
       steps.push({ kernel: reduce!.kernel.bind([partial, out], tag(reduce!.kernel)), grid: reduce!.grid });
       return kernelPass(steps, this.flops[pass], this.bytes[pass]);
     }
-    return kernelPass(main.map((st) => ({ kernel: st.kernel.bind([a, b, out], tag(st.kernel)), grid: st.grid })), this.flops[pass], this.bytes[pass]);
+    return kernelPass(main.map((st) => ({ kernel: st.kernel.bind(coef ? [a, b, out, coef] : [a, b, out], tag(st.kernel)), grid: st.grid })), this.flops[pass], this.bytes[pass]);
   }
 }
 
@@ -407,6 +430,7 @@ async function gemmPlans(
   want: Partial<Record<Conv2dPass, number>>,
   wantTiles: Partial<Record<Conv2dPass, GemmTile>>,
   passes: Conv2dPasses,
+  bnRelu?: { coefAt: number },
 ): Promise<Record<Conv2dPass, PassPlan>> {
   const doForward = passes.forward ?? true;
   const doInputGrad = passes.inputGrad ?? true;
@@ -432,13 +456,16 @@ async function gemmPlans(
   const fwdK = kk * Cin;
   const fwdTile = tileFor('forward', fwdM, Cout);
   const fwdSplits = want.forward ? exactSplits(fwdK, want.forward) : chooseSplits(variant, fwdM, Cout, fwdK);
-  const fwdIo = storageView(0, 'x', 'read', Cin % 4 === 0) + storageView(1, 'w', 'read', Cout % 4 === 0) + storageView(2, 'y', 'read_write', Cout % 4 === 0) + forwardWgsl;
+  // The input x (forward and weight gradient), plain or through a batch norm + ReLU (binding 3: its coefficients).
+  const xView = () => (bnRelu ? bnReluView(0, 3, 'x', Cin % 4 === 0) : storageView(0, 'x', 'read', Cin % 4 === 0));
+  const xConstants: Record<string, number> = bnRelu ? { BN_CHANNELS: Cin, BN_COEF_AT: bnRelu.coefAt } : {};
+  const fwdIo = xView() + storageView(1, 'w', 'read', Cout % 4 === 0) + storageView(2, 'y', 'read_write', Cout % 4 === 0) + forwardWgsl;
   const fwdMain = only(doForward, () =>
     createKernel(ctx, {
-      label: `conv2d.forward.${variant}`,
+      label: `conv2d.forward${bnRelu ? '.bn_relu' : ''}.${variant}`,
       code: gemmSource(fwdIo),
       entryPoint,
-      constants: { ...base, ...tileConstants(fwdTile), PAD: s.padding, M: fwdM, N: Cout, K: fwdK, K_CHUNK: kChunk(fwdK, fwdSplits), SPLIT_K: fwdSplits > 1 },
+      constants: { ...base, ...xConstants, ...tileConstants(fwdTile), PAD: s.padding, M: fwdM, N: Cout, K: fwdK, K_CHUNK: kChunk(fwdK, fwdSplits), SPLIT_K: fwdSplits > 1 },
     }),
   );
   const fwdReduce = doForward && fwdSplits > 1 ? reduceKernel(yN, fwdSplits, 0) : null;
@@ -481,14 +508,15 @@ async function gemmPlans(
   const wgK = s.batch * Ho * Wo;
   const wgTile = tileFor('weightGrad', wgM, Cout);
   const wgSplits = want.weightGrad ? exactSplits(wgK, want.weightGrad) : chooseSplits(variant, wgM, Cout, wgK);
-  const wgIo = storageView(0, 'x', 'read', Cin % 4 === 0) + storageView(1, 'dy', 'read', Cout % 4 === 0) + storageView(2, 'dw', 'read_write', Cout % 4 === 0) + weightGradWgsl;
+  const wgIo = xView() + storageView(1, 'dy', 'read', Cout % 4 === 0) + storageView(2, 'dw', 'read_write', Cout % 4 === 0) + weightGradWgsl;
   const wgKernel = (accumulate: boolean) =>
     createKernel(ctx, {
-      label: `conv2d.weight_grad.${variant}`,
+      label: `conv2d.weight_grad${bnRelu ? '.bn_relu' : ''}.${variant}`,
       code: gemmSource(wgIo),
       entryPoint,
       constants: {
         ...base,
+        ...xConstants,
         ...tileConstants(wgTile),
         PAD: s.padding,
         M: wgM,

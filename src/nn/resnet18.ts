@@ -5,16 +5,19 @@
 //
 //   stem      c0 = conv1(x);  a0 = relu(bn1(c0))
 //   block     c1 = conv1(in); h1 = relu(bn1(c1)); c2 = conv2(h1)
+//             (fused: h1 is never stored — conv2 reads relu(bn1(c1)) as it loads c1, in its forward
+//             and its weight gradient, and bn1's backward takes the ReLU mask from c1; see fuseBnRelu)
 //             sc = in, or sd = bn_d(cd = conv_d(in))
 //             out = relu(bn2(c2) + sc)                      (BN + add + ReLU fused)
 //   features  avgpool(out of layer4.1)                      [B, D]
 // Layers (pipelines) are built once per shape by EncoderLayers and shared by every run.
 import type { GpuContext } from '../gpu/context.ts';
-import type { GemmVariant } from '../gpu/gemm.ts';
+import { defaultGemmVariant, type GemmVariant } from '../gpu/gemm.ts';
+import { assertShape } from '../gpu/errors.ts';
 import { PassList } from '../gpu/pass.ts';
 import { createTensor, type Tensor } from '../gpu/tensor.ts';
 import { encoderSpec, type ConvSpec, type EncoderSpec } from './architecture.ts';
-import { BatchNorm, type BatchNormForwardPass, type BatchNormPasses } from './batchnorm.ts';
+import { BatchNorm, plannedCoefAt, type BatchNormForwardPass, type BatchNormPasses } from './batchnorm.ts';
 import { Conv2d, type Conv2dPasses } from './conv2d.ts';
 import { Add } from './elementwise.ts';
 import { GlobalAvgPool } from './pool.ts';
@@ -22,6 +25,16 @@ import type { ModelConfig } from './config.ts';
 import type { FlatTensors, NetworkWeights } from './param-store.ts';
 
 export type BnMode = 'train' | 'eval';
+
+/**
+ * Whether each block's bn1 + ReLU is applied by conv2 as it loads (no h1 written or read back: one dispatch and two
+ * passes over the activation fewer per block and view, and h1's memory saved) — by default on GPUs ('tiled'), where the
+ * core stages each loaded value once per tile, so the normalise costs nothing, and not on the CPU emulators ('direct'),
+ * whose core reloads x for every 4 output channels and pays the fma and max each time (docs/results-cpu.md §6).
+ */
+export function defaultFuseBnRelu(variant: GemmVariant): boolean {
+  return variant === 'tiled';
+}
 
 /** The pipelines of one encoder configuration at one batch size. */
 export class EncoderLayers {
@@ -32,11 +45,20 @@ export class EncoderLayers {
     readonly bns: Map<string, BatchNorm>,
     readonly adds: Map<number, Add>,
     readonly pool: GlobalAvgPool,
+    /** Each block's bn1 + ReLU applied in conv2's loads (h1 never stored). */
+    readonly fuseBnRelu: boolean,
   ) {}
 
-  /** `passes`: which batch-norm pipelines to compile (all by default; a training step skips evaluation's, an embedder needs only them). */
-  static async create(ctx: GpuContext, config: ModelConfig, batch: number, variant?: GemmVariant, passes?: BatchNormPasses): Promise<EncoderLayers> {
+  /** `passes`: which batch-norm pipelines to compile (all by default; a training step skips evaluation's, an embedder needs only them).
+   *  `fuseBnRelu`: apply each block's bn1 + ReLU in conv2's loads (defaultFuseBnRelu by default). */
+  static async create(ctx: GpuContext, config: ModelConfig, batch: number, variant?: GemmVariant, passes?: BatchNormPasses, fuseBnRelu?: boolean): Promise<EncoderLayers> {
     const spec = encoderSpec(config);
+    const fuse = fuseBnRelu ?? defaultFuseBnRelu(variant ?? defaultGemmVariant(ctx));
+    assertShape(!fuse || variant !== 'naive', () => 'the naive convolutions cannot apply a batch norm as they load (fuseBnRelu)');
+    // conv2 of each block reads bn1's coefficients when fused (its name → bn1's shape).
+    const bnReluInput = new Map<string, { coefAt: number }>();
+    if (fuse) for (const b of spec.blocks) bnReluInput.set(b.conv2.name, { coefAt: plannedCoefAt(ctx, { batch, channels: b.conv1.outChannels, height: b.conv1.outSize, width: b.conv1.outSize }) });
+    const deferred = new Set(fuse ? spec.blocks.map((b) => b.bn1) : []);
     const convSpecs: ConvSpec[] = [spec.stem];
     const bnSpecs: { name: string; c: number; size: number; relu: boolean; residual: boolean }[] = [
       { name: spec.stemBn, c: spec.stem.outChannels, size: spec.stem.outSize, relu: true, residual: false },
@@ -65,12 +87,12 @@ export class EncoderLayers {
             ctx,
             { batch, height: c.inSize, width: c.inSize, inChannels: c.inChannels, outChannels: c.outChannels, kernel: c.kernel, stride: c.stride, padding: c.padding },
             variant,
-            { label: `encoder.${c.name}`, passes: convPasses(c === spec.stem) },
+            { label: `encoder.${c.name}`, passes: convPasses(c === spec.stem), bnReluInput: bnReluInput.get(c.name) },
           ),
         ),
       ),
       ...bnSpecs.map(async (b) =>
-        bns.set(b.name, await BatchNorm.create(ctx, { batch, channels: b.c, height: b.size, width: b.size }, { label: `encoder.${b.name}`, relu: b.relu, residual: b.residual, passes })),
+        bns.set(b.name, await BatchNorm.create(ctx, { batch, channels: b.c, height: b.size, width: b.size }, { label: `encoder.${b.name}`, relu: b.relu, residual: b.residual, passes, applyInConsumer: deferred.has(b.name) })),
       ),
     ]);
     // Gradient sums where a block's input feeds both the main path and the shortcut (compiled
@@ -79,7 +101,7 @@ export class EncoderLayers {
     const sizes = passes?.backward === false ? [] : [...new Set(spec.blocks.map((b) => batch * b.conv1.inSize * b.conv1.inSize * b.conv1.inChannels))];
     const [added, pool] = await Promise.all([Promise.all(sizes.map((n) => Add.create(ctx, [n], `encoder.grad_sum_${n}`, { backward: false }))), GlobalAvgPool.create(ctx, { batch, height: spec.finalSize, width: spec.finalSize, channels: spec.featureDim }, 'encoder.avgpool'), layersBuilt]);
     sizes.forEach((n, i) => adds.set(n, added[i]!));
-    return new EncoderLayers(spec, batch, convs, bns, adds, pool);
+    return new EncoderLayers(spec, batch, convs, bns, adds, pool, fuse);
   }
 
   conv(name: string): Conv2d {
@@ -110,7 +132,8 @@ export class Scratch {
 interface BlockActs {
   input: Tensor;
   c1: Tensor;
-  h1: Tensor;
+  /** relu(bn1(c1)); absent when fused into conv2's loads. */
+  h1?: Tensor;
   c2: Tensor;
   cd?: Tensor;
   sd?: Tensor;
@@ -138,7 +161,7 @@ export class EncoderRun {
     const { spec, batch: B } = layers;
     const act = (name: string, c: ConvSpec) => createTensor(ctx, [B, c.outSize, c.outSize, c.outChannels], 'f32', `${label}.${name}`);
     const p = (n: string) => weights.params.get(`encoder.${n}`);
-    const bnIO = (name: string, x: Tensor, y: Tensor, residual?: Tensor) => ({
+    const bnIO = (name: string, x: Tensor, y: Tensor | undefined, residual?: Tensor) => ({
       x,
       y,
       gamma: p(`${name}.weight`),
@@ -148,9 +171,9 @@ export class EncoderRun {
       residual,
     });
     const f = this.forward;
-    const conv = (c: ConvSpec, x: Tensor, y: Tensor) => {
+    const conv = (c: ConvSpec, x: Tensor, y: Tensor, coef?: Tensor) => {
       const layer = layers.conv(c.name);
-      f.push(layer.bindForward(x, p(`${c.name}.weight`), y));
+      f.push(layer.bindForward(x, p(`${c.name}.weight`), y, coef));
     };
     const c0 = act('conv1', spec.stem);
     const a0 = act('relu1', spec.stem);
@@ -161,13 +184,14 @@ export class EncoderRun {
     let x = a0;
     for (const b of spec.blocks) {
       const c1 = act(`${b.name}.conv1`, b.conv1);
-      const h1 = act(`${b.name}.relu1`, b.conv1);
+      const h1 = layers.fuseBnRelu ? undefined : act(`${b.name}.relu1`, b.conv1);
       const c2 = act(`${b.name}.conv2`, b.conv2);
       const out = act(`${b.name}.out`, b.conv2);
       conv(b.conv1, x, c1);
       const bn1 = layers.bn(b.bn1).bindForward(bnIO(b.bn1, c1, h1), mode);
       f.push(bn1);
-      conv(b.conv2, h1, c2);
+      if (h1) conv(b.conv2, h1, c2);
+      else conv(b.conv2, c1, c2, bn1.coef);
       const acts: BlockActs = { input: x, c1, h1, c2, out, bn1, bn2: undefined as unknown as BatchNormForwardPass };
       let shortcut = x;
       if (b.downsample) {
@@ -199,15 +223,18 @@ export class EncoderRun {
     const p = (n: string) => this.weights.params.get(`encoder.${n}`);
     const g = (n: string) => grads.get(`encoder.${n}`);
     const like = (name: string, t: Tensor) => scratch.get(name, [...t.shape]);
-    const convBack = (c: ConvSpec, x: Tensor, dy: Tensor, dx: Tensor | null) => {
+    const convBack = (c: ConvSpec, x: Tensor, dy: Tensor, dx: Tensor | null, coef?: Tensor) => {
       const layer = layers.conv(c.name);
       if (dx) bwd.push(layer.bindInputGrad(dy, p(`${c.name}.weight`), dx));
-      bwd.push(layer.bindWeightGrad(x, dy, g(`${c.name}.weight`), { accumulate: true }));
+      bwd.push(layer.bindWeightGrad(x, dy, g(`${c.name}.weight`), { accumulate: true, coef }));
     };
-    const bnBack = (name: string, fwd: BatchNormForwardPass, x: Tensor, y: Tensor | undefined, dy: Tensor, dx: Tensor, dresidual?: Tensor) =>
+    // y undefined with a ReLU: the layer applied in its consumer, and the mask comes from x and the forward's coefficients.
+    const bnBack = (name: string, fwd: BatchNormForwardPass, x: Tensor, y: Tensor | undefined, dy: Tensor, dx: Tensor, dresidual?: Tensor) => {
+      const coef = layers.bn(name).options.applyInConsumer ? fwd.coef : undefined;
       bwd.push(
-        layers.bn(name).bindBackward({ x, y, dy, dx, gamma: p(`${name}.weight`), mean: fwd.mean!, invstd: fwd.invstd!, dgamma: g(`${name}.weight`), dbeta: g(`${name}.bias`), dresidual }),
+        layers.bn(name).bindBackward({ x, y, coef, dy, dx, gamma: p(`${name}.weight`), mean: fwd.mean!, invstd: fwd.invstd!, dgamma: g(`${name}.weight`), dbeta: g(`${name}.bias`), dresidual }),
       );
+    };
 
     const last = this.blocks[this.blocks.length - 1]!;
     let dOut = scratch.get(`d.${spec.blocks[spec.blocks.length - 1]!.name}.out`, [...last.out.shape]);
@@ -218,8 +245,9 @@ export class EncoderRun {
       const dc2 = like(`d.${b.name}.conv2`, a.c2);
       const dres = like(`d.${b.name}.residual`, a.out);
       bnBack(b.bn2, a.bn2, a.c2, a.out, dOut, dc2, dres);
-      const dh1 = like(`d.${b.name}.relu1`, a.h1);
-      convBack(b.conv2, a.h1, dc2, dh1);
+      const dh1 = like(`d.${b.name}.relu1`, a.c1);
+      if (a.h1) convBack(b.conv2, a.h1, dc2, dh1);
+      else convBack(b.conv2, a.c1, dc2, dh1, a.bn1.coef);
       const dc1 = like(`d.${b.name}.conv1`, a.c1);
       bnBack(b.bn1, a.bn1, a.c1, a.h1, dh1, dc1);
       const dMain = like(`d.${b.name}.in_main`, a.input);

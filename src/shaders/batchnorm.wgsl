@@ -38,9 +38,9 @@
 //   stats_final    work, gamma, beta, running_mean, running_var, mean, invstd
 //   eval_coef      gamma, beta, running_mean, running_var, work
 //   apply          x, work, residual, y            (residual bound to a dummy unless RESIDUAL)
-//   bwd_partial    x, dy, y, mean, work            (y a dummy unless RELU)
+//   bwd_partial    x, dy, y, mean, work            (y a dummy unless RELU; the forward's work with MASK_FROM_COEF)
 //   bwd_final      work, gamma, mean, invstd, dgamma, dbeta   (= or += per ACCUM)
-//   bwd_apply      x, dy, y, work, dx, dresidual   (dresidual a dummy unless RES_GRAD)
+//   bwd_apply      x, dy, y, work, dx, dresidual   (dresidual a dummy unless RES_GRAD; y as in bwd_partial)
 
 override R: u32;             // rows
 override CL: u32;            // channel lanes
@@ -55,6 +55,11 @@ override RELU: bool = false;     // fused ReLU after the (residual) add
 override RESIDUAL: bool = false; // fused residual add before the ReLU
 override RES_GRAD: bool = false; // backward also writes d residual = g
 override ACCUM: bool = true;     // dgamma/dbeta: += (true) or = (false)
+// The ReLU's mask from x and the forward's coefficients instead of the saved output: when the
+// forward left y unstored (the next convolution applied the normalise + ReLU as it loaded x,
+// src/nn/batchnorm.ts applyInConsumer), the host binds the forward's work buffer in y's place and
+// y > 0 ⟺ fma(x, scale, shift) > 0, the same fma as `apply`.
+override MASK_FROM_COEF: bool = false;
 
 const OFF_S1: u32 = 1u;
 fn off_s2() -> u32 { return 1u + NB; }
@@ -199,7 +204,13 @@ fn bwd_partial(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
     for (var r = r0 + lid.y; r < r1; r += TY) {
       let i = r * CL + c;
       var g = bp_dy[i];
-      if (RELU) { g = select(V(0.0), g, bp_y[i] > V(0.0)); }
+      if (RELU) {
+        if (MASK_FROM_COEF) {
+          g = select(V(0.0), g, fma(bp_x[i], bp_y[off_coef() * CL + c], bp_y[(off_coef() + 1u) * CL + c]) > V(0.0));
+        } else {
+          g = select(V(0.0), g, bp_y[i] > V(0.0));
+        }
+      }
       s1 += g;
       s2 = fma(g, bp_x[i] - m, s2);
     }
@@ -270,7 +281,13 @@ fn bwd_apply(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg:
   if (i >= R * CL) { return; }
   let c = i % CL;
   var g = ba_dy[i];
-  if (RELU) { g = select(V(0.0), g, ba_y[i] > V(0.0)); }
+  if (RELU) {
+    if (MASK_FROM_COEF) {
+      g = select(V(0.0), g, fma(ba_x[i], ba_y[off_coef() * CL + c], ba_y[(off_coef() + 1u) * CL + c]) > V(0.0));
+    } else {
+      g = select(V(0.0), g, ba_y[i] > V(0.0));
+    }
+  }
   let k = off_coef() * CL + c;
   ba_dx[i] = fma(ba_work[k], g, fma(ba_work[k + CL], ba_x[i], ba_work[k + 2u * CL]));
   if (RES_GRAD) { ba_dres[i] = g; }

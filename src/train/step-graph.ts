@@ -38,12 +38,13 @@ export class StepLayers {
     readonly health: RepresentationHealth,
   ) {}
 
-  static async create(ctx: GpuContext, config: ModelConfig, batch: number, method: MethodDef, trainConfig: Readonly<Record<string, unknown>>, variant?: GemmVariant): Promise<StepLayers> {
+  /** `fuseBnRelu`: each block's bn1 + ReLU applied in conv2's loads (src/nn/resnet18.ts defaultFuseBnRelu when undefined). */
+  static async create(ctx: GpuContext, config: ModelConfig, batch: number, method: MethodDef, trainConfig: Readonly<Record<string, unknown>>, variant?: GemmVariant, fuseBnRelu?: boolean): Promise<StepLayers> {
     const hasHead = config.prototypes > 0;
     if ((method.kind === 'pseudo-label') !== hasHead) throw new Error(`${method.label} is ${method.kind === 'pseudo-label' ? 'a pseudo-label method: it needs prototypes (K ≥ 2)' : 'an embedding objective: its model has no prototype head (K = 0)'}; this model has K = ${config.prototypes}`);
     const [encoder, head, objective, health] = await Promise.all([
       // Training passes only: evaluation's pipelines are compiled when an evaluation first needs them (a shorter start).
-      EncoderLayers.create(ctx, config, batch, variant, TRAINING_PASSES),
+      EncoderLayers.create(ctx, config, batch, variant, TRAINING_PASSES, fuseBnRelu),
       HeadLayers.create(ctx, config, batch, variant, TRAINING_PASSES),
       method.createObjective(ctx, { B: batch, K: config.prototypes, heads: headCount(config), D: config.projOut, config: trainConfig }),
       RepresentationHealth.create(ctx, { B: batch, D: config.projOut }),
@@ -140,6 +141,13 @@ export class StepGraph {
     }
     this.objective.recordLoss(encoder, timer);
     this.backward.record(encoder, timer);
+  }
+
+  /** Dispatches and bytes (at least moved) of the networks' passes in one step: teacher and student forwards, the
+   *  backward (the method's objective and the weight normalisation left out). For the benchmarks (issue 15: fusions). */
+  get networkCost(): { dispatches: number; bytes: number } {
+    const passes = [...this.teacher, ...this.student].flatMap((r) => [r.encoder.forward, r.head.forward]).concat(this.backward);
+    return { dispatches: passes.reduce((s, p) => s + p.dispatches, 0), bytes: passes.reduce((s, p) => s + p.bytes, 0) };
   }
 
   /** The method's metric sources (on logged steps, after `record`). */

@@ -40,6 +40,8 @@ export interface TrainerOptions {
   resumeProbe?: Float32Array;
   onLog?: (m: StepMetrics) => void;
   variant?: GemmVariant;
+  /** Each block's bn1 + ReLU applied in conv2's loads; by default on GPUs, not on CPU emulators (src/nn/resnet18.ts defaultFuseBnRelu). */
+  fuseBnRelu?: boolean;
   /** The method's files saved beside the checkpoint being resumed (its runFiles). */
   resumeFiles?: Readonly<Record<string, Uint8Array>>;
 }
@@ -189,7 +191,7 @@ export class Trainer {
     const method = methodById(config.method);
     const [augmenter, layers, optimizer, ema] = await Promise.all([
       Augmenter.create(ctx, { batch: B, height: ds.height, width: ds.width, channels: C, outSize: S, outChannels: C, preset, views: method.viewsPerImage, seed: config.seed, label: 'augment' }),
-      StepLayers.create(ctx, model, B, method, config, opts.variant),
+      StepLayers.create(ctx, model, B, method, config, opts.variant, opts.fuseBnRelu),
       Optimizer.create(ctx, { kind: config.optimizer, size: store.layout.size, tensors: store.layout.optimizerTable() }),
       Ema.create(ctx, store.layout.teacherSize),
     ]);

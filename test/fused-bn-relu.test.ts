@@ -1,0 +1,133 @@
+// Each block's bn1 + ReLU applied by conv2 as it loads (issue 15, fused convolutions; src/nn/resnet18.ts fuseBnRelu):
+// the values conv2 reads are the ones bn1's apply pass would have stored (the same fma and max), so the fused encoder must
+// give the unfused one's results bit for bit — features, every parameter gradient, the running statistics — on both GEMM
+// variants, and the same bits run after run. The golden PyTorch comparison of the fused encoder is in resnet18.test.ts.
+import { describe, expect, test } from 'vitest';
+import { ShapeError } from '../src/gpu/errors.ts';
+import { submitChecked } from '../src/gpu/kernel.ts';
+import { createTensor, readF32, Tensor, uploadTensor } from '../src/gpu/tensor.ts';
+import { BatchNorm } from '../src/nn/batchnorm.ts';
+import { initialState } from '../src/nn/checkpoint.ts';
+import { defaultModelConfig } from '../src/nn/config.ts';
+import { Conv2d } from '../src/nn/conv2d.ts';
+import { ParamLayout, ParamStore } from '../src/nn/param-store.ts';
+import { EncoderLayers, EncoderRun, Scratch } from '../src/nn/resnet18.ts';
+import { defaultGemmVariant } from '../src/gpu/gemm.ts';
+import { randomArray, testGpuAs } from './helpers/gpu.ts';
+
+/** Index of the first element whose bits differ, or -1 (NaN = NaN here: bits, not values). */
+function firstDifference(a: Float32Array, b: Float32Array): number {
+  const ua = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  if (ua.length !== ub.length) return 0;
+  for (let i = 0; i < ua.length; i++) if (ua[i] !== ub[i]) return i;
+  return -1;
+}
+
+describe.each(['emulator', 'gpu'] as const)('bn1 + ReLU fused into conv2 (%s variants)', (kind) => {
+  // The 'gpu' layers' tiled pipelines take lavapipe a minute or two to build.
+  test('the encoder: training forward + backward and evaluation, bit for bit the unfused results, twice', { timeout: 400_000 }, async () => {
+    const ctx = await testGpuAs(kind);
+    const B = 6;
+    const S = 16;
+    const config = defaultModelConfig(3, { width: 1 / 16, imageSize: S, stemPadding: 1, projHidden: 8, projOut: 4, prototypes: 3 });
+    const x = uploadTensor(ctx, randomArray(B * S * S * 3, 11), [B, S, S, 3], 'input');
+    const dFeat = uploadTensor(ctx, randomArray(B * 32, 12), [B, 32], 'dfeatures');
+    const results: Float32Array[][] = [];
+    const built = await Promise.all([false, true].map((fuse) => EncoderLayers.create(ctx, config, B, defaultGemmVariant(ctx), undefined, fuse)));
+    for (const fuse of [false, true, true]) {
+      const layout = new ParamLayout(config);
+      const store = new ParamStore(ctx, layout);
+      store.upload(initialState(config, 3));
+      const layers = built[Number(fuse)]!;
+      expect(layers.fuseBnRelu).toBe(fuse);
+      expect(layers.spec.featureDim).toBe(32);
+      const evalRun = new EncoderRun(ctx, layers, store.student, x, 'eval', 'eval');
+      const run = new EncoderRun(ctx, layers, store.student, x, 'train', 'train');
+      const backward = run.bindBackward(dFeat, store.grads, new Scratch(ctx, 'scratch'));
+      await submitChecked(ctx, 'encoder', (enc) => {
+        evalRun.forward.record(enc);
+        enc.clearBuffer(store.grads.buffer);
+        run.forward.record(enc);
+        backward.record(enc);
+      });
+      const whole = (buffer: GPUBuffer, n: number, label: string) => readF32(ctx, new Tensor(buffer, [n], 'f32', label));
+      results.push([
+        await readF32(ctx, evalRun.features),
+        await readF32(ctx, run.features),
+        await whole(store.grads.buffer, layout.size, 'grads'),
+        await whole(store.stats.buffer, layout.statsSize, 'stats'),
+      ]);
+    }
+    const names = ['eval features', 'training features', 'parameter gradients', 'running statistics'];
+    const [unfused, fused, again] = results;
+    names.forEach((name, i) => {
+      expect(unfused![i]!.some((v) => v !== 0), name).toBe(true);
+      expect(firstDifference(unfused![i]!, fused![i]!), `${name}: fused vs unfused`).toBe(-1);
+      expect(firstDifference(fused![i]!, again![i]!), `${name}: fused, second run`).toBe(-1);
+    });
+  });
+
+  // One layer pair, apart from the encoder: padding, stride 2, a scalar-lane batch norm (3 channels) and vec4 lanes (8).
+  test.each([
+    [3, 1],
+    [8, 2],
+  ])('conv with %i input channels, stride %i: forward and weight gradient through the coefficients equal conv(relu(BN(x)))', async (cin, stride) => {
+    const ctx = await testGpuAs(kind);
+    const B = 3;
+    const H = 9;
+    const cout = 8;
+    const shape = { batch: B, height: H, width: H, inChannels: cin, outChannels: cout, kernel: 3, stride, padding: 1 };
+    const bnShape = { batch: B, channels: cin, height: H, width: H };
+    const [applied, deferred] = await Promise.all([BatchNorm.create(ctx, bnShape, { relu: true }), BatchNorm.create(ctx, bnShape, { relu: true, applyInConsumer: true })]);
+    const [plain, fused] = await Promise.all([Conv2d.create(ctx, shape), Conv2d.create(ctx, shape, undefined, { bnReluInput: { coefAt: deferred.coefAt } })]);
+    const n = B * H * H * cin;
+    const up = (data: Float32Array, label: string) => uploadTensor(ctx, data, [data.length], label);
+    const c = up(randomArray(n, 21, -2, 3), 'c');
+    const bnParams = () => ({ gamma: up(randomArray(cin, 22, 0.5, 1.5), 'gamma'), beta: up(randomArray(cin, 23), 'beta'), runningMean: up(new Float32Array(cin), 'rm'), runningVar: up(new Float32Array(cin).fill(1), 'rv') });
+    const h = createTensor(ctx, [n], 'f32', 'h');
+    const w = up(randomArray(9 * cin * cout, 24), 'w');
+    const yN = plain.yElements;
+    const dy = up(randomArray(yN, 25), 'dy');
+    const [y0, y1] = [createTensor(ctx, [yN], 'f32', 'y0'), createTensor(ctx, [yN], 'f32', 'y1')];
+    const [dw0, dw1] = [createTensor(ctx, [w.numel], 'f32', 'dw0'), createTensor(ctx, [w.numel], 'f32', 'dw1')];
+    const bnA = applied.bindForward({ x: c, y: h, ...bnParams() });
+    const bnD = deferred.bindForward({ x: c, ...bnParams() });
+    await submitChecked(ctx, 'pair', (enc) => {
+      bnA.record(enc);
+      bnD.record(enc);
+      plain.bindForward(h, w, y0).record(enc);
+      fused.bindForward(c, w, y1, bnD.coef).record(enc);
+      plain.bindWeightGrad(h, dy, dw0).record(enc);
+      fused.bindWeightGrad(c, dy, dw1, { accumulate: false, coef: bnD.coef }).record(enc);
+    });
+    const hv = await readF32(ctx, h);
+    expect(hv.some((v) => v === 0) && hv.some((v) => v > 0), 'the ReLU clips some values and keeps others').toBe(true);
+    expect(firstDifference(await readF32(ctx, y0), await readF32(ctx, y1)), 'forward').toBe(-1);
+    expect(firstDifference(await readF32(ctx, dw0), await readF32(ctx, dw1)), 'weight gradient').toBe(-1);
+  });
+});
+
+describe('bn1 + ReLU fusion refuses what it cannot do', () => {
+  test('a conv reading through a batch norm without its coefficients, coefficients for a plain conv, a residual, a stored y', async () => {
+    const ctx = await testGpuAs('emulator');
+    const shape = { batch: 2, height: 4, width: 4, inChannels: 4, outChannels: 4, kernel: 3, stride: 1, padding: 1 };
+    const n = 2 * 4 * 4 * 4;
+    const t = (label: string, size = n) => createTensor(ctx, [size], 'f32', label);
+    const fused = await Conv2d.create(ctx, shape, undefined, { label: 'layer1.0.conv2', bnReluInput: { coefAt: 12 }, passes: { forward: true, inputGrad: false, weightGrad: 'assign' } });
+    expect(() => fused.bindForward(t('c1'), t('w', 144), t('c2'))).toThrow(ShapeError);
+    expect(() => fused.bindForward(t('c1'), t('w', 144), t('c2'))).toThrow(/layer1\.0\.conv2.* forward: reads its input through a batch norm, so it needs that batch norm's coefficient tensor/);
+    expect(() => fused.bindWeightGrad(t('c1'), t('dy'), t('dw', 144), { accumulate: false, coef: t('small', 8) })).toThrow(/≥ 20 f32 values\), got small/);
+    const plain = await Conv2d.create(ctx, shape, undefined, { passes: { forward: true, inputGrad: false, weightGrad: false } });
+    expect(() => plain.bindForward(t('x'), t('w', 144), t('y'), t('coef', 32))).toThrow(/coefficients were given but the layer was created without bnReluInput/);
+    await expect(Conv2d.create(ctx, shape, 'naive', { bnReluInput: { coefAt: 0 } })).rejects.toThrow(/naive baseline cannot read its input through a batch norm/);
+    await expect(BatchNorm.create(ctx, { batch: 2, channels: 4 }, { label: 'layer1.0.bn2', relu: true, residual: true, applyInConsumer: true })).rejects.toThrow(/layer1\.0\.bn2: applyInConsumer needs a fused ReLU and no residual/);
+    const bn = await BatchNorm.create(ctx, { batch: 2, channels: 4, height: 4, width: 4 }, { label: 'layer1.0.bn1', relu: true, applyInConsumer: true });
+    const p = () => t('p', 4);
+    expect(() => bn.bindForward({ x: t('c1'), y: t('h1'), gamma: p(), beta: p(), runningMean: p(), runningVar: p() })).toThrow(/layer1\.0\.bn1: y was given but the layer applies in its consumer/);
+    const fwd = bn.bindForward({ x: t('c1'), gamma: p(), beta: p(), runningMean: p(), runningVar: p() });
+    const bwd = { x: t('c1'), dy: t('dh1'), dx: t('dc1'), gamma: p(), mean: fwd.mean!, invstd: fwd.invstd!, dgamma: p(), dbeta: p() };
+    expect(() => bn.bindBackward(bwd)).toThrow(/layer1\.0\.bn1: coef \(the forward pass's coefficients, for the ReLU mask\) is required/);
+    expect(() => bn.bindBackward({ ...bwd, coef: fwd.coef })).not.toThrow();
+  });
+});
