@@ -9,6 +9,9 @@
 //             coefficients only; the next convolution applies y = relu(scale·x + shift) as it loads x
 //             (Conv2dOptions.bnReluInput: its prologue), so y is never written nor read back, and the
 //             backward takes the ReLU mask from x and those coefficients (MASK_FROM_COEF).
+//   producer  (`statsFromProducer`) the convolution that writes x also gathers each group's pivot and shifted sums per channel
+//             (conv2d_bn_stats.wgsl); the training forward reduces those (stats_groups) instead of reading x
+//             again (stats_partial)
 //   backward  dx assigned (`=`); dgamma, dbeta accumulated (`+=`, the default; docs/ARCHITECTURE.md, forward and backward) or assigned
 //             (`accumulate: false`); with a fused residual, d residual = g assigned; with a fused
 //             ReLU the mask comes from the saved output y (y > 0).
@@ -21,7 +24,7 @@
 import bnWgsl from '../shaders/batchnorm.wgsl?raw';
 import bnReduceWgsl from '../shaders/batchnorm_reduce.wgsl?raw';
 import type { GpuContext } from '../gpu/context.ts';
-import { assertShape } from '../gpu/errors.ts';
+import { assertShape, isPositiveInt } from '../gpu/errors.ts';
 import { createKernel, type Kernel } from '../gpu/kernel.ts';
 import { createTensor, type Tensor } from '../gpu/tensor.ts';
 import { checkDisjoint, checkTensor, dummyStorage, laneHeader, laneWidth, positiveInts, reduceTile, wgslVariant } from './elementwise.ts';
@@ -51,6 +54,9 @@ export interface BatchNormOptions {
   /** Leave y = relu(BN(x)) to the consumer (a convolution created with bnReluInput: { coefAt }): the forward writes
    *  no y, the backward recomputes the ReLU mask from x. Needs `relu` and no residual. */
   applyInConsumer?: boolean;
+  /** The training statistics come from the producer's partial statistics (a convolution created with bnStats: its
+   *  statsGroups): `groups` groups of `groupRows` rows of x (the last may be short), bound as `groupStats`. */
+  statsFromProducer?: { groupRows: number; groups: number } | null;
   /** 'tree' (GPUs): 256-thread workgroups reduce each block; 'direct' (CPU emulators, the
    *  default there): one thread per lane and block, no barrier. */
   variant?: BatchNormVariant;
@@ -72,6 +78,8 @@ export interface BatchNormForwardIO {
   runningVar: Tensor;
   /** Required when the layer was created with `residual`. */
   residual?: Tensor;
+  /** statsFromProducer: the producer's per-group pivot and shifted sums (groups × 3 × C), for training. */
+  groupStats?: Tensor;
   /** Where training saves the batch mean / invstd [C]; allocated when omitted. */
   mean?: Tensor;
   invstd?: Tensor;
@@ -124,7 +132,7 @@ export const EVAL_PASSES: BatchNormPasses = { train: false, eval: true, backward
 const MAX_BLOCKS = 512;
 const MIN_ROWS_PER_THREAD = 4;
 
-type Entry = 'stats_partial' | 'stats_final' | 'eval_coef' | 'apply' | 'bwd_partial' | 'bwd_final' | 'bwd_apply';
+type Entry = 'stats_partial' | 'stats_groups' | 'stats_final' | 'eval_coef' | 'apply' | 'bwd_partial' | 'bwd_final' | 'bwd_apply';
 
 export class BatchNorm {
   private constructor(
@@ -149,11 +157,14 @@ export class BatchNorm {
       accumulate: opts.accumulate ?? true,
       variant: opts.variant ?? defaultBatchNormVariant(ctx),
       applyInConsumer: opts.applyInConsumer ?? false,
+      statsFromProducer: opts.statsFromProducer ?? null,
     };
     assertShape(!o.applyInConsumer || (o.relu && !o.residual), () => `${label}: applyInConsumer needs a fused ReLU and no residual (the consumer applies relu(scale·x + shift) only)`);
     assertShape(o.eps > 0 && o.momentum >= 0 && o.momentum <= 1, () => `${label}: eps must be > 0 and momentum in [0, 1], got ${o.eps}, ${o.momentum}`);
     const dims = batchNormDims(s, o.variant);
     const { R, C, width, CL, TX, TY, RPB, NB } = dims;
+    const producer = o.statsFromProducer;
+    assertShape(!producer || (isPositiveInt(producer.groupRows) && producer.groups === Math.ceil(R / producer.groupRows)), () => `${label}: statsFromProducer has ${producer?.groups} groups of ${producer?.groupRows} rows, which do not cover the ${R} rows`);
     const maxX = ctx.limits.maxComputeWorkgroupsPerDimension;
     assertShape(Math.ceil(CL / TX) <= maxX, () => `${label}: ${C} channels need more workgroups than this adapter allows`);
 
@@ -161,6 +172,7 @@ export class BatchNorm {
     const red = { R, CL, TX, TY, NB };
     const constants: Record<Entry, Record<string, number | boolean>> = {
       stats_partial: { ...red, RPB },
+      stats_groups: { ...red, GROUP_ROWS: producer?.groupRows ?? 1, GROUPS: producer?.groups ?? 1, GPB: Math.ceil((producer?.groups ?? 1) / NB) },
       stats_final: { ...red, EPS: o.eps, MOMENTUM: o.momentum },
       eval_coef: { CL, NB, EPS: o.eps },
       apply: { R, CL, NB, RELU: o.relu, RESIDUAL: o.residual },
@@ -170,7 +182,7 @@ export class BatchNorm {
     };
     const p = { train: true, eval: true, backward: true, ...opts.passes };
     const wanted: Entry[] = [];
-    if (p.train) wanted.push('stats_partial', 'stats_final');
+    if (p.train) wanted.push(producer ? 'stats_groups' : 'stats_partial', 'stats_final');
     if (p.eval) wanted.push('eval_coef');
     if ((p.train || p.eval) && !o.applyInConsumer) wanted.push('apply');
     if (p.backward) wanted.push('bwd_partial', 'bwd_final', 'bwd_apply');
@@ -250,12 +262,15 @@ export class BatchNorm {
     const invstd = io.invstd ?? createTensor(this.ctx, [C], 'f32', `${L}.invstd`);
     checkTensor(L, 'mean', mean, C, `${C} channels`);
     checkTensor(L, 'invstd', invstd, C, `${C} channels`);
-    const sp = this.kernel('stats_partial', 'training').bind([io.x, work], `${L}.stats_partial`);
+    const producer = this.options.statsFromProducer;
+    if (producer) checkTensor(L, 'groupStats (the producer\'s per-group pivot and shifted sums)', io.groupStats, producer.groups * 3 * C, `${producer.groups} groups × 3 × ${C} channels`);
+    else assertShape(!io.groupStats, () => `${L}: groupStats were given but the layer was created without statsFromProducer`);
+    const sp = producer ? this.kernel('stats_groups', 'training').bind([io.groupStats!, work], `${L}.stats_groups`) : this.kernel('stats_partial', 'training').bind([io.x, work], `${L}.stats_partial`);
     const sf = this.kernel('stats_final', 'training').bind([work, io.gamma, io.beta, io.runningMean, io.runningVar, mean, invstd], `${L}.stats_final`);
     const pass = kernelPass(
       [{ kernel: sp, grid: this.reduceGrid() }, { kernel: sf, grid: this.finalGrid() }, ...applySteps],
-      3 * n + applyFlops,
-      ioBytes + 4 * n,
+      (producer ? 0 : 3 * n) + applyFlops,
+      ioBytes + (producer ? 4 * producer.groups * 3 * C : 4 * n),
     );
     return Object.assign(pass, { mode: 'train' as const, mean, invstd, ...coef });
   }

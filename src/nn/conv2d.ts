@@ -43,6 +43,7 @@ import forwardWgsl from '../shaders/conv2d_forward.wgsl?raw';
 import inputGradWgsl from '../shaders/conv2d_input_grad.wgsl?raw';
 import weightGradWgsl from '../shaders/conv2d_weight_grad.wgsl?raw';
 import naiveWgsl from '../shaders/conv2d_naive.wgsl?raw';
+import bnStatsWgsl from '../shaders/conv2d_bn_stats.wgsl?raw';
 import type { GpuContext } from '../gpu/context.ts';
 import { assertShape, isPositiveInt } from '../gpu/errors.ts';
 import { bnReluView, storageView } from '../gpu/storage-view.ts';
@@ -77,6 +78,23 @@ export interface Conv2dOptions {
    *  the weight gradient read relu(x·scale + shift) as they load x (storage-view.ts bnReluView), with the per-channel
    *  scale and shift in the coefficient tensor bound with them at element `coefAt` (BatchNormForwardPass.coef / coefAt). */
   bnReluInput?: { coefAt: number };
+  /** Also compile a forward that gathers the batch-norm statistics of y in its epilogue (conv2d_bn_stats.wgsl): each
+   *  row group's pivot and shifted sums per channel, for a batch norm created with statsFromProducer: statsGroups. Only where
+   *  bnStatsGroups(...) is not null ('tiled', no split-K, a thread layout whose partials fit the staged tiles). */
+  bnStats?: boolean;
+}
+
+/** Row groups of the forward's batch-norm statistics (Conv2dOptions.bnStats): one per workgroup row of the 'tiled'
+ *  core, 4·ty rows each; null where the layer cannot gather them (the 'direct' core, whose threads share no memory;
+ *  a split-K forward, whose stores are partial sums; a thread layout whose partials do not fit the staged tiles:
+ *  tx > 16, or ty > 16 with tx > 8 — conv2d_bn_stats.wgsl). */
+export function bnStatsGroups(variant: Conv2dVariant, s: Conv2dShape): { groupRows: number; groups: number } | null {
+  if (variant !== 'tiled') return null;
+  const M = s.batch * convOutSize(s.height, s.kernel, s.stride, s.padding) * convOutSize(s.width, s.kernel, s.stride, s.padding);
+  const tile = gemmTile(variant, M, s.outChannels);
+  if (tile.tx > 16 || (tile.ty > 16 && tile.tx > 8)) return null;
+  if (chooseSplits(variant, M, s.outChannels, s.kernel * s.kernel * s.inChannels) > 1) return null;
+  return { groupRows: 4 * tile.ty, groups: Math.ceil(M / (4 * tile.ty)) };
 }
 
 /**
@@ -203,6 +221,8 @@ export class Conv2d {
     scratch: Tensor | undefined,
     /** Set when x is read through a batch norm + ReLU (Conv2dOptions.bnReluInput). */
     readonly bnReluInput: { coefAt: number } | undefined,
+    /** The forward with the batch-norm statistics epilogue and its row groups (Conv2dOptions.bnStats). */
+    private readonly statsForward: { step: Step; groups: { groupRows: number; groups: number } } | null,
   ) {
     this.outHeight = convOutSize(shape.height, shape.kernel, shape.stride, shape.padding);
     this.outWidth = convOutSize(shape.width, shape.kernel, shape.stride, shape.padding);
@@ -245,11 +265,16 @@ export class Conv2d {
     assertShape(!bnRelu || variant !== 'naive', () => `${label}: the naive baseline cannot read its input through a batch norm (bnReluInput)`);
     // vec4 lanes (Cin % 4 == 0) read the coefficients four at a time, so they must start at a multiple of 4 (a batch norm's do: (1 + 2·NB)·Cin).
     assertShape(!bnRelu || (Number.isInteger(bnRelu.coefAt) && bnRelu.coefAt >= 0 && (s.inChannels % 4 !== 0 || bnRelu.coefAt % 4 === 0)), () => `${label}: bnReluInput.coefAt must be a non-negative integer (a multiple of 4 when the input channels are), got ${bnRelu?.coefAt}`);
-    const plans = variant === 'naive' ? await naivePlans(ctx, s, Ho, Wo) : await gemmPlans(ctx, s, Ho, Wo, variant, want, tiles, options.passes ?? {}, bnRelu);
+    const statsGroups = options.bnStats ? bnStatsGroups(variant, s) : null;
+    assertShape(!options.bnStats || (!!statsGroups && !want.forward && !tiles.forward), () => `${label}: cannot gather batch-norm statistics in the forward's epilogue (bnStats) with the ${variant} core${variant === 'tiled' ? ', a split-K forward, forced splits or tiles, or a thread layout over 16 wide' : ''}; check bnStatsGroups first`);
+    const [plans, statsForward] = await Promise.all([
+      variant === 'naive' ? naivePlans(ctx, s, Ho, Wo) : gemmPlans(ctx, s, Ho, Wo, variant, want, tiles, options.passes ?? {}, bnRelu),
+      statsGroups ? statsForwardStep(ctx, s, Ho, Wo, bnRelu).then((step) => ({ step, groups: statsGroups })) : null,
+    ]);
     for (const p of Object.values(plans)) {
       assertShape(p.splits * p.outElements < LIMIT, () => `${label}: split-K partial products over 2^31 elements; use fewer splits`);
     }
-    return new Conv2d(ctx, s, variant, label, options.label, plans, options.scratch, bnRelu);
+    return new Conv2d(ctx, s, variant, label, options.label, plans, options.scratch, bnRelu, statsForward);
   }
 
   /** FLOPs of one pass: the convolution's 2·B·Ho·Wo·Cout·kh·kw·Cin for all three. */
@@ -311,14 +336,30 @@ export class Conv2d {
     };
   }
 
-  /** y = conv(x, w), or conv(relu(BN(x)), w) with `coef` on a layer created with bnReluInput. Checks sizes before anything is recorded; bind once per plan. */
-  bindForward(x: Tensor, w: Tensor, y: Tensor, coef?: Tensor): Pass {
+  /**
+   * y = conv(x, w), or conv(relu(BN(x)), w) with `coef` on a layer created with bnReluInput. With `stats` (a layer
+   * created with bnStats: statsGroups × 3 × Cout values) the forward also writes each row group's pivot and shifted sums of y per
+   * channel, for the batch norm that reads y. Checks sizes before anything is recorded; bind once per plan.
+   */
+  bindForward(x: Tensor, w: Tensor, y: Tensor, coef?: Tensor, stats?: Tensor): Pass {
     const L = this.layouts;
     this.check('forward', 'x', x, this.xElements, L.x);
     this.check('forward', 'w', w, this.wElements, L.w);
     this.check('forward', 'y', y, this.yElements, L.y);
     this.checkCoef('forward', coef);
-    return this.bindPass('forward', x, w, y, false, coef);
+    if (!stats) return this.bindPass('forward', x, w, y, false, coef);
+    const sf = this.statsForward;
+    assertShape(!!sf, () => `${this.label} forward: batch-norm statistics were asked for but the layer was created without bnStats`);
+    const need = sf.groups.groups * 3 * this.shape.outChannels;
+    this.check('forward', 'stats', stats, need, `${sf.groups.groups} row groups × pivot, Σ and Σ² × ${this.shape.outChannels} channels`);
+    const k = sf.step.kernel;
+    const bound = k.bind(coef ? [x, w, y, coef, stats] : [x, w, y, stats], this.name ? `${k.label} [${this.name}]` : k.label);
+    return kernelPass([{ kernel: bound, grid: sf.step.grid }], this.flops.forward, this.bytes.forward + 4 * need);
+  }
+
+  /** The row groups of the statistics the bnStats forward writes (null without bnStats). */
+  get statsGroups(): { groupRows: number; groups: number } | null {
+    return this.statsForward?.groups ?? null;
   }
 
   /** dx = ∂L/∂x (assigned) from dy = ∂L/∂y and w. */
@@ -566,4 +607,23 @@ async function gemmPlans(
       tile: wgTile,
     },
   };
+}
+
+/** The forward with the batch-norm statistics epilogue (Conv2dOptions.bnStats): the 'tiled' core, no split. */
+async function statsForwardStep(ctx: GpuContext, s: Conv2dShape, Ho: number, Wo: number, bnRelu: { coefAt: number } | undefined): Promise<Step> {
+  const Cin = s.inChannels;
+  const Cout = s.outChannels;
+  const M = s.batch * Ho * Wo;
+  const K = s.kernel * s.kernel * Cin;
+  const tile = gemmTile('tiled', M, Cout);
+  const x = bnRelu ? bnReluView(0, 3, 'x', Cin % 4 === 0) : storageView(0, 'x', 'read', Cin % 4 === 0);
+  const statsDecl = `@group(0) @binding(${bnRelu ? 4 : 3}) var<storage, read_write> stats: array<f32>;\n`;
+  const io = x + storageView(1, 'w', 'read', Cout % 4 === 0) + storageView(2, 'y', 'read_write', Cout % 4 === 0) + statsDecl + forwardWgsl + bnStatsWgsl;
+  const kernel = await createKernel(ctx, {
+    label: `conv2d.forward${bnRelu ? '.bn_relu' : ''}.bn_stats.tiled`,
+    code: gemmSource(io),
+    entryPoint: gemmEntry('tiled'),
+    constants: { ...shapeConstants(s, Ho, Wo), ...(bnRelu ? { BN_CHANNELS: Cin, BN_COEF_AT: bnRelu.coefAt } : {}), ...tileConstants(tile), PAD: s.padding, M, N: Cout, K, EPILOGUE_STATS: true },
+  });
+  return { kernel, grid: gemmGrid('tiled', M, Cout, 1, tile) };
 }

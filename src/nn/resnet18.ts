@@ -6,7 +6,9 @@
 //   stem      c0 = conv1(x);  a0 = relu(bn1(c0))
 //   block     c1 = conv1(in); h1 = relu(bn1(c1)); c2 = conv2(h1)
 //             (fused: h1 is never stored — conv2 reads relu(bn1(c1)) as it loads c1, in its forward
-//             and its weight gradient, and bn1's backward takes the ReLU mask from c1; see fuseBnRelu)
+//             and its weight gradient, and bn1's backward takes the ReLU mask from c1; and on the 'tiled'
+//             core each convolution gathers its batch norm's training statistics as it stores its output,
+//             so the batch norm reads a few partial sums instead of the output again; see fuseBnRelu)
 //             sc = in, or sd = bn_d(cd = conv_d(in))
 //             out = relu(bn2(c2) + sc)                      (BN + add + ReLU fused)
 //   features  avgpool(out of layer4.1)                      [B, D]
@@ -18,7 +20,7 @@ import { PassList } from '../gpu/pass.ts';
 import { createTensor, type Tensor } from '../gpu/tensor.ts';
 import { encoderSpec, type ConvSpec, type EncoderSpec } from './architecture.ts';
 import { BatchNorm, plannedCoefAt, type BatchNormForwardPass, type BatchNormPasses } from './batchnorm.ts';
-import { Conv2d, type Conv2dPasses } from './conv2d.ts';
+import { bnStatsGroups, Conv2d, type Conv2dPasses } from './conv2d.ts';
 import { Add } from './elementwise.ts';
 import { GlobalAvgPool } from './pool.ts';
 import type { ModelConfig } from './config.ts';
@@ -53,8 +55,9 @@ export class EncoderLayers {
    *  `fuseBnRelu`: apply each block's bn1 + ReLU in conv2's loads (defaultFuseBnRelu by default). */
   static async create(ctx: GpuContext, config: ModelConfig, batch: number, variant?: GemmVariant, passes?: BatchNormPasses, fuseBnRelu?: boolean): Promise<EncoderLayers> {
     const spec = encoderSpec(config);
-    const fuse = fuseBnRelu ?? defaultFuseBnRelu(variant ?? defaultGemmVariant(ctx));
-    assertShape(!fuse || variant !== 'naive', () => 'the naive convolutions cannot apply a batch norm as they load (fuseBnRelu)');
+    const convVariant = variant ?? defaultGemmVariant(ctx);
+    const fuse = fuseBnRelu ?? defaultFuseBnRelu(convVariant);
+    assertShape(!fuse || convVariant !== 'naive', () => 'the naive convolutions cannot apply a batch norm as they load (fuseBnRelu)');
     // conv2 of each block reads bn1's coefficients when fused (its name → bn1's shape).
     const bnReluInput = new Map<string, { coefAt: number }>();
     if (fuse) for (const b of spec.blocks) bnReluInput.set(b.conv2.name, { coefAt: plannedCoefAt(ctx, { batch, channels: b.conv1.outChannels, height: b.conv1.outSize, width: b.conv1.outSize }) });
@@ -72,11 +75,28 @@ export class EncoderLayers {
         bnSpecs.push({ name: b.downsample.bn, c: b.downsample.conv.outChannels, size: b.downsample.conv.outSize, relu: false, residual: false });
       }
     }
+    // Fused, with training: each convolution whose core can gathers its batch norm's statistics in its epilogue.
+    const bnOf = new Map<string, string>([[spec.stem.name, spec.stemBn]]);
+    for (const b of spec.blocks) {
+      bnOf.set(b.conv1.name, b.bn1).set(b.conv2.name, b.bn2);
+      if (b.downsample) bnOf.set(b.downsample.conv.name, b.downsample.bn);
+    }
+    const shapeOf = (c: ConvSpec) => ({ batch, height: c.inSize, width: c.inSize, inChannels: c.inChannels, outChannels: c.outChannels, kernel: c.kernel, stride: c.stride, padding: c.padding });
+    const statsGroups = new Map<string, { groupRows: number; groups: number }>();
+    if (fuse && passes?.train !== false) {
+      for (const c of convSpecs) {
+        const g = bnStatsGroups(convVariant, shapeOf(c));
+        if (g) statsGroups.set(c.name, g).set(bnOf.get(c.name)!, g);
+      }
+    }
     // With explicit passes (a training step or an evaluation) only what EncoderRun binds: the backward accumulates every
     // weight gradient into the zeroed buffer and never asks the stem for its input gradient (set `inputGrad` only on
-    // layers built with all passes, the default).
-    const convPasses = (stem: boolean): Conv2dPasses | undefined =>
-      !passes ? undefined : passes.backward === false ? { forward: true, inputGrad: false, weightGrad: false } : { forward: true, inputGrad: !stem, weightGrad: 'accumulate' };
+    // layers built with all passes, the default); a training-only layer whose forward gathers statistics needs no plain forward.
+    const convPasses = (c: ConvSpec): Conv2dPasses | undefined => {
+      if (!passes) return undefined;
+      const forward = !(statsGroups.has(c.name) && passes.eval === false);
+      return passes.backward === false ? { forward, inputGrad: false, weightGrad: false } : { forward, inputGrad: c !== spec.stem, weightGrad: 'accumulate' };
+    };
     const convs = new Map<string, Conv2d>();
     const bns = new Map<string, BatchNorm>();
     const layersBuilt = Promise.all([
@@ -85,14 +105,14 @@ export class EncoderLayers {
           c.name,
           await Conv2d.create(
             ctx,
-            { batch, height: c.inSize, width: c.inSize, inChannels: c.inChannels, outChannels: c.outChannels, kernel: c.kernel, stride: c.stride, padding: c.padding },
+            shapeOf(c),
             variant,
-            { label: `encoder.${c.name}`, passes: convPasses(c === spec.stem), bnReluInput: bnReluInput.get(c.name) },
+            { label: `encoder.${c.name}`, passes: convPasses(c), bnReluInput: bnReluInput.get(c.name), bnStats: statsGroups.has(c.name) },
           ),
         ),
       ),
       ...bnSpecs.map(async (b) =>
-        bns.set(b.name, await BatchNorm.create(ctx, { batch, channels: b.c, height: b.size, width: b.size }, { label: `encoder.${b.name}`, relu: b.relu, residual: b.residual, passes, applyInConsumer: deferred.has(b.name) })),
+        bns.set(b.name, await BatchNorm.create(ctx, { batch, channels: b.c, height: b.size, width: b.size }, { label: `encoder.${b.name}`, relu: b.relu, residual: b.residual, passes, applyInConsumer: deferred.has(b.name), statsFromProducer: statsGroups.get(b.name) })),
       ),
     ]);
     // Gradient sums where a block's input feeds both the main path and the shortcut (compiled
@@ -161,7 +181,7 @@ export class EncoderRun {
     const { spec, batch: B } = layers;
     const act = (name: string, c: ConvSpec) => createTensor(ctx, [B, c.outSize, c.outSize, c.outChannels], 'f32', `${label}.${name}`);
     const p = (n: string) => weights.params.get(`encoder.${n}`);
-    const bnIO = (name: string, x: Tensor, y: Tensor | undefined, residual?: Tensor) => ({
+    const bnIO = (name: string, x: Tensor, y: Tensor | undefined, residual?: Tensor, groupStats?: Tensor) => ({
       x,
       y,
       gamma: p(`${name}.weight`),
@@ -169,16 +189,22 @@ export class EncoderRun {
       runningMean: weights.stats.get(`encoder.${name}.running_mean`),
       runningVar: weights.stats.get(`encoder.${name}.running_var`),
       residual,
+      groupStats,
     });
     const f = this.forward;
+    // A training forward whose convolution gathers its batch norm's statistics hands them over in `stats` (its groups).
+    const stats = new Map<string, Tensor>();
     const conv = (c: ConvSpec, x: Tensor, y: Tensor, coef?: Tensor) => {
       const layer = layers.conv(c.name);
-      f.push(layer.bindForward(x, p(`${c.name}.weight`), y, coef));
+      const groups = mode === 'train' ? layer.statsGroups : null;
+      const s = groups ? createTensor(ctx, [groups.groups * 3 * c.outChannels], 'f32', `${label}.${c.name}.bn_stats`) : undefined;
+      if (s) stats.set(c.name, s);
+      f.push(layer.bindForward(x, p(`${c.name}.weight`), y, coef, s));
     };
     const c0 = act('conv1', spec.stem);
     const a0 = act('relu1', spec.stem);
     conv(spec.stem, input, c0);
-    const bn0 = layers.bn(spec.stemBn).bindForward(bnIO(spec.stemBn, c0, a0), mode);
+    const bn0 = layers.bn(spec.stemBn).bindForward(bnIO(spec.stemBn, c0, a0, undefined, stats.get(spec.stem.name)), mode);
     f.push(bn0);
     this.stem = { c0, a0, bn: bn0 };
     let x = a0;
@@ -188,7 +214,7 @@ export class EncoderRun {
       const c2 = act(`${b.name}.conv2`, b.conv2);
       const out = act(`${b.name}.out`, b.conv2);
       conv(b.conv1, x, c1);
-      const bn1 = layers.bn(b.bn1).bindForward(bnIO(b.bn1, c1, h1), mode);
+      const bn1 = layers.bn(b.bn1).bindForward(bnIO(b.bn1, c1, h1, undefined, stats.get(b.conv1.name)), mode);
       f.push(bn1);
       if (h1) conv(b.conv2, h1, c2);
       else conv(b.conv2, c1, c2, bn1.coef);
@@ -198,11 +224,11 @@ export class EncoderRun {
         acts.cd = act(`${b.name}.downsample.conv`, b.downsample.conv);
         acts.sd = act(`${b.name}.downsample.bn`, b.downsample.conv);
         conv(b.downsample.conv, x, acts.cd);
-        acts.bnd = layers.bn(b.downsample.bn).bindForward(bnIO(b.downsample.bn, acts.cd, acts.sd), mode);
+        acts.bnd = layers.bn(b.downsample.bn).bindForward(bnIO(b.downsample.bn, acts.cd, acts.sd, undefined, stats.get(b.downsample.conv.name)), mode);
         f.push(acts.bnd);
         shortcut = acts.sd;
       }
-      acts.bn2 = layers.bn(b.bn2).bindForward(bnIO(b.bn2, c2, out, shortcut), mode);
+      acts.bn2 = layers.bn(b.bn2).bindForward(bnIO(b.bn2, c2, out, shortcut, stats.get(b.conv2.name)), mode);
       f.push(acts.bn2);
       this.blocks.push(acts);
       x = out;

@@ -11,6 +11,11 @@
 //   fn store_c4(m: u32, n: u32, acc: vec4<f32>, z: u32)  // C[m, n..n+3]; z = workgroup_id.z
 //   fn k_range(z: u32) -> vec2<u32>              // this workgroup's [k_begin, k_end); called
 //                                                // first, before any load (default: split_k_range)
+//   fn tile_stats(m0: u32, n0: u32, ly: u32, lx: u32, li: u32, wy: u32,   // 'tiled' only, when
+//                 a0, a1, a2, a3: vec4<f32>)     // EPILOGUE_STATS: after the stores, every thread
+//                                                // with its 4×4 block (a convolution's batch-norm
+//                                                // statistics, conv2d_bn_stats.wgsl; may use tileA/B
+//                                                // and barriers: the K loop is over)
 // An operand is read four at a time along whichever axis is contiguous in its memory: the
 // weight gradient's A (image patches) is contiguous along M (the channels), dgrad's B (the
 // weights) along K, so those io files set A_COLS / B_COLS.
@@ -41,6 +46,7 @@ override TX: u32 = 16u;
 override TY: u32 = 16u;
 override A_COLS: bool = false;
 override B_COLS: bool = false;
+override EPILOGUE_STATS: bool = false;
 
 override THREADS: u32 = TX * TY;
 const TILE_K: u32 = 16u;
@@ -133,6 +139,7 @@ fn gemm_tiled(@builtin(workgroup_id) wg: vec3<u32>,
   store_c4(m + 1u, n, acc1, wg.z);
   store_c4(m + 2u, n, acc2, wg.z);
   store_c4(m + 3u, n, acc3, wg.z);
+  if (EPILOGUE_STATS) { tile_stats(m0, n0, lid.y, lid.x, li, wg.y, acc0, acc1, acc2, acc3); }
 }
 
 // The direct core's loops over the 4×4 block keep one copy of the io's load and store code instead

@@ -13,6 +13,9 @@ fn load_b4_col(k: u32, n: u32) -> vec4<f32> {
   return vec4<f32>(load_b4(k, n).x, load_b4(k + 1u, n).x, load_b4(k + 2u, n).x, load_b4(k + 3u, n).x);
 }
 
+// @default tile_stats
+fn tile_stats(m0: u32, n0: u32, ly: u32, lx: u32, li: u32, wy: u32, a0: vec4<f32>, a1: vec4<f32>, a2: vec4<f32>, a3: vec4<f32>) {}
+
 // @default k_range
 fn k_range(z: u32) -> vec2<u32> {
   return split_k_range(z);
