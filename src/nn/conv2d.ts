@@ -42,6 +42,8 @@ import reduceWgsl from '../shaders/gemm_reduce.wgsl?raw';
 import forwardWgsl from '../shaders/conv2d_forward.wgsl?raw';
 import inputGradWgsl from '../shaders/conv2d_input_grad.wgsl?raw';
 import weightGradWgsl from '../shaders/conv2d_weight_grad.wgsl?raw';
+import lanesWgsl from '../shaders/gemm_lanes.wgsl?raw';
+import reduceLanesWgsl from '../shaders/gemm_reduce_lanes.wgsl?raw';
 import naiveWgsl from '../shaders/conv2d_naive.wgsl?raw';
 import type { GpuContext } from '../gpu/context.ts';
 import { assertShape, isPositiveInt } from '../gpu/errors.ts';
@@ -68,6 +70,8 @@ export interface Conv2dOptions {
   splits?: Partial<Record<Conv2dPass, number>>;
   /** Force the GEMM core's thread layout per pass instead of gemmTile (tests, tuning). */
   tiles?: Partial<Record<Conv2dPass, GemmTile>>;
+  /** Force the weight gradient's K-lanes (gemm_lanes.wgsl; 1 = the variant's own core) instead of wgradLanes (tests, tuning). */
+  wgradLanes?: number;
   /** A planner-owned scratch tensor (≥ scratchElements f32) for split-K partial products;
    *  by default the layer allocates its own on the first bind that needs one. */
   scratch?: Tensor;
@@ -106,6 +110,30 @@ export function chooseSplits(variant: 'tiled' | 'direct', M: number, N: number, 
   const s = Math.min(Math.ceil(target / tiles), Math.floor(K / SPLIT_MIN_CHUNK[variant]), SPLIT_MAX, Math.floor(maxElements / outElements));
   const exact = exactSplits(K, Math.max(1, s));
   return exact < SPLIT_MIN_COUNT[variant] ? 1 : exact;
+}
+
+/** Threads a 'tiled' weight-gradient workgroup is filled up to with K-lanes (see the header). */
+export const LANES_THREADS = 256;
+/** WebGPU's guaranteed workgroup size along z, where the lanes are. */
+const MAX_LANES = 64;
+
+/**
+ * K-lanes for the weight gradient (gemm_lanes.wgsl): on 'tiled', a thread layout under 256 threads
+ * (a small output: the stem, the narrow 1×1 projections) is repeated along K up to 256 threads;
+ * 1 = the variant's own core ('direct' always: see the header).
+ */
+export function wgradLanes(variant: 'tiled' | 'direct', tile: GemmTile): number {
+  if (variant !== 'tiled') return 1;
+  return Math.max(1, Math.min(MAX_LANES, Math.floor(LANES_THREADS / (tile.tx * tile.ty))));
+}
+
+/**
+ * Threads per output of the split-K reduce (gemm_reduce_lanes.wgsl; 1 = gemm_reduce.wgsl): on
+ * 'tiled', the largest power of two up to 32 that leaves each at least 4 of the `splits` slabs.
+ */
+export function reduceLanes(variant: 'tiled' | 'direct', splits: number): number {
+  if (variant !== 'tiled' || splits < 8) return 1;
+  return Math.min(32, 2 ** Math.floor(Math.log2(splits / 4)));
 }
 
 /** The number of non-empty chunks when K is cut into 16-aligned chunks for `s` splits. */
@@ -179,6 +207,9 @@ interface PassPlan {
   outElements: number;
   /** The GEMM core's thread layout (null for the naive kernels). */
   tile: GemmTile | null;
+  /** K-lanes of the main dispatch (gemm_lanes.wgsl) and threads per output of the reduce; 1 = none. */
+  lanes?: number;
+  reduceLanes?: number;
 }
 
 export class Conv2d {
@@ -235,7 +266,9 @@ export class Conv2d {
         assertShape(isGemmTile(variant, t), () => `${label}: tiles.${p} ${t.tx}×${t.ty} is not a thread layout the ${variant} core runs`);
       }
     }
-    const plans = variant === 'naive' ? await naivePlans(ctx, s, Ho, Wo) : await gemmPlans(ctx, s, Ho, Wo, variant, want, tiles, options.passes ?? {});
+    const lanes = options.wgradLanes;
+    assertShape(lanes === undefined || (isPositiveInt(lanes) && lanes <= MAX_LANES && (lanes & (lanes - 1)) === 0), () => `${label}: wgradLanes must be a power of two from 1 to ${MAX_LANES}, got ${lanes}`);
+    const plans = variant === 'naive' ? await naivePlans(ctx, s, Ho, Wo) : await gemmPlans(ctx, s, Ho, Wo, variant, want, tiles, options.passes ?? {}, lanes);
     for (const p of Object.values(plans)) {
       assertShape(p.splits * p.outElements < LIMIT, () => `${label}: split-K partial products over 2^31 elements; use fewer splits`);
     }
@@ -261,6 +294,12 @@ export class Conv2d {
   /** Split-K counts chosen per pass (1 = not split). */
   get splits(): { forward: number; inputGrad: number; weightGrad: number } {
     return { forward: this.plans.forward.splits, inputGrad: this.plans.inputGrad.splits, weightGrad: this.plans.weightGrad.splits };
+  }
+
+  /** The weight gradient's K-lanes and its reduce's threads per output (1 = the plain core / gemm_reduce.wgsl). */
+  get wgradLanes(): { lanes: number; reduceLanes: number } {
+    const p = this.plans.weightGrad;
+    return { lanes: p.lanes ?? 1, reduceLanes: p.reduceLanes ?? 1 };
   }
 
   /** The GEMM core's thread layout per pass (null for the naive kernels). */
@@ -407,6 +446,7 @@ async function gemmPlans(
   want: Partial<Record<Conv2dPass, number>>,
   wantTiles: Partial<Record<Conv2dPass, GemmTile>>,
   passes: Conv2dPasses,
+  wantLanes: number | undefined,
 ): Promise<Record<Conv2dPass, PassPlan>> {
   const doForward = passes.forward ?? true;
   const doInputGrad = passes.inputGrad ?? true;
@@ -481,15 +521,21 @@ async function gemmPlans(
   const wgK = s.batch * Ho * Wo;
   const wgTile = tileFor('weightGrad', wgM, Cout);
   const wgSplits = want.weightGrad ? exactSplits(wgK, want.weightGrad) : chooseSplits(variant, wgM, Cout, wgK);
+  // A small output on 'tiled': its thread layout repeated along K up to 256 threads (gemm_lanes.wgsl),
+  // and the many split-K slabs summed by several threads per output (gemm_reduce_lanes.wgsl).
+  const wgLanes = wantLanes ?? wgradLanes(variant, wgTile);
+  assertShape(wgTile.tx * wgTile.ty * wgLanes <= LANES_THREADS, () => `conv2d: wgradLanes ${wgLanes} × the ${wgTile.tx}×${wgTile.ty} thread layout is over ${LANES_THREADS} threads`);
+  const wgReduceLanes = reduceLanes(variant, wgSplits);
   const wgIo = storageView(0, 'x', 'read', Cin % 4 === 0) + storageView(1, 'dy', 'read', Cout % 4 === 0) + storageView(2, 'dw', 'read_write', Cout % 4 === 0) + weightGradWgsl;
   const wgKernel = (accumulate: boolean) =>
     createKernel(ctx, {
-      label: `conv2d.weight_grad.${variant}`,
-      code: gemmSource(wgIo),
-      entryPoint,
+      label: `conv2d.weight_grad.${variant}${wgLanes > 1 ? '.lanes' : ''}`,
+      code: wgLanes > 1 ? gemmSource(wgIo) + lanesWgsl : gemmSource(wgIo),
+      entryPoint: wgLanes > 1 ? 'gemm_lanes' : entryPoint,
       constants: {
         ...base,
         ...tileConstants(wgTile),
+        ...(wgLanes > 1 ? { LANES: wgLanes } : {}),
         PAD: s.padding,
         M: wgM,
         N: Cout,
@@ -503,8 +549,13 @@ async function gemmPlans(
   // Split-K: the partial products are always assigned, the reduce assigns or accumulates; one split: the GEMM itself does.
   const wgMain = wgSplits > 1 ? only(wgAssign || wgAccumulate, () => wgKernel(false)) : only(wgAssign, () => wgKernel(false));
   const wgMainAcc = wgSplits > 1 ? null : only(wgAccumulate, () => wgKernel(true));
-  const wgReduce = wgSplits > 1 && wgAssign ? reduceKernel(wN, wgSplits, 0) : null;
-  const wgReduceAcc = wgSplits > 1 && wgAccumulate ? reduceKernel(wN, wgSplits, 1) : null;
+  const wgReduceKernel = (beta: number) =>
+    wgReduceLanes > 1
+      ? createKernel(ctx, { label: 'conv2d.splitk_reduce.lanes', code: reduceLanesWgsl, constants: { SIZE: wN, SPLITS: wgSplits, ALPHA: 1, BETA: beta, RLANES: wgReduceLanes } })
+      : reduceKernel(wN, wgSplits, beta);
+  const wgReduce = wgSplits > 1 && wgAssign ? wgReduceKernel(0) : null;
+  const wgReduceAcc = wgSplits > 1 && wgAccumulate ? wgReduceKernel(1) : null;
+  const wgReduceGrid = grid1d(ctx, wN, LANES_THREADS / wgReduceLanes);
 
   const [fm, fr, dm, dr, wm, wma, wr, wra] = await Promise.all([fwdMain, fwdReduce, dgMain, dgReduce, wgMain, wgMainAcc, wgReduce, wgReduceAcc]);
   const step = (kernel: Kernel, grid: [number, number, number]): Step => ({ kernel, grid });
@@ -531,11 +582,13 @@ async function gemmPlans(
       compiled: { assign: wgAssign, accumulate: wgAccumulate },
       main: steps(wm, gemmGrid(variant, wgM, Cout, wgSplits, wgTile)),
       mainAccumulate: wma ? [step(wma, gemmGrid(variant, wgM, Cout, wgSplits, wgTile))] : undefined,
-      reduce: wr ? step(wr, grid1d(ctx, wN, 256)) : null,
-      reduceAccumulate: wra ? step(wra, grid1d(ctx, wN, 256)) : undefined,
+      reduce: wr ? step(wr, wgReduceGrid) : null,
+      reduceAccumulate: wra ? step(wra, wgReduceGrid) : undefined,
       splits: wgSplits,
       outElements: wN,
       tile: wgTile,
+      lanes: wgLanes,
+      reduceLanes: wgReduceLanes,
     },
   };
 }
