@@ -216,7 +216,7 @@ describe('the small weight gradients (the stem, the 1×1 projections): K-lanes a
   // Shapes whose weight gradient is a small output over a long reduction, at odd batch sizes: the
   // stem with 4 (padded), 3 and 1 input channels, and 1×1 stride-2 projections.
   const SMALL: Tuple[] = [
-    [9, 32, 32, 4, 8, 3, 1, 1], // the width-1/8 stem: 36×8 over 9216 pixels, split 144 ways on 'tiled'
+    [16, 32, 32, 4, 8, 3, 1, 1], // the width-1/8 stem: 36×8 over 16384 pixels, split 256 ways on 'tiled'
     [3, 17, 15, 3, 5, 3, 1, 1], // the unpadded stem (no vec4 patch loads), Cout 5: a part-filled reduce group
     [5, 12, 12, 1, 4, 3, 1, 1], // one input channel
     [17, 32, 32, 8, 16, 1, 2, 0], // layer2.0.downsample.0 at width 1/8: 8×16 over 4352 pixels, split 68 ways
@@ -233,15 +233,15 @@ describe('the small weight gradients (the stem, the 1×1 projections): K-lanes a
     expect(Array.from(again.got.dwAcc)).toEqual(Array.from(c.got.dwAcc));
   });
 
-  test('the cases above reach the reduce with 32, 16 and 2 threads per output, the plain reduce (a 3-way split), and the lanes kernel without split-K', async () => {
+  test('the cases above reach the reduce with 32 and 8 threads per output, the plain reduce (10- and 3-way splits), and the lanes kernel without split-K', async () => {
     const ctx = await testGpu();
     const plan = async (t: Tuple, options: Conv2dOptions = {}) => {
       const conv = await Conv2d.create(ctx, toShape(t), 'tiled', { ...options, passes: { forward: false, inputGrad: false, weightGrad: 'both' } });
       return { splits: conv.splits.weightGrad, ...conv.wgradLanes };
     };
-    expect(await plan(SMALL[0]!)).toEqual({ splits: 144, lanes: 8, reduceLanes: 32 });
-    expect(await plan(SMALL[3]!)).toEqual({ splits: 68, lanes: 8, reduceLanes: 16 });
-    expect(await plan(SMALL[1]!)).toEqual({ splits: 10, lanes: 8, reduceLanes: 2 });
+    expect(await plan(SMALL[0]!)).toEqual({ splits: 256, lanes: 8, reduceLanes: 32 });
+    expect(await plan(SMALL[3]!)).toEqual({ splits: 68, lanes: 8, reduceLanes: 8 });
+    expect(await plan(SMALL[1]!)).toEqual({ splits: 10, lanes: 8, reduceLanes: 1 });
     expect(await plan(SMALL[4]!)).toEqual({ splits: 3, lanes: 8, reduceLanes: 1 });
     expect(await plan(SMALL[1]!, { splits: { weightGrad: 1 } })).toMatchObject({ splits: 1, reduceLanes: 1 });
   });
@@ -263,7 +263,7 @@ describe('the small weight gradients (the stem, the 1×1 projections): K-lanes a
     }
   });
 
-  test('the rule: lanes fill a thread layout under 256 threads on GPUs only; the reduce gives each thread at least 4 slabs', async () => {
+  test('the rule: lanes fill a thread layout under 256 threads on GPUs only; the reduce gives each thread at least 8 slabs, from 32 splits', async () => {
     // The stem at width 1: its 36×64 output gets 16×2 threads (5 tiles), repeated 8 times along K.
     expect(gemmTile('tiled', 36, 64)).toEqual({ tx: 16, ty: 2 });
     expect(wgradLanes('tiled', { tx: 16, ty: 2 })).toBe(8);
@@ -272,7 +272,7 @@ describe('the small weight gradients (the stem, the 1×1 projections): K-lanes a
     expect(wgradLanes('direct', { tx: 2, ty: 4 })).toBe(1);
     // At most 64 lanes (WebGPU's guaranteed workgroup size along z).
     expect(wgradLanes('tiled', { tx: 1, ty: 1 })).toBe(64);
-    expect([4, 7, 8, 15, 16, 31, 32, 128, 256].map((s) => reduceLanes('tiled', s))).toEqual([1, 1, 2, 2, 4, 4, 8, 32, 32]);
+    expect([8, 16, 31, 32, 63, 64, 128, 255, 256].map((s) => reduceLanes('tiled', s))).toEqual([1, 1, 1, 4, 4, 8, 16, 16, 32]);
     expect(reduceLanes('direct', 256)).toBe(1);
     // A layer on a GPU adapter picks them (the emulator seen as hardware).
     const gpu = await testGpuAs('gpu');

@@ -28,6 +28,19 @@
 // On 'tiled' a split into 2 was slower than none on 30 of 31 measured passes (the reduce pass
 // costs more than doubling the workgroups saves), so a split must be at least 3-way there.
 //
+// Small weight gradients on 'tiled' (wgradLanes, reduceLanes): the stem's 36×Cout output and the
+// narrow layers' (the 1×1 projections' Cin×Cout at widths ½ and below) get thread layouts of 32–128
+// threads, so the T = 1024 workgroups above were 1024 single warps — about 8 per SM, too few to hide
+// the latency-bound K-loop (the stem's wgrad at 0.22–0.42 of its forward, the projections' at
+// 0.32–0.49 on an H100) — and their 100–256 split-K slabs were summed by one thread per output (a
+// few workgroups of gemm_reduce.wgsl). Now such a layout is repeated along K up to 256 threads
+// (gemm_lanes.wgsl: lane l of a workgroup walks every LANES-th 4-pixel step of its chunk, the
+// lanes' 4×4 blocks meet in a fixed tree), so the same workgroup count holds 8× the threads, and
+// the slabs (32 or more) are summed by up to 32 threads per output, 8 or more slabs each, also in a fixed tree
+// (gemm_reduce_lanes.wgsl). Both orders are fixed: the same bits every run. 16×16 layouts (the
+// wide layers) keep the tiled core. 'direct' keeps its core and reduce: on lavapipe its wgrad
+// already runs at 0.9–1.1 of the forward and lanes did not beat it (docs/results-cpu.md §5).
+//
 // dgrad at stride S > 1 wastes no taps: the input pixels split into S×S phase classes, each a
 // GEMM over exactly the taps that reach it, and all classes run in ONE dispatch (the class is
 // workgroup_id.z / splits; see conv2d_input_grad.wgsl); the classes no tap reaches (a 1×1
@@ -129,11 +142,12 @@ export function wgradLanes(variant: 'tiled' | 'direct', tile: GemmTile): number 
 
 /**
  * Threads per output of the split-K reduce (gemm_reduce_lanes.wgsl; 1 = gemm_reduce.wgsl): on
- * 'tiled', the largest power of two up to 32 that leaves each at least 4 of the `splits` slabs.
+ * 'tiled' with 32 splits or more, the largest power of two up to 32 that leaves each thread at
+ * least 8 of the `splits` slabs (a chain of 8–31 loads per output is no bottleneck).
  */
 export function reduceLanes(variant: 'tiled' | 'direct', splits: number): number {
-  if (variant !== 'tiled' || splits < 8) return 1;
-  return Math.min(32, 2 ** Math.floor(Math.log2(splits / 4)));
+  if (variant !== 'tiled' || splits < 32) return 1;
+  return Math.min(32, 2 ** Math.floor(Math.log2(splits / 8)));
 }
 
 /** The number of non-empty chunks when K is cut into 16-aligned chunks for `s` splits. */

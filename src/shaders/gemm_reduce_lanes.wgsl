@@ -6,7 +6,8 @@
 // loads. Here thread (o, l) of a workgroup sums slabs l, l + RLANES, l + 2·RLANES, … of output
 // i = group·OUTS + o in that order, and the RLANES sums meet in a fixed tree in workgroup memory
 // (lanes [h, 2h) into [0, h)): the same order every run, so the same bits.
-// OUTS · RLANES = 256; a warp covers OUTS/… consecutive outputs of each slab (contiguous reads).
+// OUTS · RLANES = 256 threads; the OUTS threads of one lane read consecutive outputs of a slab.
+// The host (src/nn/conv2d.ts, reduceLanes) picks RLANES ≤ 32 so that each lane sums ≥ 8 slabs.
 override SIZE: u32;
 override SPLITS: u32;
 override ALPHA: f32 = 1.0;
