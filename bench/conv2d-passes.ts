@@ -4,11 +4,13 @@
 // disturbed by other work. Prints GFLOP/s per pass and each gradient pass's ratio to the forward
 // (vs_fwd, the issue-15 goal ≥ 0.5), with the split-K count and thread layout per pass.
 //   npx vite-node bench/conv2d-passes.ts -- [--width 1/8,1/4] [--batch 32] [--variant direct,tiled]
-//                                           [--layers ^conv1$,downsample] [--passes forward,weightGrad] [--repeat 3] [--lanes 8]
+//                                           [--layers ^conv1$,downsample] [--passes forward,weightGrad] [--repeat 3] [--lanes 8] [--compare]
+// --compare: each layer also with the weight-gradient plan before K-lanes (wgradLanes 1, the plain reduce), the plans
+// alternating run by run; the forward's time (the same kernels in both) is the fastest of all runs.
 // --layers: regular expressions matched against the layer names (the default: ^conv1$, the stem, and downsample, the 1×1 projections).
 import { nodeGpu } from '../src/gpu/node.ts';
 import type { BenchResult } from '../src/bench/types.ts';
-import type { Conv2dPass, Conv2dVariant } from '../src/nn/conv2d.ts';
+import type { Conv2dOptions, Conv2dPass, Conv2dVariant } from '../src/nn/conv2d.ts';
 import { benchLayer, distinctLayers } from './conv2d.bench.ts';
 
 interface Args {
@@ -20,9 +22,11 @@ interface Args {
   repeat: number;
   /** Force the weight gradient's K-lanes (Conv2dOptions.wgradLanes). */
   lanes?: number;
+  /** Each layer also with the plan before K-lanes (wgradLanes 1, the plain reduce), the two runs alternating. */
+  compare: boolean;
 }
 
-const USAGE = 'usage: npx vite-node bench/conv2d-passes.ts -- [--width 1/8,1/4] [--batch 32] [--variant direct,tiled] [--layers ^conv1$,downsample] [--passes forward,weightGrad] [--repeat 3] [--lanes 8]';
+const USAGE = 'usage: npx vite-node bench/conv2d-passes.ts -- [--width 1/8,1/4] [--batch 32] [--variant direct,tiled] [--layers ^conv1$,downsample] [--passes forward,weightGrad] [--repeat 3] [--lanes 8] [--compare]';
 
 function parseWidth(v: string): number {
   const m = /^1\/(\d+)$/.exec(v);
@@ -32,10 +36,14 @@ function parseWidth(v: string): number {
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { widths: [1 / 8], batches: [32], variants: ['direct', 'tiled'], layers: ['^conv1$', 'downsample'], passes: ['forward', 'inputGrad', 'weightGrad'], repeat: 3 };
+  const args: Args = { widths: [1 / 8], batches: [32], variants: ['direct', 'tiled'], layers: ['^conv1$', 'downsample'], passes: ['forward', 'inputGrad', 'weightGrad'], repeat: 3, compare: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--') continue;
+    if (a === '--compare') {
+      args.compare = true;
+      continue;
+    }
     const v = argv[++i];
     if (v === undefined) throw new Error(`${a} needs a value\n${USAGE}`);
     const list = v.split(',');
@@ -64,29 +72,38 @@ function positive(flag: string, v: string): number {
 const args = parseArgs(process.argv.slice(2));
 const { ctx, driver } = await nodeGpu();
 console.error(`adapter: ${ctx.adapterName}${driver ? ` via ${driver}` : ''}`);
-const rows: string[] = ['| variant | width | batch | layer | pass | splits | threads | lanes | ms (min of runs) | GFLOP/s | vs_fwd |', '|---|---|---:|---|---|---:|---|---|---:|---:|---:|'];
+const rows: string[] = ['| variant | width | batch | layer | plan | pass | splits | threads | lanes | ms (min of runs) | GFLOP/s | vs_fwd |', '|---|---|---:|---|---|---|---:|---|---|---:|---:|---:|'];
+// The plans timed per layer: the chosen one (or --lanes), and with --compare the plan before K-lanes.
+const plans: { name: string; options: Conv2dOptions }[] = [{ name: args.lanes ? `lanes ${args.lanes}` : 'chosen', options: args.lanes ? { wgradLanes: args.lanes } : {} }];
+if (args.compare) plans.unshift({ name: 'before', options: { wgradLanes: 1, wgradReduceLanes: 1 } });
 for (const variant of args.variants) {
   for (const width of args.widths) {
     for (const batch of args.batches) {
       for (const c of distinctLayers(width).filter((l) => args.layers.some((re) => new RegExp(re).test(l.name)))) {
-        // The forward always runs: the ratios need it.
-        const best = new Map<Conv2dPass, BenchResult>();
+        // The forward always runs: the ratios need it. The plans alternate run by run, so a busy
+        // moment of the machine falls on both; the forward (the same in every plan) is the fastest of all.
+        const best = plans.map(() => new Map<Conv2dPass, BenchResult>());
         for (let r = 0; r < args.repeat; r++) {
-          for (const res of await benchLayer(ctx, c, batch, width, variant, true, undefined, args.lanes ? { wgradLanes: args.lanes } : {})) {
-            const pass = res.extra!.pass as Conv2dPass;
-            const prev = best.get(pass);
-            if (!prev || res.ms < prev.ms) best.set(pass, res);
+          for (const [i, plan] of plans.entries()) {
+            for (const res of await benchLayer(ctx, c, batch, width, variant, true, undefined, plan.options)) {
+              const pass = res.extra!.pass as Conv2dPass;
+              const prev = best[i]!.get(pass);
+              if (!prev || res.ms < prev.ms) best[i]!.set(pass, res);
+            }
           }
         }
-        const fwd = best.get('forward')!;
-        for (const pass of args.passes) {
-          const res = best.get(pass)!;
-          const e = res.extra!;
-          rows.push(
-            `| ${variant} | ${e.width} | ${batch} | ${c.name} ${c.inChannels}→${c.outChannels} ${c.kernel}x${c.kernel} s${c.stride} @${c.inSize} | ${pass} | ${e.splits} | ${e.threads ?? '-'} | ${e.lanes ?? 1}${e.reduce_lanes ? `, reduce ${e.reduce_lanes}` : ''} | ${res.ms.toFixed(3)} | ${(res.flops! / res.ms / 1e6).toFixed(2)} | ${pass === 'forward' ? '' : (fwd.ms / res.ms).toFixed(2)} |`,
-          );
+        const fwdMs = Math.min(...best.map((b) => b.get('forward')!.ms));
+        for (const [i, plan] of plans.entries()) {
+          for (const pass of args.passes) {
+            if (i > 0 && pass === 'forward') continue;
+            const res = pass === 'forward' ? { ...best[i]!.get(pass)!, ms: fwdMs } : best[i]!.get(pass)!;
+            const e = res.extra!;
+            rows.push(
+              `| ${variant} | ${e.width} | ${batch} | ${c.name} ${c.inChannels}→${c.outChannels} ${c.kernel}x${c.kernel} s${c.stride} @${c.inSize} | ${pass === 'forward' ? '' : plan.name} | ${pass} | ${e.splits} | ${e.threads ?? '-'} | ${e.lanes ?? 1}${e.reduce_lanes ? `, reduce ${e.reduce_lanes}` : ''} | ${res.ms.toFixed(3)} | ${(res.flops! / res.ms / 1e6).toFixed(2)} | ${pass === 'forward' ? '' : (fwdMs / res.ms).toFixed(2)} |`,
+            );
+            console.error(rows.at(-1));
+          }
         }
-        console.error(rows.at(-1));
       }
     }
   }

@@ -85,6 +85,8 @@ export interface Conv2dOptions {
   tiles?: Partial<Record<Conv2dPass, GemmTile>>;
   /** Force the weight gradient's K-lanes (gemm_lanes.wgsl; 1 = the variant's own core) instead of wgradLanes (tests, tuning). */
   wgradLanes?: number;
+  /** Force the threads per output of the weight gradient's split-K reduce (1 = gemm_reduce.wgsl) instead of reduceLanes (tests, tuning). */
+  wgradReduceLanes?: number;
   /** A planner-owned scratch tensor (≥ scratchElements f32) for split-K partial products;
    *  by default the layer allocates its own on the first bind that needs one. */
   scratch?: Tensor;
@@ -282,7 +284,9 @@ export class Conv2d {
     }
     const lanes = options.wgradLanes;
     assertShape(lanes === undefined || (isPositiveInt(lanes) && lanes <= MAX_LANES && (lanes & (lanes - 1)) === 0), () => `${label}: wgradLanes must be a power of two from 1 to ${MAX_LANES}, got ${lanes}`);
-    const plans = variant === 'naive' ? await naivePlans(ctx, s, Ho, Wo) : await gemmPlans(ctx, s, Ho, Wo, variant, want, tiles, options.passes ?? {}, lanes);
+    const rLanes = options.wgradReduceLanes;
+    assertShape(rLanes === undefined || (isPositiveInt(rLanes) && rLanes <= 256 && (rLanes & (rLanes - 1)) === 0), () => `${label}: wgradReduceLanes must be a power of two from 1 to 256, got ${rLanes}`);
+    const plans = variant === 'naive' ? await naivePlans(ctx, s, Ho, Wo) : await gemmPlans(ctx, s, Ho, Wo, variant, want, tiles, options.passes ?? {}, lanes, rLanes);
     for (const p of Object.values(plans)) {
       assertShape(p.splits * p.outElements < LIMIT, () => `${label}: split-K partial products over 2^31 elements; use fewer splits`);
     }
@@ -461,6 +465,7 @@ async function gemmPlans(
   wantTiles: Partial<Record<Conv2dPass, GemmTile>>,
   passes: Conv2dPasses,
   wantLanes: number | undefined,
+  wantReduceLanes: number | undefined,
 ): Promise<Record<Conv2dPass, PassPlan>> {
   const doForward = passes.forward ?? true;
   const doInputGrad = passes.inputGrad ?? true;
@@ -539,7 +544,7 @@ async function gemmPlans(
   // and the many split-K slabs summed by several threads per output (gemm_reduce_lanes.wgsl).
   const wgLanes = wantLanes ?? wgradLanes(variant, wgTile);
   assertShape(wgTile.tx * wgTile.ty * wgLanes <= LANES_THREADS, () => `conv2d: wgradLanes ${wgLanes} × the ${wgTile.tx}×${wgTile.ty} thread layout is over ${LANES_THREADS} threads`);
-  const wgReduceLanes = reduceLanes(variant, wgSplits);
+  const wgReduceLanes = wantReduceLanes ?? reduceLanes(variant, wgSplits);
   const wgIo = storageView(0, 'x', 'read', Cin % 4 === 0) + storageView(1, 'dy', 'read', Cout % 4 === 0) + storageView(2, 'dw', 'read_write', Cout % 4 === 0) + weightGradWgsl;
   const wgKernel = (accumulate: boolean) =>
     createKernel(ctx, {
