@@ -263,6 +263,20 @@ describe('the small weight gradients (the stem, the 1×1 projections): K-lanes a
     }
   });
 
+  test('forced: the many-slab reduce with 4 and 64 threads per output on both variants, = and +=, the same bits twice', async () => {
+    const t = SMALL[3]!;
+    for (const variant of ['direct', 'tiled'] as const) {
+      for (const [rl, splits] of [[4, 40], [64, 68]] as const) {
+        const options: Conv2dOptions = { wgradReduceLanes: rl, splits: { weightGrad: splits } };
+        const c = await runCase(t, variant, options);
+        expect(c.conv.wgradLanes.reduceLanes).toBe(rl);
+        checkCase(c, `conv2d.${variant} ${name(t)} reduce lanes ${rl} splits ${c.conv.splits.weightGrad}`);
+        const again = await runCase(t, variant, options);
+        expect(Array.from(again.got.dwAcc)).toEqual(Array.from(c.got.dwAcc));
+      }
+    }
+  });
+
   test('the rule: lanes fill a thread layout under 256 threads on GPUs only; the reduce gives each thread at least 8 slabs, from 32 splits', async () => {
     // The stem at width 1: its 36×64 output gets 16×2 threads (5 tiles), repeated 8 times along K.
     expect(gemmTile('tiled', 36, 64)).toEqual({ tx: 16, ty: 2 });
@@ -341,6 +355,7 @@ describe('bad input', () => {
     await expect(Conv2d.create(ctx, { ...s, height: 2, padding: 0 })).rejects.toThrow(/3×3 kernel does not fit the 2×7 input padded by 0/);
     await expect(Conv2d.create(ctx, s, 'direct', { splits: { weightGrad: 0 } })).rejects.toThrow(/splits.weightGrad/);
     await expect(Conv2d.create(ctx, s, 'tiled', { label: 'conv1', wgradLanes: 3 })).rejects.toThrow(/conv2d "conv1" .*: wgradLanes must be a power of two from 1 to 64, got 3/);
+    await expect(Conv2d.create(ctx, s, 'tiled', { label: 'conv1', wgradReduceLanes: 12 })).rejects.toThrow(/conv2d "conv1" .*: wgradReduceLanes must be a power of two from 1 to 256, got 12/);
     await expect(Conv2d.create(ctx, s, 'tiled', { wgradLanes: 4, tiles: { weightGrad: { tx: 16, ty: 16 } } })).rejects.toThrow(/wgradLanes 4 × the 16×16 thread layout is over 256 threads/);
   });
 });
