@@ -4,7 +4,7 @@
 // (forced and chosen) and its determinism; the stride-2 dgrad phase classes; the naive baseline;
 // and the bad-input paths (ShapeError before any dispatch, naming the layer and the sizes).
 import { describe, expect, test } from 'vitest';
-import { Conv2d, chooseSplits, dgradClasses, reduceLanes, wgradLanes, type Conv2dShape, type Conv2dOptions, type Conv2dVariant } from '../src/nn/conv2d.ts';
+import { Conv2d, chooseSplits, dgradClasses, reduceLanes, wgradLanes, wgradLanesTile, type Conv2dShape, type Conv2dOptions, type Conv2dVariant } from '../src/nn/conv2d.ts';
 import { gemmTile } from '../src/gpu/gemm.ts';
 import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward } from '../src/ref/conv2d.ts';
 import { submitChecked } from '../src/gpu/kernel.ts';
@@ -207,7 +207,9 @@ describe('split-K rule', () => {
   test('the chosen split count is what the layer uses', async () => {
     const ctx = await testGpu();
     const conv = await Conv2d.create(ctx, toShape([8, 8, 8, 16, 16, 3, 1, 1]), 'tiled');
-    expect(conv.splits.weightGrad).toBe(chooseSplits('tiled', 144, 16, 512));
+    // A small output on 'tiled': the split is counted on the K-lanes thread layout's tiles, with chunks of ≥ 16 pixels per lane.
+    expect(conv.wgradLanes.lanes).toBeGreaterThan(1);
+    expect(conv.splits.weightGrad).toBe(chooseSplits('tiled', 144, 16, 512, 144 * 16, undefined, conv.tiles.weightGrad!, Math.max(64, 16 * conv.wgradLanes.lanes)));
     expect(conv.scratchElements).toBe(conv.splits.weightGrad > 1 ? conv.splits.weightGrad * conv.wElements : 0);
   });
 });
@@ -216,10 +218,11 @@ describe('the small weight gradients (the stem, the 1×1 projections): K-lanes a
   // Shapes whose weight gradient is a small output over a long reduction, at odd batch sizes: the
   // stem with 4 (padded), 3 and 1 input channels, and 1×1 stride-2 projections.
   const SMALL: Tuple[] = [
-    [16, 32, 32, 4, 8, 3, 1, 1], // the width-1/8 stem: 36×8 over 16384 pixels, split 256 ways on 'tiled'
+    [16, 32, 32, 4, 8, 3, 1, 1], // the width-1/8 stem: 36×8 over 16384 pixels: 2×2 threads × 64 lanes, split 16 ways on 'tiled'
     [3, 17, 15, 3, 5, 3, 1, 1], // the unpadded stem (no vec4 patch loads), Cout 5: a part-filled reduce group
     [5, 12, 12, 1, 4, 3, 1, 1], // one input channel
-    [17, 32, 32, 8, 16, 1, 2, 0], // layer2.0.downsample.0 at width 1/8: 8×16 over 4352 pixels, split 68 ways
+    [17, 32, 32, 8, 16, 1, 2, 0], // layer2.0.downsample.0 at width 1/8: 8×16 over 4352 pixels
+    [16, 32, 32, 16, 32, 1, 2, 0], // layer2.0.downsample.0 at width 1/4: 16×32 over 4096 pixels, split 32 ways
     [3, 16, 16, 16, 32, 1, 2, 0], // layer3.0.downsample.0 at width 1/8
     [7, 9, 11, 12, 20, 1, 2, 0], // a 1×1 stride-2 projection on odd sizes
   ];
@@ -233,17 +236,18 @@ describe('the small weight gradients (the stem, the 1×1 projections): K-lanes a
     expect(Array.from(again.got.dwAcc)).toEqual(Array.from(c.got.dwAcc));
   });
 
-  test('the cases above reach the reduce with 32 and 8 threads per output, the plain reduce (10- and 3-way splits), and the lanes kernel without split-K', async () => {
+  test('the cases above get full thread layouts (no padding rows), the many-slab reduce from 32 splits, and the lanes kernel without split-K', async () => {
     const ctx = await testGpu();
     const plan = async (t: Tuple, options: Conv2dOptions = {}) => {
       const conv = await Conv2d.create(ctx, toShape(t), 'tiled', { ...options, passes: { forward: false, inputGrad: false, weightGrad: 'both' } });
-      return { splits: conv.splits.weightGrad, ...conv.wgradLanes };
+      return { splits: conv.splits.weightGrad, ...conv.wgradLanes, tile: conv.tiles.weightGrad };
     };
-    expect(await plan(SMALL[0]!)).toEqual({ splits: 256, lanes: 8, reduceLanes: 32 });
-    expect(await plan(SMALL[3]!)).toEqual({ splits: 68, lanes: 8, reduceLanes: 8 });
-    expect(await plan(SMALL[1]!)).toEqual({ splits: 10, lanes: 8, reduceLanes: 1 });
-    expect(await plan(SMALL[4]!)).toEqual({ splits: 3, lanes: 8, reduceLanes: 1 });
-    expect(await plan(SMALL[1]!, { splits: { weightGrad: 1 } })).toMatchObject({ splits: 1, reduceLanes: 1 });
+    // 36×8: 5 tiles of 8×8 (gemmTile's 32-thread 2×16 layout padded it to 64 rows), chunks of ≥ 16 pixels per lane.
+    expect(await plan(SMALL[0]!)).toEqual({ splits: 16, lanes: 64, reduceLanes: 1, tile: { tx: 2, ty: 2 } });
+    // 8×16: one 8×16 tile (gemmTile's 4×8 layout was 32 rows, three quarters padding).
+    expect(await plan(SMALL[3]!)).toEqual({ splits: 8, lanes: 32, reduceLanes: 1, tile: { tx: 4, ty: 2 } });
+    expect(await plan(SMALL[4]!)).toEqual({ splits: 32, lanes: 8, reduceLanes: 4, tile: { tx: 8, ty: 4 } });
+    expect(await plan(SMALL[1]!)).toMatchObject({ splits: 1, lanes: 16 });
   });
 
   test.each([
@@ -252,7 +256,7 @@ describe('the small weight gradients (the stem, the 1×1 projections): K-lanes a
     ['tiled', 2, 7],
     ['tiled', 64, 1],
   ] as const)('forced: %s with %i lanes, splits %s: matches and runs the same bits twice', async (variant, lanes, splits) => {
-    for (const t of [SMALL[1]!, SMALL[2]!, SMALL[5]!]) {
+    for (const t of [SMALL[1]!, SMALL[2]!, SMALL[6]!]) {
       const tile = variant === 'tiled' && lanes === 64 ? { tx: 2, ty: 2 } : undefined;
       const options: Conv2dOptions = { wgradLanes: lanes, ...(splits !== 'chosen' ? { splits: { weightGrad: splits } } : {}), ...(tile ? { tiles: { weightGrad: tile } } : {}) };
       const c = await runCase(t, variant, options);
@@ -278,9 +282,13 @@ describe('the small weight gradients (the stem, the 1×1 projections): K-lanes a
   });
 
   test('the rule: lanes fill a thread layout under 256 threads on GPUs only; the reduce gives each thread at least 8 slabs, from 32 splits', async () => {
-    // The stem at width 1: its 36×64 output gets 16×2 threads (5 tiles), repeated 8 times along K.
+    // The stem at width 1: gemmTile gives its 36×64 output 16×2 threads (5 tiles of 8 rows: 40);
+    // with lanes it gets 16×1 threads (9 tiles of 4 rows: 36, no padding), repeated 16 times along K.
     expect(gemmTile('tiled', 36, 64)).toEqual({ tx: 16, ty: 2 });
-    expect(wgradLanes('tiled', { tx: 16, ty: 2 })).toBe(8);
+    expect(wgradLanesTile(36, 64)).toEqual({ tx: 16, ty: 1 });
+    expect(wgradLanes('tiled', { tx: 16, ty: 1 })).toBe(16);
+    // Never under 4 threads (64 lanes at most): a 4×4 output gets 1×4 threads, not one.
+    expect(wgradLanesTile(4, 4).tx * wgradLanesTile(4, 4).ty).toBe(4);
     // A wide layer's 16×16 layout is left to the tiled core; CPU emulators keep their direct core.
     expect(wgradLanes('tiled', { tx: 16, ty: 16 })).toBe(1);
     expect(wgradLanes('direct', { tx: 2, ty: 4 })).toBe(1);
@@ -292,7 +300,7 @@ describe('the small weight gradients (the stem, the 1×1 projections): K-lanes a
     const gpu = await testGpuAs('gpu');
     const stem = await Conv2d.create(gpu, toShape(SMALL[0]!), undefined, { passes: { forward: false, inputGrad: false, weightGrad: 'accumulate' } });
     expect(stem.variant).toBe('tiled');
-    expect(stem.wgradLanes.lanes).toBe(8);
+    expect(stem.wgradLanes.lanes).toBe(64);
   });
 });
 

@@ -33,11 +33,15 @@
 // threads, so the T = 1024 workgroups above were 1024 single warps — about 8 per SM, too few to hide
 // the latency-bound K-loop (the stem's wgrad at 0.22–0.42 of its forward, the projections' at
 // 0.32–0.49 on an H100) — and their 100–256 split-K slabs were summed by one thread per output (a
-// few workgroups of gemm_reduce.wgsl). Now such a layout is repeated along K up to 256 threads
-// (gemm_lanes.wgsl: lane l of a workgroup walks every LANES-th 4-pixel step of its chunk, the
-// lanes' 4×4 blocks meet in a fixed tree), so the same workgroup count holds 8× the threads, and
-// the slabs (32 or more) are summed by up to 32 threads per output, 8 or more slabs each, also in a fixed tree
-// (gemm_reduce_lanes.wgsl). Both orders are fixed: the same bits every run. 16×16 layouts (the
+// few workgroups of gemm_reduce.wgsl). Now such a pass takes the thread layout that pads its output
+// least, with no minimum size (wgradLanesTile: the stem's 36×64 gets 16×1 threads, 9 tiles of 4
+// rows, instead of 16×2 over 40 rows; a width-1/8 projection's 8×16 gets 4×2 instead of 4×8 of
+// which three rows in four were padding), repeated along K up to 256 threads (gemm_lanes.wgsl:
+// lane l of a workgroup walks every LANES-th 4-pixel step of its chunk, the lanes' 4×4 blocks meet
+// in a fixed tree). The split-K rule above then counts that layout's tiles, with chunks of at least
+// 16·LANES pixels (4 steps per lane), so the T = 1024 workgroups are 256 threads each, as T assumes.
+// The slabs (from 32 splits) are summed by up to 32 threads per output, 8 or more slabs each, also
+// in a fixed tree (gemm_reduce_lanes.wgsl). Both orders are fixed: the same bits every run. 16×16 layouts (the
 // wide layers) keep the tiled core. 'direct' keeps its core and reduce: on lavapipe its wgrad
 // already runs at 0.9–1.1 of the forward and lanes did not beat it (docs/results-cpu.md §5).
 //
@@ -61,7 +65,7 @@ import naiveWgsl from '../shaders/conv2d_naive.wgsl?raw';
 import type { GpuContext } from '../gpu/context.ts';
 import { assertShape, isPositiveInt } from '../gpu/errors.ts';
 import { storageView } from '../gpu/storage-view.ts';
-import { defaultGemmVariant, gemmEntry, gemmGrid, gemmSource, gemmTile, isGemmTile, splitChunk, tileConstants, type GemmTile, type GemmVariant } from '../gpu/gemm.ts';
+import { defaultGemmVariant, gemmEntry, gemmGrid, gemmSource, gemmTile, gemmTileLayouts, isGemmTile, splitChunk, tileConstants, type GemmTile, type GemmVariant } from '../gpu/gemm.ts';
 import { createKernel, type Kernel } from '../gpu/kernel.ts';
 import { grid1d, kernelPass, type Pass } from '../gpu/pass.ts';
 import { createTensor, type Tensor } from '../gpu/tensor.ts';
@@ -117,12 +121,21 @@ const PARTIAL_CAP_ELEMENTS = 16 * 1024 * 1024;
  * The split-K count for a core GEMM with M×N output and reduction K (see the rule in the header).
  * `outElements` is the size of one partial slab (M·N, or the whole dx for dgrad).
  */
-export function chooseSplits(variant: 'tiled' | 'direct', M: number, N: number, K: number, outElements = M * N, maxElements = PARTIAL_CAP_ELEMENTS): number {
-  const [gx, gy] = gemmGrid(variant, M, N);
+export function chooseSplits(
+  variant: 'tiled' | 'direct',
+  M: number,
+  N: number,
+  K: number,
+  outElements = M * N,
+  maxElements = PARTIAL_CAP_ELEMENTS,
+  tile = gemmTile(variant, M, N),
+  minChunk: number = SPLIT_MIN_CHUNK[variant],
+): number {
+  const [gx, gy] = gemmGrid(variant, M, N, 1, tile);
   const tiles = gx * gy;
   const target = SPLIT_TARGET_WORKGROUPS[variant];
   if (tiles >= target) return 1;
-  const s = Math.min(Math.ceil(target / tiles), Math.floor(K / SPLIT_MIN_CHUNK[variant]), SPLIT_MAX, Math.floor(maxElements / outElements));
+  const s = Math.min(Math.ceil(target / tiles), Math.floor(K / minChunk), SPLIT_MAX, Math.floor(maxElements / outElements));
   const exact = exactSplits(K, Math.max(1, s));
   return exact < SPLIT_MIN_COUNT[variant] ? 1 : exact;
 }
@@ -131,6 +144,8 @@ export function chooseSplits(variant: 'tiled' | 'direct', M: number, N: number, 
 export const LANES_THREADS = 256;
 /** WebGPU's guaranteed workgroup size along z, where the lanes are. */
 const MAX_LANES = 64;
+/** 4-pixel steps each lane takes at least: a split-K chunk of a K-lanes workgroup is ≥ 16·LANES pixels (and ≥ 64). */
+export const LANE_MIN_STEPS = 4;
 
 /**
  * K-lanes for the weight gradient (gemm_lanes.wgsl): on 'tiled', a thread layout under 256 threads
@@ -140,6 +155,20 @@ const MAX_LANES = 64;
 export function wgradLanes(variant: 'tiled' | 'direct', tile: GemmTile): number {
   if (variant !== 'tiled') return 1;
   return Math.max(1, Math.min(MAX_LANES, Math.floor(LANES_THREADS / (tile.tx * tile.ty))));
+}
+
+/**
+ * The thread layout of a K-lanes weight gradient on 'tiled' (M×N output): the one that pads M and N
+ * least, then the one with most threads, then the squarest — without gemmTile's penalty for
+ * workgroups under a warp, since the lanes fill the workgroup (a width-1/8 projection's 8×16
+ * output gets 4×2 threads × 32 lanes, not 4×8 threads of which 3 rows in 4 are padding).
+ * At least 4 threads, so that the lanes fit in 64.
+ */
+export function wgradLanesTile(M: number, N: number): GemmTile {
+  const cost = (t: GemmTile): number[] => [Math.ceil(M / (4 * t.ty)) * 4 * t.ty * Math.ceil(N / (4 * t.tx)) * 4 * t.tx, -t.tx * t.ty, Math.abs(Math.log2(t.tx / t.ty))];
+  const lower = (a: number[], b: number[]) => a[0]! - b[0]! || a[1]! - b[1]! || a[2]! - b[2]!;
+  const layouts = gemmTileLayouts('tiled').filter((t) => t.tx * t.ty >= LANES_THREADS / MAX_LANES);
+  return layouts.reduce((best, t) => (lower(cost(t), cost(best)) < 0 ? t : best));
 }
 
 /**
@@ -538,11 +567,15 @@ async function gemmPlans(
   // Weight grad: M = kh·kw·Cin, N = Cout, K = B·Ho·Wo.
   const wgM = kk * Cin;
   const wgK = s.batch * Ho * Wo;
-  const wgTile = tileFor('weightGrad', wgM, Cout);
-  const wgSplits = want.weightGrad ? exactSplits(wgK, want.weightGrad) : chooseSplits(variant, wgM, Cout, wgK);
-  // A small output on 'tiled': its thread layout repeated along K up to 256 threads (gemm_lanes.wgsl),
-  // and the many split-K slabs summed by several threads per output (gemm_reduce_lanes.wgsl).
+  // A small output on 'tiled' (gemmTile gives it under 256 threads): the thread layout that pads it
+  // least, repeated along K up to 256 threads (gemm_lanes.wgsl), its split-K counted on that layout's
+  // tiles, and the many split-K slabs summed by several threads per output (gemm_reduce_lanes.wgsl).
+  const coreTile = tileFor('weightGrad', wgM, Cout);
+  const byRule = variant === 'tiled' && !wantTiles.weightGrad && wantLanes === undefined && coreTile.tx * coreTile.ty < LANES_THREADS;
+  const wgTile = byRule ? wgradLanesTile(wgM, Cout) : coreTile;
   const wgLanes = wantLanes ?? wgradLanes(variant, wgTile);
+  const wgMinChunk = wgLanes > 1 ? Math.max(SPLIT_MIN_CHUNK[variant], 4 * LANE_MIN_STEPS * wgLanes) : undefined;
+  const wgSplits = want.weightGrad ? exactSplits(wgK, want.weightGrad) : chooseSplits(variant, wgM, Cout, wgK, wgM * Cout, undefined, wgLanes > 1 ? wgTile : undefined, wgMinChunk);
   assertShape(wgTile.tx * wgTile.ty * wgLanes <= LANES_THREADS, () => `conv2d: wgradLanes ${wgLanes} × the ${wgTile.tx}×${wgTile.ty} thread layout is over ${LANES_THREADS} threads`);
   const wgReduceLanes = wantReduceLanes ?? reduceLanes(variant, wgSplits);
   const wgIo = storageView(0, 'x', 'read', Cin % 4 === 0) + storageView(1, 'dy', 'read', Cout % 4 === 0) + storageView(2, 'dw', 'read_write', Cout % 4 === 0) + weightGradWgsl;
