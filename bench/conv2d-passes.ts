@@ -80,11 +80,15 @@ for (const variant of args.variants) {
   for (const width of args.widths) {
     for (const batch of args.batches) {
       for (const c of distinctLayers(width).filter((l) => args.layers.some((re) => new RegExp(re).test(l.name)))) {
-        // The forward always runs: the ratios need it. The plans alternate run by run, so a busy
-        // moment of the machine falls on both; the forward (the same in every plan) is the fastest of all.
+        // The forward always runs: the ratios need it. The plans alternate run by run (ABBA…), so a
+        // busy moment of the machine falls on both; the forward (the same in every plan) is the fastest of all.
         const best = plans.map(() => new Map<Conv2dPass, BenchResult>());
         for (let r = 0; r < args.repeat; r++) {
-          for (const [i, plan] of plans.entries()) {
+          // Every other round in the opposite order, so neither plan always runs first.
+          const order = [...plans.keys()];
+          if (r % 2 === 1) order.reverse();
+          for (const i of order) {
+            const plan = plans[i]!;
             for (const res of await benchLayer(ctx, c, batch, width, variant, true, undefined, plan.options)) {
               const pass = res.extra!.pass as Conv2dPass;
               const prev = best[i]!.get(pass);
