@@ -14,7 +14,7 @@ import { defaultGemmVariant } from '../src/gpu/gemm.ts';
 import { submitChecked } from '../src/gpu/kernel.ts';
 import { createTensor, uploadTensor, type Tensor } from '../src/gpu/tensor.ts';
 import { allConvs, encoderSpec, type ConvSpec } from '../src/nn/architecture.ts';
-import { Conv2d, type Conv2dPass, type Conv2dVariant } from '../src/nn/conv2d.ts';
+import { Conv2d, type Conv2dOptions, type Conv2dPass, type Conv2dVariant } from '../src/nn/conv2d.ts';
 import { conv2dAt } from '../src/ref/conv2d.ts';
 import { checkSampled } from './check.ts';
 import { timeGpu } from './timing.ts';
@@ -49,7 +49,8 @@ export function distinctLayers(width: number): ConvSpec[] {
 // Layers the naive baseline runs on in quick mode (it is slow on emulators).
 const NAIVE_QUICK = new Set(['conv1', 'layer1.0.conv1', 'layer3.0.conv1', 'layer4.0.downsample.0']);
 
-async function benchLayer(
+/** One layer's passes (those whose name contains `filter`), checked then timed; also used by bench/conv2d-passes.ts. */
+export async function benchLayer(
   ctx: GpuContext,
   c: ConvSpec,
   batch: number,
@@ -57,6 +58,7 @@ async function benchLayer(
   variant: Conv2dVariant,
   quick: boolean,
   filter: string | undefined,
+  options: Conv2dOptions = {},
 ): Promise<BenchResult[]> {
   const layer = `${c.name} ${c.inChannels}→${c.outChannels} ${c.kernel}x${c.kernel} s${c.stride} @${c.inSize}`;
   const nameOf = (pass: Conv2dPass) => `conv2d.${variant} ${pass} ${layer} b${batch} w${widthLabel(width)}`;
@@ -66,7 +68,7 @@ async function benchLayer(
     ctx,
     { batch, height: c.inSize, width: c.inSize, inChannels: c.inChannels, outChannels: c.outChannels, kernel: c.kernel, stride: c.stride, padding: c.padding },
     variant,
-    { label: c.name },
+    { ...options, label: c.name },
   );
   const owned: Tensor[] = [];
   const host = { x: fill(conv.xElements), w: fill(conv.wElements), dy: fill(conv.yElements) };
@@ -121,6 +123,9 @@ async function benchLayer(
           variant,
           splits: conv.splits[pass],
           ...(conv.tiles[pass] ? { threads: `${conv.tiles[pass]!.tx}x${conv.tiles[pass]!.ty}` } : {}),
+          // K-lanes of the weight gradient (gemm_lanes.wgsl) and threads per output of its reduce, where used.
+          ...(pass === 'weightGrad' && conv.wgradLanes.lanes > 1 ? { lanes: conv.wgradLanes.lanes } : {}),
+          ...(pass === 'weightGrad' && conv.wgradLanes.reduceLanes > 1 ? { reduce_lanes: conv.wgradLanes.reduceLanes } : {}),
           dispatches: b.dispatches,
           clock: timing.clock,
           repeat: timing.repeat,

@@ -4,12 +4,13 @@
 // (forced and chosen) and its determinism; the stride-2 dgrad phase classes; the naive baseline;
 // and the bad-input paths (ShapeError before any dispatch, naming the layer and the sizes).
 import { describe, expect, test } from 'vitest';
-import { Conv2d, chooseSplits, dgradClasses, type Conv2dShape, type Conv2dOptions, type Conv2dVariant } from '../src/nn/conv2d.ts';
+import { Conv2d, chooseSplits, dgradClasses, reduceLanes, wgradLanes, wgradLanesTile, type Conv2dShape, type Conv2dOptions, type Conv2dVariant } from '../src/nn/conv2d.ts';
+import { gemmTile } from '../src/gpu/gemm.ts';
 import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward } from '../src/ref/conv2d.ts';
 import { submitChecked } from '../src/gpu/kernel.ts';
 import { createTensor, readF32, uploadTensor, type Tensor } from '../src/gpu/tensor.ts';
 import { ShapeError } from '../src/gpu/errors.ts';
-import { expectClose, randomArray, testGpu } from './helpers/gpu.ts';
+import { expectClose, randomArray, testGpu, testGpuAs } from './helpers/gpu.ts';
 
 // (B, H, W, Cin, Cout, k, s, p)
 type Tuple = [number, number, number, number, number, number, number, number];
@@ -206,8 +207,100 @@ describe('split-K rule', () => {
   test('the chosen split count is what the layer uses', async () => {
     const ctx = await testGpu();
     const conv = await Conv2d.create(ctx, toShape([8, 8, 8, 16, 16, 3, 1, 1]), 'tiled');
-    expect(conv.splits.weightGrad).toBe(chooseSplits('tiled', 144, 16, 512));
+    // A small output on 'tiled': the split is counted on the K-lanes thread layout's tiles, with chunks of ≥ 16 pixels per lane.
+    expect(conv.wgradLanes.lanes).toBeGreaterThan(1);
+    expect(conv.splits.weightGrad).toBe(chooseSplits('tiled', 144, 16, 512, 144 * 16, undefined, conv.tiles.weightGrad!, Math.max(64, 16 * conv.wgradLanes.lanes)));
     expect(conv.scratchElements).toBe(conv.splits.weightGrad > 1 ? conv.splits.weightGrad * conv.wElements : 0);
+  });
+});
+
+describe('the small weight gradients (the stem, the 1×1 projections): K-lanes and the many-slab reduce', () => {
+  // Shapes whose weight gradient is a small output over a long reduction, at odd batch sizes: the
+  // stem with 4 (padded), 3 and 1 input channels, and 1×1 stride-2 projections.
+  const SMALL: Tuple[] = [
+    [16, 32, 32, 4, 8, 3, 1, 1], // the width-1/8 stem: 36×8 over 16384 pixels: 2×2 threads × 64 lanes, split 16 ways on 'tiled'
+    [3, 17, 15, 3, 5, 3, 1, 1], // the unpadded stem (no vec4 patch loads), Cout 5: a part-filled reduce group
+    [5, 12, 12, 1, 4, 3, 1, 1], // one input channel
+    [17, 32, 32, 8, 16, 1, 2, 0], // layer2.0.downsample.0 at width 1/8: 8×16 over 4352 pixels
+    [16, 32, 32, 16, 32, 1, 2, 0], // layer2.0.downsample.0 at width 1/4: 16×32 over 4096 pixels, split 32 ways
+    [3, 16, 16, 16, 32, 1, 2, 0], // layer3.0.downsample.0 at width 1/8
+    [7, 9, 11, 12, 20, 1, 2, 0], // a 1×1 stride-2 projection on odd sizes
+  ];
+
+  test.each(SMALL.map((t) => [name(t), t] as const))("'tiled' as chosen (lanes, many-slab reduce): %s matches the reference and runs the same bits twice", async (_, t) => {
+    const c = await runCase(t, 'tiled');
+    expect(c.conv.wgradLanes.lanes).toBeGreaterThan(1);
+    checkCase(c, `conv2d.tiled ${name(t)} lanes ${c.conv.wgradLanes.lanes} splits ${c.conv.splits.weightGrad} reduce ${c.conv.wgradLanes.reduceLanes}`);
+    const again = await runCase(t, 'tiled');
+    expect(Array.from(again.got.dw)).toEqual(Array.from(c.got.dw));
+    expect(Array.from(again.got.dwAcc)).toEqual(Array.from(c.got.dwAcc));
+  });
+
+  test('the cases above get full thread layouts (no padding rows), the many-slab reduce from 32 splits, and the lanes kernel without split-K', async () => {
+    const ctx = await testGpu();
+    const plan = async (t: Tuple, options: Conv2dOptions = {}) => {
+      const conv = await Conv2d.create(ctx, toShape(t), 'tiled', { ...options, passes: { forward: false, inputGrad: false, weightGrad: 'both' } });
+      return { splits: conv.splits.weightGrad, ...conv.wgradLanes, tile: conv.tiles.weightGrad };
+    };
+    // 36×8: 5 tiles of 8×8 (gemmTile's 32-thread 2×16 layout padded it to 64 rows), chunks of ≥ 16 pixels per lane.
+    expect(await plan(SMALL[0]!)).toEqual({ splits: 16, lanes: 64, reduceLanes: 1, tile: { tx: 2, ty: 2 } });
+    // 8×16: one 8×16 tile (gemmTile's 4×8 layout was 32 rows, three quarters padding).
+    expect(await plan(SMALL[3]!)).toEqual({ splits: 8, lanes: 32, reduceLanes: 1, tile: { tx: 4, ty: 2 } });
+    expect(await plan(SMALL[4]!)).toEqual({ splits: 32, lanes: 8, reduceLanes: 4, tile: { tx: 8, ty: 4 } });
+    expect(await plan(SMALL[1]!)).toMatchObject({ splits: 1, lanes: 16 });
+  });
+
+  test.each([
+    ['direct', 4, 'chosen'],
+    ['direct', 8, 1],
+    ['tiled', 2, 7],
+    ['tiled', 64, 1],
+  ] as const)('forced: %s with %i lanes, splits %s: matches and runs the same bits twice', async (variant, lanes, splits) => {
+    for (const t of [SMALL[1]!, SMALL[2]!, SMALL[6]!]) {
+      const tile = variant === 'tiled' && lanes === 64 ? { tx: 2, ty: 2 } : undefined;
+      const options: Conv2dOptions = { wgradLanes: lanes, ...(splits !== 'chosen' ? { splits: { weightGrad: splits } } : {}), ...(tile ? { tiles: { weightGrad: tile } } : {}) };
+      const c = await runCase(t, variant, options);
+      expect(c.conv.wgradLanes.lanes).toBe(lanes);
+      checkCase(c, `conv2d.${variant} ${name(t)} lanes ${lanes} splits ${c.conv.splits.weightGrad}`);
+      const again = await runCase(t, variant, options);
+      expect(Array.from(again.got.dw)).toEqual(Array.from(c.got.dw));
+    }
+  });
+
+  test('forced: the many-slab reduce with 4 and 64 threads per output on both variants, = and +=, the same bits twice', async () => {
+    const t = SMALL[3]!;
+    for (const variant of ['direct', 'tiled'] as const) {
+      for (const [rl, splits] of [[4, 40], [64, 68]] as const) {
+        const options: Conv2dOptions = { wgradReduceLanes: rl, splits: { weightGrad: splits } };
+        const c = await runCase(t, variant, options);
+        expect(c.conv.wgradLanes.reduceLanes).toBe(rl);
+        checkCase(c, `conv2d.${variant} ${name(t)} reduce lanes ${rl} splits ${c.conv.splits.weightGrad}`);
+        const again = await runCase(t, variant, options);
+        expect(Array.from(again.got.dwAcc)).toEqual(Array.from(c.got.dwAcc));
+      }
+    }
+  });
+
+  test('the rule: lanes fill a thread layout under 256 threads on GPUs only; the reduce gives each thread at least 8 slabs, from 32 splits', async () => {
+    // The stem at width 1: gemmTile gives its 36×64 output 16×2 threads (5 tiles of 8 rows: 40);
+    // with lanes it gets 16×1 threads (9 tiles of 4 rows: 36, no padding), repeated 16 times along K.
+    expect(gemmTile('tiled', 36, 64)).toEqual({ tx: 16, ty: 2 });
+    expect(wgradLanesTile(36, 64)).toEqual({ tx: 16, ty: 1 });
+    expect(wgradLanes('tiled', { tx: 16, ty: 1 })).toBe(16);
+    // Never under 4 threads (64 lanes at most): a 4×4 output gets 1×4 threads, not one.
+    expect(wgradLanesTile(4, 4).tx * wgradLanesTile(4, 4).ty).toBe(4);
+    // A wide layer's 16×16 layout is left to the tiled core; CPU emulators keep their direct core.
+    expect(wgradLanes('tiled', { tx: 16, ty: 16 })).toBe(1);
+    expect(wgradLanes('direct', { tx: 2, ty: 4 })).toBe(1);
+    // At most 64 lanes (WebGPU's guaranteed workgroup size along z).
+    expect(wgradLanes('tiled', { tx: 1, ty: 1 })).toBe(64);
+    expect([8, 16, 31, 32, 63, 64, 128, 255, 256].map((s) => reduceLanes('tiled', s))).toEqual([1, 1, 1, 4, 4, 8, 16, 16, 32]);
+    expect(reduceLanes('direct', 256)).toBe(1);
+    // A layer on a GPU adapter picks them (the emulator seen as hardware).
+    const gpu = await testGpuAs('gpu');
+    const stem = await Conv2d.create(gpu, toShape(SMALL[0]!), undefined, { passes: { forward: false, inputGrad: false, weightGrad: 'accumulate' } });
+    expect(stem.variant).toBe('tiled');
+    expect(stem.wgradLanes.lanes).toBe(64);
   });
 });
 
@@ -269,5 +362,8 @@ describe('bad input', () => {
     await expect(Conv2d.create(ctx, { ...s, padding: -1 })).rejects.toThrow(ShapeError);
     await expect(Conv2d.create(ctx, { ...s, height: 2, padding: 0 })).rejects.toThrow(/3×3 kernel does not fit the 2×7 input padded by 0/);
     await expect(Conv2d.create(ctx, s, 'direct', { splits: { weightGrad: 0 } })).rejects.toThrow(/splits.weightGrad/);
+    await expect(Conv2d.create(ctx, s, 'tiled', { label: 'conv1', wgradLanes: 3 })).rejects.toThrow(/conv2d "conv1" .*: wgradLanes must be a power of two from 1 to 64, got 3/);
+    await expect(Conv2d.create(ctx, s, 'tiled', { label: 'conv1', wgradReduceLanes: 12 })).rejects.toThrow(/conv2d "conv1" .*: wgradReduceLanes must be a power of two from 1 to 256, got 12/);
+    await expect(Conv2d.create(ctx, s, 'tiled', { wgradLanes: 4, tiles: { weightGrad: { tx: 16, ty: 16 } } })).rejects.toThrow(/wgradLanes 4 × the 16×16 thread layout is over 256 threads/);
   });
 });

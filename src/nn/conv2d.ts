@@ -28,6 +28,23 @@
 // On 'tiled' a split into 2 was slower than none on 30 of 31 measured passes (the reduce pass
 // costs more than doubling the workgroups saves), so a split must be at least 3-way there.
 //
+// Small weight gradients on 'tiled' (wgradLanes, reduceLanes): the stem's 36×Cout output and the
+// narrow layers' (the 1×1 projections' Cin×Cout at widths ½ and below) get thread layouts of 32–128
+// threads, so the T = 1024 workgroups above were 1024 single warps — about 8 per SM, too few to hide
+// the latency-bound K-loop (the stem's wgrad at 0.22–0.42 of its forward, the projections' at
+// 0.32–0.49 on an H100) — and their 100–256 split-K slabs were summed by one thread per output (a
+// few workgroups of gemm_reduce.wgsl). Now such a pass takes the thread layout that pads its output
+// least, with no minimum size (wgradLanesTile: the stem's 36×64 gets 16×1 threads, 9 tiles of 4
+// rows, instead of 16×2 over 40 rows; a width-1/8 projection's 8×16 gets 4×2 instead of 4×8 of
+// which three rows in four were padding), repeated along K up to 256 threads (gemm_lanes.wgsl:
+// lane l of a workgroup walks every LANES-th 4-pixel step of its chunk, the lanes' 4×4 blocks meet
+// in a fixed tree). The split-K rule above then counts that layout's tiles, with chunks of at least
+// 16·LANES pixels (4 steps per lane), so the T = 1024 workgroups are 256 threads each, as T assumes.
+// The slabs (from 32 splits) are summed by up to 32 threads per output, 8 or more slabs each, also
+// in a fixed tree (gemm_reduce_lanes.wgsl). Both orders are fixed: the same bits every run. 16×16 layouts (the
+// wide layers) keep the tiled core. 'direct' keeps its core and reduce: on lavapipe its wgrad
+// already runs at 0.9–1.1 of the forward and lanes did not beat it (docs/results-cpu.md §5).
+//
 // dgrad at stride S > 1 wastes no taps: the input pixels split into S×S phase classes, each a
 // GEMM over exactly the taps that reach it, and all classes run in ONE dispatch (the class is
 // workgroup_id.z / splits; see conv2d_input_grad.wgsl); the classes no tap reaches (a 1×1
@@ -42,12 +59,14 @@ import reduceWgsl from '../shaders/gemm_reduce.wgsl?raw';
 import forwardWgsl from '../shaders/conv2d_forward.wgsl?raw';
 import inputGradWgsl from '../shaders/conv2d_input_grad.wgsl?raw';
 import weightGradWgsl from '../shaders/conv2d_weight_grad.wgsl?raw';
+import lanesWgsl from '../shaders/gemm_lanes.wgsl?raw';
+import reduceLanesWgsl from '../shaders/gemm_reduce_lanes.wgsl?raw';
 import naiveWgsl from '../shaders/conv2d_naive.wgsl?raw';
 import bnStatsWgsl from '../shaders/conv2d_bn_stats.wgsl?raw';
 import type { GpuContext } from '../gpu/context.ts';
 import { assertShape, isPositiveInt } from '../gpu/errors.ts';
 import { bnReluView, storageView } from '../gpu/storage-view.ts';
-import { defaultGemmVariant, gemmEntry, gemmGrid, gemmSource, gemmTile, isGemmTile, splitChunk, tileConstants, type GemmTile, type GemmVariant } from '../gpu/gemm.ts';
+import { defaultGemmVariant, gemmEntry, gemmGrid, gemmSource, gemmTile, gemmTileLayouts, isGemmTile, splitChunk, tileConstants, type GemmTile, type GemmVariant } from '../gpu/gemm.ts';
 import { createKernel, type Kernel } from '../gpu/kernel.ts';
 import { grid1d, kernelPass, type Pass } from '../gpu/pass.ts';
 import { createTensor, type Tensor } from '../gpu/tensor.ts';
@@ -69,6 +88,10 @@ export interface Conv2dOptions {
   splits?: Partial<Record<Conv2dPass, number>>;
   /** Force the GEMM core's thread layout per pass instead of gemmTile (tests, tuning). */
   tiles?: Partial<Record<Conv2dPass, GemmTile>>;
+  /** Force the weight gradient's K-lanes (gemm_lanes.wgsl; 1 = the variant's own core) instead of wgradLanes (tests, tuning). */
+  wgradLanes?: number;
+  /** Force the threads per output of the weight gradient's split-K reduce (1 = gemm_reduce.wgsl) instead of reduceLanes (tests, tuning). */
+  wgradReduceLanes?: number;
   /** A planner-owned scratch tensor (≥ scratchElements f32) for split-K partial products;
    *  by default the layer allocates its own on the first bind that needs one. */
   scratch?: Tensor;
@@ -120,14 +143,64 @@ const PARTIAL_CAP_ELEMENTS = 16 * 1024 * 1024;
  * The split-K count for a core GEMM with M×N output and reduction K (see the rule in the header).
  * `outElements` is the size of one partial slab (M·N, or the whole dx for dgrad).
  */
-export function chooseSplits(variant: 'tiled' | 'direct', M: number, N: number, K: number, outElements = M * N, maxElements = PARTIAL_CAP_ELEMENTS): number {
-  const [gx, gy] = gemmGrid(variant, M, N);
+export function chooseSplits(
+  variant: 'tiled' | 'direct',
+  M: number,
+  N: number,
+  K: number,
+  outElements = M * N,
+  maxElements = PARTIAL_CAP_ELEMENTS,
+  tile = gemmTile(variant, M, N),
+  minChunk: number = SPLIT_MIN_CHUNK[variant],
+): number {
+  const [gx, gy] = gemmGrid(variant, M, N, 1, tile);
   const tiles = gx * gy;
   const target = SPLIT_TARGET_WORKGROUPS[variant];
   if (tiles >= target) return 1;
-  const s = Math.min(Math.ceil(target / tiles), Math.floor(K / SPLIT_MIN_CHUNK[variant]), SPLIT_MAX, Math.floor(maxElements / outElements));
+  const s = Math.min(Math.ceil(target / tiles), Math.floor(K / minChunk), SPLIT_MAX, Math.floor(maxElements / outElements));
   const exact = exactSplits(K, Math.max(1, s));
   return exact < SPLIT_MIN_COUNT[variant] ? 1 : exact;
+}
+
+/** Threads a 'tiled' weight-gradient workgroup is filled up to with K-lanes (see the header). */
+export const LANES_THREADS = 256;
+/** WebGPU's guaranteed workgroup size along z, where the lanes are. */
+const MAX_LANES = 64;
+/** 4-pixel steps each lane takes at least: a split-K chunk of a K-lanes workgroup is ≥ 16·LANES pixels (and ≥ 64). */
+export const LANE_MIN_STEPS = 4;
+
+/**
+ * K-lanes for the weight gradient (gemm_lanes.wgsl): on 'tiled', a thread layout under 256 threads
+ * (a small output: the stem, the narrow 1×1 projections) is repeated along K up to 256 threads;
+ * 1 = the variant's own core ('direct' always: see the header).
+ */
+export function wgradLanes(variant: 'tiled' | 'direct', tile: GemmTile): number {
+  if (variant !== 'tiled') return 1;
+  return Math.max(1, Math.min(MAX_LANES, Math.floor(LANES_THREADS / (tile.tx * tile.ty))));
+}
+
+/**
+ * The thread layout of a K-lanes weight gradient on 'tiled' (M×N output): the one that pads M and N
+ * least, then the one with most threads, then the squarest — without gemmTile's penalty for
+ * workgroups under a warp, since the lanes fill the workgroup (a width-1/8 projection's 8×16
+ * output gets 4×2 threads × 32 lanes, not 4×8 threads of which 3 rows in 4 are padding).
+ * At least 4 threads, so that the lanes fit in 64.
+ */
+export function wgradLanesTile(M: number, N: number): GemmTile {
+  const cost = (t: GemmTile): number[] => [Math.ceil(M / (4 * t.ty)) * 4 * t.ty * Math.ceil(N / (4 * t.tx)) * 4 * t.tx, -t.tx * t.ty, Math.abs(Math.log2(t.tx / t.ty))];
+  const lower = (a: number[], b: number[]) => a[0]! - b[0]! || a[1]! - b[1]! || a[2]! - b[2]!;
+  const layouts = gemmTileLayouts('tiled').filter((t) => t.tx * t.ty >= LANES_THREADS / MAX_LANES);
+  return layouts.reduce((best, t) => (lower(cost(t), cost(best)) < 0 ? t : best));
+}
+
+/**
+ * Threads per output of the split-K reduce (gemm_reduce_lanes.wgsl; 1 = gemm_reduce.wgsl): on
+ * 'tiled' with 32 splits or more, the largest power of two up to 32 that leaves each thread at
+ * least 8 of the `splits` slabs (a chain of 8–31 loads per output is no bottleneck).
+ */
+export function reduceLanes(variant: 'tiled' | 'direct', splits: number): number {
+  if (variant !== 'tiled' || splits < 32) return 1;
+  return Math.min(32, 2 ** Math.floor(Math.log2(splits / 8)));
 }
 
 /** The number of non-empty chunks when K is cut into 16-aligned chunks for `s` splits. */
@@ -201,6 +274,9 @@ interface PassPlan {
   outElements: number;
   /** The GEMM core's thread layout (null for the naive kernels). */
   tile: GemmTile | null;
+  /** K-lanes of the main dispatch (gemm_lanes.wgsl) and threads per output of the reduce; 1 = none. */
+  lanes?: number;
+  reduceLanes?: number;
 }
 
 export class Conv2d {
@@ -261,6 +337,10 @@ export class Conv2d {
         assertShape(isGemmTile(variant, t), () => `${label}: tiles.${p} ${t.tx}×${t.ty} is not a thread layout the ${variant} core runs`);
       }
     }
+    const lanes = options.wgradLanes;
+    assertShape(lanes === undefined || (isPositiveInt(lanes) && lanes <= MAX_LANES && (lanes & (lanes - 1)) === 0), () => `${label}: wgradLanes must be a power of two from 1 to ${MAX_LANES}, got ${lanes}`);
+    const rLanes = options.wgradReduceLanes;
+    assertShape(rLanes === undefined || (isPositiveInt(rLanes) && rLanes <= 256 && (rLanes & (rLanes - 1)) === 0), () => `${label}: wgradReduceLanes must be a power of two from 1 to 256, got ${rLanes}`);
     const bnRelu = options.bnReluInput;
     assertShape(!bnRelu || variant !== 'naive', () => `${label}: the naive baseline cannot read its input through a batch norm (bnReluInput)`);
     // vec4 lanes (Cin % 4 == 0) read the coefficients four at a time, so they must start at a multiple of 4 (a batch norm's do: (1 + 2·NB)·Cin).
@@ -268,7 +348,7 @@ export class Conv2d {
     const statsGroups = options.bnStats ? bnStatsGroups(variant, s) : null;
     assertShape(!options.bnStats || (!!statsGroups && !want.forward && !tiles.forward), () => `${label}: cannot gather batch-norm statistics in the forward's epilogue (bnStats) with the ${variant} core${variant === 'tiled' ? ', a split-K forward, forced splits or tiles, or a thread layout over 16 wide' : ''}; check bnStatsGroups first`);
     const [plans, statsForward] = await Promise.all([
-      variant === 'naive' ? naivePlans(ctx, s, Ho, Wo) : gemmPlans(ctx, s, Ho, Wo, variant, want, tiles, options.passes ?? {}, bnRelu),
+      variant === 'naive' ? naivePlans(ctx, s, Ho, Wo) : gemmPlans(ctx, s, Ho, Wo, variant, want, tiles, options.passes ?? {}, lanes, rLanes, bnRelu),
       statsGroups ? statsForwardStep(ctx, s, Ho, Wo, bnRelu).then((step) => ({ step, groups: statsGroups })) : null,
     ]);
     for (const p of Object.values(plans)) {
@@ -296,6 +376,12 @@ export class Conv2d {
   /** Split-K counts chosen per pass (1 = not split). */
   get splits(): { forward: number; inputGrad: number; weightGrad: number } {
     return { forward: this.plans.forward.splits, inputGrad: this.plans.inputGrad.splits, weightGrad: this.plans.weightGrad.splits };
+  }
+
+  /** The weight gradient's K-lanes and its reduce's threads per output (1 = the plain core / gemm_reduce.wgsl). */
+  get wgradLanes(): { lanes: number; reduceLanes: number } {
+    const p = this.plans.weightGrad;
+    return { lanes: p.lanes ?? 1, reduceLanes: p.reduceLanes ?? 1 };
   }
 
   /** The GEMM core's thread layout per pass (null for the naive kernels). */
@@ -471,6 +557,8 @@ async function gemmPlans(
   want: Partial<Record<Conv2dPass, number>>,
   wantTiles: Partial<Record<Conv2dPass, GemmTile>>,
   passes: Conv2dPasses,
+  wantLanes: number | undefined,
+  wantReduceLanes: number | undefined,
   bnRelu?: { coefAt: number },
 ): Promise<Record<Conv2dPass, PassPlan>> {
   const doForward = passes.forward ?? true;
@@ -547,18 +635,28 @@ async function gemmPlans(
   // Weight grad: M = kh·kw·Cin, N = Cout, K = B·Ho·Wo.
   const wgM = kk * Cin;
   const wgK = s.batch * Ho * Wo;
-  const wgTile = tileFor('weightGrad', wgM, Cout);
-  const wgSplits = want.weightGrad ? exactSplits(wgK, want.weightGrad) : chooseSplits(variant, wgM, Cout, wgK);
+  // A small output on 'tiled' (gemmTile gives it under 256 threads): the thread layout that pads it
+  // least, repeated along K up to 256 threads (gemm_lanes.wgsl), its split-K counted on that layout's
+  // tiles, and the many split-K slabs summed by several threads per output (gemm_reduce_lanes.wgsl).
+  const coreTile = tileFor('weightGrad', wgM, Cout);
+  const byRule = variant === 'tiled' && !wantTiles.weightGrad && wantLanes === undefined && coreTile.tx * coreTile.ty < LANES_THREADS;
+  const wgTile = byRule ? wgradLanesTile(wgM, Cout) : coreTile;
+  const wgLanes = wantLanes ?? wgradLanes(variant, wgTile);
+  const wgMinChunk = wgLanes > 1 ? Math.max(SPLIT_MIN_CHUNK[variant], 4 * LANE_MIN_STEPS * wgLanes) : undefined;
+  const wgSplits = want.weightGrad ? exactSplits(wgK, want.weightGrad) : chooseSplits(variant, wgM, Cout, wgK, wgM * Cout, undefined, wgLanes > 1 ? wgTile : undefined, wgMinChunk);
+  assertShape(wgTile.tx * wgTile.ty * wgLanes <= LANES_THREADS, () => `conv2d: wgradLanes ${wgLanes} × the ${wgTile.tx}×${wgTile.ty} thread layout is over ${LANES_THREADS} threads`);
+  const wgReduceLanes = wantReduceLanes ?? reduceLanes(variant, wgSplits);
   const wgIo = xView() + storageView(1, 'dy', 'read', Cout % 4 === 0) + storageView(2, 'dw', 'read_write', Cout % 4 === 0) + weightGradWgsl;
   const wgKernel = (accumulate: boolean) =>
     createKernel(ctx, {
-      label: `conv2d.weight_grad${bnRelu ? '.bn_relu' : ''}.${variant}`,
-      code: gemmSource(wgIo),
-      entryPoint,
+      label: `conv2d.weight_grad${bnRelu ? '.bn_relu' : ''}.${variant}${wgLanes > 1 ? '.lanes' : ''}`,
+      code: wgLanes > 1 ? gemmSource(wgIo) + lanesWgsl : gemmSource(wgIo),
+      entryPoint: wgLanes > 1 ? 'gemm_lanes' : entryPoint,
       constants: {
         ...base,
         ...xConstants,
         ...tileConstants(wgTile),
+        ...(wgLanes > 1 ? { LANES: wgLanes } : {}),
         PAD: s.padding,
         M: wgM,
         N: Cout,
@@ -572,8 +670,13 @@ async function gemmPlans(
   // Split-K: the partial products are always assigned, the reduce assigns or accumulates; one split: the GEMM itself does.
   const wgMain = wgSplits > 1 ? only(wgAssign || wgAccumulate, () => wgKernel(false)) : only(wgAssign, () => wgKernel(false));
   const wgMainAcc = wgSplits > 1 ? null : only(wgAccumulate, () => wgKernel(true));
-  const wgReduce = wgSplits > 1 && wgAssign ? reduceKernel(wN, wgSplits, 0) : null;
-  const wgReduceAcc = wgSplits > 1 && wgAccumulate ? reduceKernel(wN, wgSplits, 1) : null;
+  const wgReduceKernel = (beta: number) =>
+    wgReduceLanes > 1
+      ? createKernel(ctx, { label: 'conv2d.splitk_reduce.lanes', code: reduceLanesWgsl, constants: { SIZE: wN, SPLITS: wgSplits, ALPHA: 1, BETA: beta, RLANES: wgReduceLanes } })
+      : reduceKernel(wN, wgSplits, beta);
+  const wgReduce = wgSplits > 1 && wgAssign ? wgReduceKernel(0) : null;
+  const wgReduceAcc = wgSplits > 1 && wgAccumulate ? wgReduceKernel(1) : null;
+  const wgReduceGrid = grid1d(ctx, wN, LANES_THREADS / wgReduceLanes);
 
   const [fm, fr, dm, dr, wm, wma, wr, wra] = await Promise.all([fwdMain, fwdReduce, dgMain, dgReduce, wgMain, wgMainAcc, wgReduce, wgReduceAcc]);
   const step = (kernel: Kernel, grid: [number, number, number]): Step => ({ kernel, grid });
@@ -600,11 +703,13 @@ async function gemmPlans(
       compiled: { assign: wgAssign, accumulate: wgAccumulate },
       main: steps(wm, gemmGrid(variant, wgM, Cout, wgSplits, wgTile)),
       mainAccumulate: wma ? [step(wma, gemmGrid(variant, wgM, Cout, wgSplits, wgTile))] : undefined,
-      reduce: wr ? step(wr, grid1d(ctx, wN, 256)) : null,
-      reduceAccumulate: wra ? step(wra, grid1d(ctx, wN, 256)) : undefined,
+      reduce: wr ? step(wr, wgReduceGrid) : null,
+      reduceAccumulate: wra ? step(wra, wgReduceGrid) : undefined,
       splits: wgSplits,
       outElements: wN,
       tile: wgTile,
+      lanes: wgLanes,
+      reduceLanes: wgReduceLanes,
     },
   };
 }
