@@ -83,3 +83,93 @@ describe('f16 storage views', () => {
     await expect(createKernel(ctx, { label: 'test.f16_store', code: storageView(0, 'src', 'read', true, 'f16') + COPY, entryPoint: 'copy1', constants: { N: 4 } })).rejects.toThrow(/test.f16_store.*shader-f16/);
   });
 });
+
+// ------------------------------------------------------------------------------ convolution
+// Tolerance. Storing an operand in f16 rounds it (relative error ≤ 2^-11); that rounding is what
+// the f16 path IS, so the float64 reference gets the same rounded operands and everything else
+// must match as tightly as f32 does: the products and sums are f32 (loads widen exactly), so the
+// error is f32 accumulation, tol(K) = 2e-6·√K + 1e-6 as in test/conv2d.test.ts, plus, for an
+// output stored in f16 (y), one rounding at the store: ≤ 2^-11·|y| (relative, half an ulp). A
+// kernel that accumulated in f16, truncated instead of rounding, or read the wrong half of a
+// vec4<f16> breaks this by orders of magnitude; so does forgetting to round the reference's
+// inputs (errors ~2^-11·√K·|x||w|, well over tol for K ≥ 27).
+import { Conv2d, type Conv2dOptions, type Conv2dShape } from '../src/nn/conv2d.ts';
+import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward } from '../src/ref/conv2d.ts';
+import { F16_EPS } from '../src/gpu/f16.ts';
+import { expectClose } from './helpers/gpu.ts';
+
+const convTol = (reduction: number) => 2e-6 * Math.sqrt(reduction) + 1e-6;
+
+// (B, H, W, Cin, Cout, k, s, p)
+type ConvTuple = [number, number, number, number, number, number, number, number];
+const CONV_SHAPES: ConvTuple[] = [
+  [2, 5, 7, 3, 8, 3, 1, 1], // the stem's 3 channels (scalar x loads), vec4 w and y
+  [1, 9, 9, 4, 8, 3, 2, 1], // stride 2
+  [3, 8, 8, 16, 32, 1, 2, 0], // the 1×1 downsample
+  [2, 7, 5, 4, 6, 3, 2, 0], // Cout % 4 ≠ 0: array<f16> for w and y
+  [2, 4, 4, 64, 64, 3, 1, 1], // a real block's channels
+];
+
+async function convF16Case(t: ConvTuple, variant: 'tiled' | 'direct', xF16: boolean, extra: Conv2dOptions = {}) {
+  const ctx = await testGpu();
+  const [batch, height, width, inChannels, outChannels, kernel, stride, padding] = t;
+  const s: Conv2dShape = { batch, height, width, inChannels, outChannels, kernel, stride, padding };
+  const storage = { x: xF16 ? 'f16' : 'f32', w: 'f16', y: 'f16' } as const;
+  const conv = await Conv2d.create(ctx, s, variant, { ...extra, storage });
+  const seed = t.reduce((a, b) => a * 31 + b, 3);
+  const x = randomArray(conv.xElements, seed + 1);
+  const w = randomArray(conv.wElements, seed + 2);
+  const dy = randomArray(conv.yElements, seed + 3);
+  const xs = xF16 ? roundToF16(x) : x;
+  const ws = roundToF16(w);
+  const x64 = Float64Array.from(xs);
+  const w64 = Float64Array.from(ws);
+  const dy64 = Float64Array.from(dy);
+  const ref = { y: conv2dForward(x64, w64, s), dx: conv2dBackwardInput(dy64, w64, s), dw: conv2dBackwardWeight(x64, dy64, s) };
+  const X = uploadTensor(ctx, x, [conv.xElements], 'x', storage.x);
+  const W = uploadTensor(ctx, w, [conv.wElements], 'w', 'f16');
+  const DY = uploadTensor(ctx, dy, [conv.yElements], 'dy');
+  const Y = uploadTensor(ctx, randomArray(conv.yElements, 99, -1e3, 1e3), [conv.yElements], 'y', 'f16');
+  const DX = uploadTensor(ctx, randomArray(conv.xElements, 98, -1e3, 1e3), [conv.xElements], 'dx');
+  const DW = uploadTensor(ctx, randomArray(conv.wElements, 97, -1e3, 1e3), [conv.wElements], 'dw');
+  const passes = [conv.bindForward(X, W, Y), conv.bindInputGrad(DY, W, DX), conv.bindWeightGrad(X, DY, DW, { accumulate: false })];
+  await submitChecked(ctx, 'conv2d f16', (enc) => passes.forEach((p) => p.record(enc)));
+  const got = { y: await readF32(ctx, Y), dx: await readF32(ctx, DX), dw: await readF32(ctx, DW) };
+  for (const b of [X, W, DY, Y, DX, DW]) b.buffer.destroy();
+  const kk = kernel * kernel;
+  const tf = convTol(kk * inChannels);
+  const td = convTol(kk * outChannels);
+  const tw = convTol(batch * conv.outHeight * conv.outWidth);
+  const what = `conv2d.${variant} f16 ${t.join(',')}${extra.splits ? ' split-K' : ''}`;
+  expectClose(ref.y, got.y, tf, tf + F16_EPS, `${what} forward y (f16)`);
+  expectClose(ref.dx, got.dx, td, td, `${what} input grad dx (f32, from f16 w)`);
+  expectClose(ref.dw, got.dw, tw, tw, `${what} weight grad dw (f32, from f16 x)`);
+  return { conv, got, ref };
+}
+
+describe.each(['tiled', 'direct'] as const)('conv2d.%s with f16 operands against the float64 reference on the rounded operands', (variant) => {
+  test.each(CONV_SHAPES.map((t) => [t.join(','), t] as const))('%s: x, w, y f16', async (_, t) => {
+    await convF16Case(t, variant, true);
+  });
+  test('the stem: x f32 (the image), w and y f16', async () => {
+    await convF16Case(CONV_SHAPES[0]!, variant, false);
+  });
+  test('forced split-K: f32 partials, the forward reduce rounds into f16 y', async () => {
+    const c = await convF16Case(CONV_SHAPES[4]!, variant, true, { splits: { forward: 3, inputGrad: 2, weightGrad: 4 } });
+    expect(c.conv.splits.forward).toBeGreaterThan(1);
+  });
+  test('the output really is f16: y holds f16 values only', async () => {
+    const c = await convF16Case(CONV_SHAPES[1]!, variant, true);
+    expect(Array.from(roundToF16(c.got.y))).toEqual(Array.from(c.got.y));
+  });
+});
+
+test('conv2d refuses an f32 tensor where it was created for f16, naming the operand', async () => {
+  const ctx = await testGpu();
+  const conv = await Conv2d.create(ctx, { batch: 1, height: 4, width: 4, inChannels: 4, outChannels: 4, kernel: 3, stride: 1, padding: 1 }, 'direct', { storage: { x: 'f16', w: 'f16', y: 'f16' } });
+  const f32 = (n: number) => createTensor(ctx, [n], 'f32', 'an_f32_tensor');
+  const f16 = (n: number) => createTensor(ctx, [n], 'f16', 'an_f16_tensor');
+  expect(() => conv.bindForward(f32(conv.xElements), f16(conv.wElements), f16(conv.yElements))).toThrow(/forward: x an_f32_tensor.* should hold 64 f16 values/);
+  expect(() => conv.bindInputGrad(f16(conv.yElements), f16(conv.wElements), f32(conv.xElements))).toThrow(/inputGrad: dy an_f16_tensor.* should hold 64 f32 values/);
+  await expect(Conv2d.create(withoutF16(ctx), conv.shape, 'direct', { storage: { y: 'f16' } })).rejects.toThrow(/shader-f16/);
+});

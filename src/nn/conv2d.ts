@@ -39,13 +39,14 @@
 // FLOPs: all three passes count the convolution's 2·B·Ho·Wo·Cout·kh·kw·Cin (padding taps
 // included), so their GFLOP/s compare directly.
 import reduceWgsl from '../shaders/gemm_reduce.wgsl?raw';
+import reduceF16Wgsl from '../shaders/gemm_reduce_f16.wgsl?raw';
 import forwardWgsl from '../shaders/conv2d_forward.wgsl?raw';
 import inputGradWgsl from '../shaders/conv2d_input_grad.wgsl?raw';
 import weightGradWgsl from '../shaders/conv2d_weight_grad.wgsl?raw';
 import naiveWgsl from '../shaders/conv2d_naive.wgsl?raw';
 import type { GpuContext } from '../gpu/context.ts';
 import { assertShape, isPositiveInt } from '../gpu/errors.ts';
-import { storageView } from '../gpu/storage-view.ts';
+import { storageView, type StorageElement } from '../gpu/storage-view.ts';
 import { defaultGemmVariant, gemmEntry, gemmGrid, gemmSource, gemmTile, isGemmTile, splitChunk, tileConstants, type GemmTile, type GemmVariant } from '../gpu/gemm.ts';
 import { createKernel, type Kernel } from '../gpu/kernel.ts';
 import { grid1d, kernelPass, type Pass } from '../gpu/pass.ts';
@@ -73,7 +74,13 @@ export interface Conv2dOptions {
   scratch?: Tensor;
   /** Which pipelines to compile (all by default; GEMM variants only, the naive ones are always all). */
   passes?: Conv2dPasses;
+  /** Operands stored in f16 (the f16 path, GEMM variants only): x and y activations, w the f16 weight copy; f32 by default.
+   *  Gradients (dy, dx, dw) and split-K partials are always f32, and every sum is f32 (src/gpu/storage-view.ts). */
+  storage?: Conv2dStorage;
 }
+
+/** Element type per f16-able operand: the input x, the weight w, the output y. */
+export type Conv2dStorage = Partial<Record<'x' | 'w' | 'y', StorageElement>>;
 
 /**
  * The passes a layer will bind: a training step needs the forward, the input gradient (not the
@@ -197,6 +204,8 @@ export class Conv2d {
     readonly name: string | undefined,
     private readonly plans: Record<Conv2dPass, PassPlan>,
     scratch: Tensor | undefined,
+    /** The operands stored in f16 (Conv2dOptions.storage); the rest f32. */
+    readonly storage: Conv2dStorage = {},
   ) {
     this.outHeight = convOutSize(shape.height, shape.kernel, shape.stride, shape.padding);
     this.outWidth = convOutSize(shape.width, shape.kernel, shape.stride, shape.padding);
@@ -235,11 +244,13 @@ export class Conv2d {
         assertShape(isGemmTile(variant, t), () => `${label}: tiles.${p} ${t.tx}×${t.ty} is not a thread layout the ${variant} core runs`);
       }
     }
-    const plans = variant === 'naive' ? await naivePlans(ctx, s, Ho, Wo) : await gemmPlans(ctx, s, Ho, Wo, variant, want, tiles, options.passes ?? {});
+    const storage = options.storage ?? {};
+    assertShape(variant !== 'naive' || !Object.values(storage).includes('f16'), () => `${label}: f16 operands need a GEMM variant ('tiled' or 'direct'), not 'naive'`);
+    const plans = variant === 'naive' ? await naivePlans(ctx, s, Ho, Wo) : await gemmPlans(ctx, s, Ho, Wo, variant, want, tiles, options.passes ?? {}, storage);
     for (const p of Object.values(plans)) {
       assertShape(p.splits * p.outElements < LIMIT, () => `${label}: split-K partial products over 2^31 elements; use fewer splits`);
     }
-    return new Conv2d(ctx, s, variant, label, options.label, plans, options.scratch);
+    return new Conv2d(ctx, s, variant, label, options.label, plans, options.scratch, storage);
   }
 
   /** FLOPs of one pass: the convolution's 2·B·Ho·Wo·Cout·kh·kw·Cin for all three. */
@@ -255,7 +266,9 @@ export class Conv2d {
     const x = s.batch * s.height * s.width * s.inChannels;
     const y = s.batch * this.outHeight * this.outWidth * s.outChannels;
     const w = s.kernel * s.kernel * s.inChannels * s.outChannels;
-    return { forward: 4 * (x + w + y), inputGrad: 4 * (y + w + x), weightGrad: 4 * (x + y + w) };
+    // f16 operands (Conv2dOptions.storage) move 2 bytes a value; gradients are f32.
+    const [bx, bw, by] = (['x', 'w', 'y'] as const).map((o) => (this.storage[o] === 'f16' ? 2 : 4)) as [number, number, number];
+    return { forward: bx * x + bw * w + by * y, inputGrad: 4 * y + bw * w + 4 * x, weightGrad: bx * x + 4 * y + 4 * w };
   }
 
   /** Split-K counts chosen per pass (1 = not split). */
@@ -289,7 +302,8 @@ export class Conv2d {
   }
 
   private check(pass: string, what: string, t: Tensor, n: number, layout: string): void {
-    assertShape(t.dtype === 'f32' && t.numel === n, () => `${this.label} ${pass}: ${what} ${t} should hold ${n} f32 values (${layout})`);
+    const dtype = this.storage[what as 'x' | 'w' | 'y'] ?? 'f32';
+    assertShape(t.dtype === dtype && t.numel === n, () => `${this.label} ${pass}: ${what} ${t} should hold ${n} ${dtype} values (${layout})`);
   }
 
   private get layouts() {
@@ -407,7 +421,9 @@ async function gemmPlans(
   want: Partial<Record<Conv2dPass, number>>,
   wantTiles: Partial<Record<Conv2dPass, GemmTile>>,
   passes: Conv2dPasses,
+  storage: Conv2dStorage = {},
 ): Promise<Record<Conv2dPass, PassPlan>> {
+  const el = (operand: 'x' | 'w' | 'y') => storage[operand] ?? 'f32';
   const doForward = passes.forward ?? true;
   const doInputGrad = passes.inputGrad ?? true;
   const wgMode = passes.weightGrad ?? 'both';
@@ -424,6 +440,8 @@ async function gemmPlans(
   const wN = kk * Cin * Cout;
   const reduceKernel = (size: number, splits: number, beta: number) =>
     createKernel(ctx, { label: 'conv2d.splitk_reduce', code: reduceWgsl, constants: { SIZE: size, SPLITS: splits, ALPHA: 1, BETA: beta } });
+  // The forward's output in f16: the f32 partials summed in f32 and rounded once (assigned, so no BETA).
+  const reduceToF16Kernel = (size: number, splits: number) => createKernel(ctx, { label: 'conv2d.splitk_reduce_f16', code: reduceF16Wgsl, constants: { SIZE: size, SPLITS: splits, ALPHA: 1 } });
   const kChunk = (K: number, splits: number) => (splits > 1 ? splitChunk(K, splits) : 1 << 30);
   const tileFor = (pass: Conv2dPass, M: number, N: number) => wantTiles[pass] ?? gemmTile(variant, M, N);
 
@@ -432,7 +450,9 @@ async function gemmPlans(
   const fwdK = kk * Cin;
   const fwdTile = tileFor('forward', fwdM, Cout);
   const fwdSplits = want.forward ? exactSplits(fwdK, want.forward) : chooseSplits(variant, fwdM, Cout, fwdK);
-  const fwdIo = storageView(0, 'x', 'read', Cin % 4 === 0) + storageView(1, 'w', 'read', Cout % 4 === 0) + storageView(2, 'y', 'read_write', Cout % 4 === 0) + forwardWgsl;
+  // Split-K partials are f32 whatever y is; the reduce rounds them into y.
+  const fwdOut = fwdSplits > 1 ? 'f32' : el('y');
+  const fwdIo = storageView(0, 'x', 'read', Cin % 4 === 0, el('x')) + storageView(1, 'w', 'read', Cout % 4 === 0, el('w')) + storageView(2, 'y', 'read_write', Cout % 4 === 0, fwdOut) + forwardWgsl;
   const fwdMain = only(doForward, () =>
     createKernel(ctx, {
       label: `conv2d.forward.${variant}`,
@@ -441,7 +461,7 @@ async function gemmPlans(
       constants: { ...base, ...tileConstants(fwdTile), PAD: s.padding, M: fwdM, N: Cout, K: fwdK, K_CHUNK: kChunk(fwdK, fwdSplits), SPLIT_K: fwdSplits > 1 },
     }),
   );
-  const fwdReduce = doForward && fwdSplits > 1 ? reduceKernel(yN, fwdSplits, 0) : null;
+  const fwdReduce = doForward && fwdSplits > 1 ? (el('y') === 'f16' ? reduceToF16Kernel(yN, fwdSplits) : reduceKernel(yN, fwdSplits, 0)) : null;
 
   // Input grad: the S·S phase classes in one dispatch (z = class · splits + split), each a GEMM
   // with M = B·CH·CW, N = Cin, K = TH·TW·Cout (conv2d_input_grad.wgsl). The grid covers the
@@ -455,7 +475,7 @@ async function gemmPlans(
   const dgTile = tileFor('inputGrad', dgM, Cin);
   // Every class with taps runs at once, so the device sees all their tiles.
   const dgSplits = want.inputGrad ? exactSplits(dgK, want.inputGrad) : chooseSplits(variant, dgM * withTaps, Cin, dgK, xN);
-  const dgIo = storageView(0, 'dy', 'read', Cout % 4 === 0) + storageView(1, 'w', 'read', Cout % 4 === 0) + storageView(2, 'dx', 'read_write', Cin % 4 === 0) + inputGradWgsl;
+  const dgIo = storageView(0, 'dy', 'read', Cout % 4 === 0) + storageView(1, 'w', 'read', Cout % 4 === 0, el('w')) + storageView(2, 'dx', 'read_write', Cin % 4 === 0) + inputGradWgsl;
   const dgMain = only(doInputGrad, () => createKernel(ctx, {
     label: `conv2d.input_grad.${variant}`,
     code: gemmSource(dgIo),
@@ -481,7 +501,7 @@ async function gemmPlans(
   const wgK = s.batch * Ho * Wo;
   const wgTile = tileFor('weightGrad', wgM, Cout);
   const wgSplits = want.weightGrad ? exactSplits(wgK, want.weightGrad) : chooseSplits(variant, wgM, Cout, wgK);
-  const wgIo = storageView(0, 'x', 'read', Cin % 4 === 0) + storageView(1, 'dy', 'read', Cout % 4 === 0) + storageView(2, 'dw', 'read_write', Cout % 4 === 0) + weightGradWgsl;
+  const wgIo = storageView(0, 'x', 'read', Cin % 4 === 0, el('x')) + storageView(1, 'dy', 'read', Cout % 4 === 0) + storageView(2, 'dw', 'read_write', Cout % 4 === 0) + weightGradWgsl;
   const wgKernel = (accumulate: boolean) =>
     createKernel(ctx, {
       label: `conv2d.weight_grad.${variant}`,
