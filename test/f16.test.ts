@@ -173,3 +173,68 @@ test('conv2d refuses an f32 tensor where it was created for f16, naming the oper
   expect(() => conv.bindInputGrad(f16(conv.yElements), f16(conv.wElements), f32(conv.xElements))).toThrow(/inputGrad: dy an_f16_tensor.* should hold 64 f32 values/);
   await expect(Conv2d.create(withoutF16(ctx), conv.shape, 'direct', { storage: { y: 'f16' } })).rejects.toThrow(/shader-f16/);
 });
+
+// ------------------------------------------------------------------------------ batch norm, pool
+// Same rule: the reference gets the f16-rounded activations (x, residual), the f32 tolerances of
+// test/batchnorm.test.ts (2e-5 forward, 1e-4 backward), plus 2^-11·|y| for the f16 output y.
+// The backward's ReLU mask is the stored f16 y (what the next layer saw).
+import { BatchNorm } from '../src/nn/batchnorm.ts';
+import { GlobalAvgPool } from '../src/nn/pool.ts';
+import { batchNormBackwardTrain, batchNormForwardTrain } from '../src/ref/batchnorm.ts';
+
+describe.each(['tree', 'direct'] as const)('batchnorm.%s on f16 activations (x, y, residual f16; statistics, dy, dx f32)', (variant) => {
+  test.each([[8, 4], [6, 5]] as const)('%i channels (vec4 lanes when 4 | C, else scalar), maps of side %i: BN + residual + ReLU forward and backward', async (C, HW) => {
+    const ctx = await testGpu();
+    const B = 3;
+    const R = B * HW * HW;
+    const bn = await BatchNorm.create(ctx, { batch: B, channels: C, height: HW, width: HW }, { relu: true, residual: true, variant, activations: 'f16', accumulate: false });
+    const x = randomArray(R * C, 21, -2, 3);
+    const res = randomArray(R * C, 22);
+    const gamma = randomArray(C, 23, 0.5, 1.5);
+    const beta = randomArray(C, 24, -0.5, 0.5);
+    const dy = randomArray(R * C, 25);
+    const up = (a: Float32Array, label: string, dtype: 'f32' | 'f16' = 'f32') => uploadTensor(ctx, a, [a.length], label, dtype);
+    const X = up(x, 'x', 'f16');
+    const RES = up(res, 'res', 'f16');
+    const Y = createTensor(ctx, [R * C], 'f16', 'y');
+    const t = { gamma: up(gamma, 'gamma'), beta: up(beta, 'beta'), rm: up(new Float32Array(C), 'rm'), rv: up(new Float32Array(C).fill(1), 'rv') };
+    const DY = up(dy, 'dy');
+    const DX = createTensor(ctx, [R * C], 'f32', 'dx');
+    const DRES = createTensor(ctx, [R * C], 'f32', 'dres');
+    const DG = createTensor(ctx, [C], 'f32', 'dgamma');
+    const DB = createTensor(ctx, [C], 'f32', 'dbeta');
+    const fwd = bn.bindForward({ x: X, y: Y, gamma: t.gamma, beta: t.beta, runningMean: t.rm, runningVar: t.rv, residual: RES });
+    const bwd = bn.bindBackward({ x: X, y: Y, dy: DY, dx: DX, gamma: t.gamma, mean: fwd.mean!, invstd: fwd.invstd!, dgamma: DG, dbeta: DB, dresidual: DRES });
+    await submitChecked(ctx, 'bn f16', (enc) => {
+      fwd.record(enc);
+      bwd.record(enc);
+    });
+    const xr = Float64Array.from(roundToF16(x));
+    const rr = roundToF16(res);
+    const ref = batchNormForwardTrain(xr, Float64Array.from(gamma), Float64Array.from(beta), { rows: R, channels: C });
+    const yRef = ref.y.map((v, i) => Math.max(v + rr[i]!, 0));
+    const y = await readF32(ctx, Y);
+    expectClose(yRef, y, 2e-5, 2e-5 + F16_EPS, `bn f16 ${variant} forward y`);
+    const g = Float64Array.from(dy, (v, i) => (y[i]! > 0 ? v : 0));
+    const back = batchNormBackwardTrain(g, xr, Float64Array.from(gamma), ref.mean, ref.invstd, { rows: R, channels: C });
+    expectClose(back.dx, await readF32(ctx, DX), 1e-4, 1e-4, `bn f16 ${variant} dx`);
+    expectClose(back.dGamma, await readF32(ctx, DG), 1e-4, 1e-4, `bn f16 ${variant} dgamma`);
+    expectClose(back.dBeta, await readF32(ctx, DB), 1e-4, 1e-4, `bn f16 ${variant} dbeta`);
+    expectClose(g, await readF32(ctx, DRES), 1e-30, 0, `bn f16 ${variant} dresidual`);
+    expect(() => bn.bindForward({ x: up(x, 'x32'), y: Y, gamma: t.gamma, beta: t.beta, runningMean: t.rm, runningVar: t.rv, residual: RES })).toThrow(/x x32.*should hold \d+ f16 values/);
+  });
+});
+
+test('global average pool of an f16 activation into f32 features', async () => {
+  const ctx = await testGpu();
+  const [B, HW, C] = [3, 4, 8];
+  const pool = await GlobalAvgPool.create(ctx, { batch: B, height: HW, width: HW, channels: C }, 'pool_f16', { input: 'f16' });
+  const x = randomArray(B * HW * HW * C, 31);
+  const X = uploadTensor(ctx, x, [x.length], 'x', 'f16');
+  const Y = createTensor(ctx, [B * C], 'f32', 'y');
+  await submitChecked(ctx, 'pool f16', (enc) => pool.bindForward(X, Y).record(enc));
+  const xr = roundToF16(x);
+  const ref = new Float64Array(B * C);
+  for (let n = 0; n < B; n++) for (let p = 0; p < HW * HW; p++) for (let c = 0; c < C; c++) ref[n * C + c]! += xr[(n * HW * HW + p) * C + c]! / (HW * HW);
+  expectClose(ref, await readF32(ctx, Y), 1e-6, 1e-6, 'pool f16 → f32');
+});

@@ -20,7 +20,7 @@ import type { GpuContext } from '../gpu/context.ts';
 import { assertShape } from '../gpu/errors.ts';
 import { createKernel, type Kernel } from '../gpu/kernel.ts';
 import { createTensor, type Tensor } from '../gpu/tensor.ts';
-import { checkDisjoint, checkTensor, dummyStorage, laneHeader, laneWidth, positiveInts, reduceTile, wgslVariant } from './elementwise.ts';
+import { activationHeader, checkDisjoint, checkTensor, dummyStorage, laneHeader, laneWidth, positiveInts, reduceTile, wgslVariant } from './elementwise.ts';
 import { grid1d, kernelPass, type Pass } from '../gpu/pass.ts';
 
 export interface BatchNormShape {
@@ -47,6 +47,9 @@ export interface BatchNormOptions {
   /** 'tree' (GPUs): 256-thread workgroups reduce each block; 'direct' (CPU emulators, the
    *  default there): one thread per lane and block, no barrier. */
   variant?: BatchNormVariant;
+  /** Storage of the activations x, y and residual: 'f16' on the f16 path (statistics, parameters and
+   *  gradients dy, dx, d residual stay f32; all math is f32). Default 'f32'. */
+  activations?: 'f32' | 'f16';
 }
 
 export type BatchNormVariant = 'tree' | 'direct';
@@ -134,6 +137,7 @@ export class BatchNorm {
       residual: opts.residual ?? false,
       accumulate: opts.accumulate ?? true,
       variant: opts.variant ?? defaultBatchNormVariant(ctx),
+      activations: opts.activations ?? 'f32',
     };
     assertShape(o.eps > 0 && o.momentum >= 0 && o.momentum <= 1, () => `${label}: eps must be > 0 and momentum in [0, 1], got ${o.eps}, ${o.momentum}`);
     const R = s.batch * s.height * s.width;
@@ -150,7 +154,9 @@ export class BatchNorm {
     const maxX = ctx.limits.maxComputeWorkgroupsPerDimension;
     assertShape(Math.ceil(CL / TX) <= maxX, () => `${label}: ${C} channels need more workgroups than this adapter allows`);
 
-    const code = laneHeader(width) + wgslVariant(bnReduceWgsl, o.variant, 'batchnorm_reduce.wgsl') + bnWgsl;
+    // f16 activations: arrayLength of an array<f16> binding (rounded up to whole 4-byte words) gives the rows, so R·C must be even.
+    assertShape(o.activations === 'f32' || width === 4 || (R * C) % 2 === 0, () => `${label}: f16 activations need an even number of values (N·H·W·C = ${R * C})`);
+    const code = laneHeader(width) + activationHeader(width, o.activations) + wgslVariant(bnReduceWgsl, o.variant, 'batchnorm_reduce.wgsl') + bnWgsl;
     const red = { R, CL, TX, TY, NB };
     const constants: Record<Entry, Record<string, number | boolean>> = {
       stats_partial: { ...red, RPB },
@@ -211,10 +217,11 @@ export class BatchNorm {
     const { R, C, CL } = this.dims;
     const L = this.label;
     const dims = this.describe();
-    checkTensor(L, 'x', io.x, R * C, dims);
-    checkTensor(L, 'y', io.y, R * C, dims);
+    const act = this.options.activations;
+    checkTensor(L, 'x', io.x, R * C, dims, act);
+    checkTensor(L, 'y', io.y, R * C, dims, act);
     for (const [k, t] of [['gamma', io.gamma], ['beta', io.beta], ['running_mean', io.runningMean], ['running_var', io.runningVar]] as const) checkTensor(L, k, t, C, `${C} channels`);
-    if (this.options.residual) checkTensor(L, 'residual', io.residual, R * C, dims);
+    if (this.options.residual) checkTensor(L, 'residual', io.residual, R * C, dims, act);
     else assertShape(!io.residual, () => `${L}: a residual was given but the layer was created without residual: true`);
     checkDisjoint(L, [['y', io.y, 'x', io.x], ['y', io.y, 'residual', io.residual]]);
     const work = this.workTensor(mode);
@@ -250,10 +257,11 @@ export class BatchNorm {
     const L = this.label;
     const dims = this.describe();
     this.refuseSingleValue();
-    checkTensor(L, 'x', io.x, R * C, dims);
+    const act = this.options.activations;
+    checkTensor(L, 'x', io.x, R * C, dims, act);
     checkTensor(L, 'dy', io.dy, R * C, dims);
     checkTensor(L, 'dx', io.dx, R * C, dims);
-    if (this.options.relu) checkTensor(L, 'y (the forward output, for the fused ReLU mask)', io.y, R * C, dims);
+    if (this.options.relu) checkTensor(L, 'y (the forward output, for the fused ReLU mask)', io.y, R * C, dims, act);
     for (const [k, t] of [['gamma', io.gamma], ['mean', io.mean], ['invstd', io.invstd], ['dgamma', io.dgamma], ['dbeta', io.dbeta]] as const) checkTensor(L, k, t, C, `${C} channels`);
     if (this.options.residual) checkTensor(L, 'dresidual', io.dresidual, R * C, dims);
     checkDisjoint(L, [

@@ -9,7 +9,10 @@
 //             dβ = Σ g, dγ = Σ g·x̂, dx = γ·invstd·(g − dβ/R − x̂·dγ/R), d residual = g
 //
 // The host prepends `alias V = vec4<f32>;` (C % 4 == 0: each lane holds 4 channels) or
-// `alias V = f32;`; CL is C divided by the lane width. Every storage buffer a caller provides is
+// `alias V = f32;`; CL is C divided by the lane width. It also prepends the activations' storage
+// type S (x, y, residual): `alias S = V;`, or on the f16 path vec4<f16> / f16 (with `enable f16;`);
+// every activation load is widened with V(·) and every store rounded with S(·), so all the math
+// is f32 either way (for S = V both are identities: the f32 kernels compute exactly as before). Every storage buffer a caller provides is
 // declared read_write: WebGPU forbids a read-only and a writable binding of one buffer in the same
 // dispatch, and the planner keeps all activations in one buffer.
 //
@@ -76,7 +79,7 @@ fn blocks_of(work_lanes: u32) -> u32 { return (work_lanes / CL - 4u) / 2u; }
 // per reduction pipeline there against 0.05 s without).
 
 // ---------------------------------------------------------------- forward statistics, pass 1
-@group(0) @binding(0) var<storage, read_write> sp_x: array<V>;
+@group(0) @binding(0) var<storage, read_write> sp_x: array<S>;
 @group(0) @binding(1) var<storage, read_write> sp_work: array<V>;
 
 @compute @workgroup_size(TX, TY)
@@ -88,9 +91,9 @@ fn stats_partial(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation
   var s1 = V(0.0);
   var s2 = V(0.0);
   if (c < CL) {
-    let p = sp_x[c];
+    let p = V(sp_x[c]);
     for (var r = r0 + lid.y; r < r1; r += TY) {
-      let d = sp_x[r * CL + c] - p;
+      let d = V(sp_x[r * CL + c]) - p;
       s1 += d;
       s2 = fma(d, d, s2);
     }
@@ -162,10 +165,10 @@ fn eval_coef(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 
 // ---------------------------------------------------------------- normalise (+ residual) (+ ReLU)
-@group(0) @binding(0) var<storage, read_write> ap_x: array<V>;
+@group(0) @binding(0) var<storage, read_write> ap_x: array<S>;
 @group(0) @binding(1) var<storage, read> ap_work: array<V>;
-@group(0) @binding(2) var<storage, read_write> ap_res: array<V>;
-@group(0) @binding(3) var<storage, read_write> ap_y: array<V>;
+@group(0) @binding(2) var<storage, read_write> ap_res: array<S>;
+@group(0) @binding(3) var<storage, read_write> ap_y: array<S>;
 
 @compute @workgroup_size(256)
 fn apply(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -173,16 +176,16 @@ fn apply(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let i = (wg.y * nwg.x + wg.x) * 256u + li;
   if (i >= R * CL) { return; }
   let c = i % CL;
-  var v = fma(ap_x[i], ap_work[off_coef() * CL + c], ap_work[(off_coef() + 1u) * CL + c]);
-  if (RESIDUAL) { v += ap_res[i]; }
+  var v = fma(V(ap_x[i]), ap_work[off_coef() * CL + c], ap_work[(off_coef() + 1u) * CL + c]);
+  if (RESIDUAL) { v += V(ap_res[i]); }
   if (RELU) { v = max(v, V(0.0)); }
-  ap_y[i] = v;
+  ap_y[i] = S(v);
 }
 
 // ---------------------------------------------------------------- backward, pass 1
-@group(0) @binding(0) var<storage, read_write> bp_x: array<V>;
+@group(0) @binding(0) var<storage, read_write> bp_x: array<S>;
 @group(0) @binding(1) var<storage, read_write> bp_dy: array<V>;
-@group(0) @binding(2) var<storage, read_write> bp_y: array<V>;
+@group(0) @binding(2) var<storage, read_write> bp_y: array<S>;
 @group(0) @binding(3) var<storage, read_write> bp_mean: array<V>;
 @group(0) @binding(4) var<storage, read_write> bp_work: array<V>;
 
@@ -199,9 +202,9 @@ fn bwd_partial(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
     for (var r = r0 + lid.y; r < r1; r += TY) {
       let i = r * CL + c;
       var g = bp_dy[i];
-      if (RELU) { g = select(V(0.0), g, bp_y[i] > V(0.0)); }
+      if (RELU) { g = select(V(0.0), g, V(bp_y[i]) > V(0.0)); }
       s1 += g;
-      s2 = fma(g, bp_x[i] - m, s2);
+      s2 = fma(g, V(bp_x[i]) - m, s2);
     }
   }
   let t = block_sums(s1, s2, li, lid.x);
@@ -256,9 +259,9 @@ fn bwd_final(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id)
 }
 
 // ---------------------------------------------------------------- backward, pass 3
-@group(0) @binding(0) var<storage, read_write> ba_x: array<V>;
+@group(0) @binding(0) var<storage, read_write> ba_x: array<S>;
 @group(0) @binding(1) var<storage, read_write> ba_dy: array<V>;
-@group(0) @binding(2) var<storage, read_write> ba_y: array<V>;
+@group(0) @binding(2) var<storage, read_write> ba_y: array<S>;
 @group(0) @binding(3) var<storage, read> ba_work: array<V>;
 @group(0) @binding(4) var<storage, read_write> ba_dx: array<V>;
 @group(0) @binding(5) var<storage, read_write> ba_dres: array<V>;
@@ -270,8 +273,8 @@ fn bwd_apply(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg:
   if (i >= R * CL) { return; }
   let c = i % CL;
   var g = ba_dy[i];
-  if (RELU) { g = select(V(0.0), g, ba_y[i] > V(0.0)); }
+  if (RELU) { g = select(V(0.0), g, V(ba_y[i]) > V(0.0)); }
   let k = off_coef() * CL + c;
-  ba_dx[i] = fma(ba_work[k], g, fma(ba_work[k + CL], ba_x[i], ba_work[k + 2u * CL]));
+  ba_dx[i] = fma(ba_work[k], g, fma(ba_work[k + CL], V(ba_x[i]), ba_work[k + 2u * CL]));
   if (RES_GRAD) { ba_dres[i] = g; }
 }
