@@ -9,6 +9,13 @@
 //             out = relu(bn2(c2) + sc)                      (BN + add + ReLU fused)
 //   features  avgpool(out of layer4.1)                      [B, D]
 // Layers (pipelines) are built once per shape by EncoderLayers and shared by every run.
+//
+// Precision 'f16' (the f16 path, issue 15 item 3): the activations c0, a0, c1, h1, c2, cd, sd, out
+// are stored in f16 and the convolutions read the f16 weight copy (src/nn/f16-weights.ts); every
+// sum is still f32, and the activation gradients (Scratch), parameter gradients, BN statistics
+// and the features (the pool's output) stay f32. Because no gradient is ever stored in f16 there
+// is nothing to underflow and no loss scaling is needed (f16's smallest normal is 6e-5; the
+// gradients here are f32 all the way to the f32 optimizer).
 import type { GpuContext } from '../gpu/context.ts';
 import type { GemmVariant } from '../gpu/gemm.ts';
 import { PassList } from '../gpu/pass.ts';
@@ -20,6 +27,10 @@ import { Add } from './elementwise.ts';
 import { GlobalAvgPool } from './pool.ts';
 import type { ModelConfig } from './config.ts';
 import type { FlatTensors, NetworkWeights } from './param-store.ts';
+import type { F16Weights } from './f16-weights.ts';
+
+/** Storage of the encoder's activations and conv weights: f32, or f16 with f32 arithmetic. */
+export type EncoderPrecision = 'f32' | 'f16';
 
 export type BnMode = 'train' | 'eval';
 
@@ -32,11 +43,15 @@ export class EncoderLayers {
     readonly bns: Map<string, BatchNorm>,
     readonly adds: Map<number, Add>,
     readonly pool: GlobalAvgPool,
+    readonly precision: EncoderPrecision = 'f32',
   ) {}
 
   /** `passes`: which batch-norm pipelines to compile (all by default; a training step skips evaluation's, an embedder needs only them). */
-  static async create(ctx: GpuContext, config: ModelConfig, batch: number, variant?: GemmVariant, passes?: BatchNormPasses): Promise<EncoderLayers> {
+  static async create(ctx: GpuContext, config: ModelConfig, batch: number, variant?: GemmVariant, passes?: BatchNormPasses, precision: EncoderPrecision = 'f32'): Promise<EncoderLayers> {
     const spec = encoderSpec(config);
+    const half = precision === 'f16';
+    // f16: every conv reads f16 activations (but the stem: its input is the f32 image) and weights, and writes f16.
+    const convStorage = (stem: boolean) => (half ? ({ x: stem ? 'f32' : 'f16', w: 'f16', y: 'f16' } as const) : undefined);
     const convSpecs: ConvSpec[] = [spec.stem];
     const bnSpecs: { name: string; c: number; size: number; relu: boolean; residual: boolean }[] = [
       { name: spec.stemBn, c: spec.stem.outChannels, size: spec.stem.outSize, relu: true, residual: false },
@@ -65,21 +80,21 @@ export class EncoderLayers {
             ctx,
             { batch, height: c.inSize, width: c.inSize, inChannels: c.inChannels, outChannels: c.outChannels, kernel: c.kernel, stride: c.stride, padding: c.padding },
             variant,
-            { label: `encoder.${c.name}`, passes: convPasses(c === spec.stem) },
+            { label: `encoder.${c.name}`, passes: convPasses(c === spec.stem), storage: convStorage(c === spec.stem) },
           ),
         ),
       ),
       ...bnSpecs.map(async (b) =>
-        bns.set(b.name, await BatchNorm.create(ctx, { batch, channels: b.c, height: b.size, width: b.size }, { label: `encoder.${b.name}`, relu: b.relu, residual: b.residual, passes })),
+        bns.set(b.name, await BatchNorm.create(ctx, { batch, channels: b.c, height: b.size, width: b.size }, { label: `encoder.${b.name}`, relu: b.relu, residual: b.residual, passes, activations: precision })),
       ),
     ]);
     // Gradient sums where a block's input feeds both the main path and the shortcut (compiled
     // together with the layers above: every pipeline of the encoder is requested at once).
     const adds = new Map<number, Add>();
     const sizes = passes?.backward === false ? [] : [...new Set(spec.blocks.map((b) => batch * b.conv1.inSize * b.conv1.inSize * b.conv1.inChannels))];
-    const [added, pool] = await Promise.all([Promise.all(sizes.map((n) => Add.create(ctx, [n], `encoder.grad_sum_${n}`, { backward: false }))), GlobalAvgPool.create(ctx, { batch, height: spec.finalSize, width: spec.finalSize, channels: spec.featureDim }, 'encoder.avgpool'), layersBuilt]);
+    const [added, pool] = await Promise.all([Promise.all(sizes.map((n) => Add.create(ctx, [n], `encoder.grad_sum_${n}`, { backward: false }))), GlobalAvgPool.create(ctx, { batch, height: spec.finalSize, width: spec.finalSize, channels: spec.featureDim }, 'encoder.avgpool', { input: precision }), layersBuilt]);
     sizes.forEach((n, i) => adds.set(n, added[i]!));
-    return new EncoderLayers(spec, batch, convs, bns, adds, pool);
+    return new EncoderLayers(spec, batch, convs, bns, adds, pool, precision);
   }
 
   conv(name: string): Conv2d {
@@ -134,10 +149,14 @@ export class EncoderRun {
     readonly input: Tensor,
     readonly mode: BnMode,
     readonly label: string,
+    /** The f16 weight copy of `weights` (required when the layers' precision is 'f16'; its cast recorded by the caller before this run's forward). */
+    readonly weightsF16: F16Weights | null = null,
   ) {
     const { spec, batch: B } = layers;
-    const act = (name: string, c: ConvSpec) => createTensor(ctx, [B, c.outSize, c.outSize, c.outChannels], 'f32', `${label}.${name}`);
+    if (layers.precision === 'f16' && !weightsF16) throw new Error(`${label}: f16 encoder layers need the f16 weight copy (src/nn/f16-weights.ts)`);
+    const act = (name: string, c: ConvSpec) => createTensor(ctx, [B, c.outSize, c.outSize, c.outChannels], layers.precision, `${label}.${name}`);
     const p = (n: string) => weights.params.get(`encoder.${n}`);
+    const convWeight = (c: ConvSpec) => this.convWeight(c);
     const bnIO = (name: string, x: Tensor, y: Tensor, residual?: Tensor) => ({
       x,
       y,
@@ -150,7 +169,7 @@ export class EncoderRun {
     const f = this.forward;
     const conv = (c: ConvSpec, x: Tensor, y: Tensor) => {
       const layer = layers.conv(c.name);
-      f.push(layer.bindForward(x, p(`${c.name}.weight`), y));
+      f.push(layer.bindForward(x, convWeight(c), y));
     };
     const c0 = act('conv1', spec.stem);
     const a0 = act('relu1', spec.stem);
@@ -187,6 +206,12 @@ export class EncoderRun {
     f.push(layers.pool.bindForward(x, this.features));
   }
 
+  /** The weight a convolution reads: the f32 master, or its f16 copy on the f16 path. */
+  private convWeight(c: ConvSpec): Tensor {
+    const name = `encoder.${c.name}.weight`;
+    return this.weightsF16 ? this.weightsF16.get(name) : this.weights.params.get(name);
+  }
+
   /**
    * Binds the backward from dFeatures ([B, D]) into `grads` (+=). Gradients of activations go
    * to `scratch`, shared with other runs. Needs a training-mode forward.
@@ -201,7 +226,7 @@ export class EncoderRun {
     const like = (name: string, t: Tensor) => scratch.get(name, [...t.shape]);
     const convBack = (c: ConvSpec, x: Tensor, dy: Tensor, dx: Tensor | null) => {
       const layer = layers.conv(c.name);
-      if (dx) bwd.push(layer.bindInputGrad(dy, p(`${c.name}.weight`), dx));
+      if (dx) bwd.push(layer.bindInputGrad(dy, this.convWeight(c), dx));
       bwd.push(layer.bindWeightGrad(x, dy, g(`${c.name}.weight`), { accumulate: true }));
     };
     const bnBack = (name: string, fwd: BatchNormForwardPass, x: Tensor, y: Tensor | undefined, dy: Tensor, dx: Tensor, dresidual?: Tensor) =>
