@@ -94,3 +94,19 @@ export function hoistEnableF16(code: string): string {
   if (!usesF16(code)) return code;
   return 'enable f16;\n' + code.replace(ENABLE_F16, '');
 }
+
+/** The precision setting of a run (the `precision` row of src/train/config.ts) and what it resolves to on a device. */
+export type PrecisionSetting = 'f32' | 'f16' | 'auto';
+
+/**
+ * 'auto' is f16 on a hardware adapter that offers shader-f16, else f32 (like the GEMM variants,
+ * src/gpu/gemm.ts defaultGemmVariant: CPU emulators keep f32, where f16 saves no time); 'f16' on a
+ * device without shader-f16 is refused, naming the flag.
+ */
+export function resolvePrecision(ctx: GpuContext, setting: PrecisionSetting): 'f32' | 'f16' {
+  if (setting === 'auto') return ctx.features.shaderF16 && !ctx.info.isSoftware ? 'f16' : 'f32';
+  if (setting === 'f16' && !ctx.features.shaderF16) {
+    throw new GpuKernelError('precision', `--precision f16 needs WebGPU's shader-f16 feature, which ${ctx.adapterName} does not offer; use --precision f32 (the default) or --precision auto`);
+  }
+  return setting;
+}

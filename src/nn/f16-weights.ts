@@ -61,6 +61,14 @@ export class F16WeightLayout {
     return new F16WeightLayout(ctx, entries, Math.max(off, ALIGN), cast, table, Math.min(MAX_GROUPS_X, Math.max(1, Math.ceil(longest / 256))));
   }
 
+  /** Refuses an f32 layout whose tensors are not where this copy's table reads them (it was planned from another configuration). */
+  checkLayout(layout: ParamLayout): void {
+    for (const [name, e] of this.entries) {
+      const slot = layout.trainable.get(name);
+      if (!slot || slot.offset !== e.src || slot.numel !== e.numel) throw new Error(`weights_f16: "${name}" is not at element ${e.src} (${e.numel} values) of this parameter layout; plan the f16 copy from the same model configuration`);
+    }
+  }
+
   /** A new f16 copy of `source` (the f32 weights of one network in the same ParamLayout); record its `cast` before reading it. */
   copyOf(source: FlatTensors, label: string): F16Weights {
     const buffer = createBuffer(this.ctx, this.size * 2, STORAGE(), label);
