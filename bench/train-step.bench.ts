@@ -10,14 +10,14 @@ import { syntheticSplits } from './synthetic-data.ts';
 
 export const suite: BenchSuite = {
   name: 'train-step',
-  async run(ctx, { quick, filter }) {
+  async run(ctx, { quick, filter, precision = 'f32' }) {
     const widths = quick ? [1 / 16] : [1 / 8, 1 / 4, 1 / 2, 1];
     const batch = quick ? 16 : 32;
     const out: BenchResult[] = [];
     for (const width of widths) {
-      const name = `train step width ${width} batch ${batch}`;
+      const name = `train step width ${width} batch ${batch}${precision === 'f32' ? '' : ` ${precision}`}`;
       if (filter && !name.includes(filter)) continue;
-      const config = defaultTrainConfig({ width, batch, steps: 1000, prototypes: quick ? 64 : 3000, projHidden: quick ? 128 : 2048, projOut: quick ? 64 : 256, logEvery: 1000 });
+      const config = defaultTrainConfig({ width, batch, steps: 1000, prototypes: quick ? 64 : 3000, projHidden: quick ? 128 : 2048, projOut: quick ? 64 : 256, logEvery: 1000, precision });
       const trainer = await Trainer.create(ctx, syntheticSplits(batch * 4), config);
       await trainer.step();
       await trainer.flush();
@@ -27,7 +27,7 @@ export const suite: BenchSuite = {
       await trainer.flush();
       const ms = (performance.now() - t0) / reps;
       const macs = encoderMacsPerImage(encoderSpec({ width, inChannels: 3, imageSize: 32, stemPadding: 1 }));
-      out.push({ suite: 'train-step', name, ms, images: 2 * batch, flops: 2 * macs * batch * (2 * 3 + 2), extra: { width, batch, K: config.prototypes } });
+      out.push({ suite: 'train-step', name, ms, images: 2 * batch, flops: 2 * macs * batch * (2 * 3 + 2), extra: { width, batch, K: config.prototypes, precision } });
       trainer.destroy();
     }
     return out;

@@ -1,7 +1,7 @@
 // Half precision (WGSL f16, the adapter feature `shader-f16`): the host-side conversions between
 // f32 and IEEE binary16 (Node 20 has no Float16Array), the check that a device can run f16 at
 // all, and the placement of WGSL's `enable f16;` directive. The f16 path stores activations and a
-// weight copy in f16 and does every sum in f32 (docs/ARCHITECTURE.md, "Precision"); see
+// weight copy in f16 and does every sum in f32 (docs/ARCHITECTURE.md, Kernels: "Precision"); see
 // src/gpu/storage-view.ts for the accessors that convert at each load and store.
 import type { GpuContext } from './context.ts';
 import { GpuKernelError } from './errors.ts';
