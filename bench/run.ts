@@ -16,6 +16,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 interface Args {
   quick: boolean;
+  precision?: 'f32' | 'f16' | 'auto';
   json: boolean;
   browser: boolean;
   filter?: string;
@@ -29,6 +30,7 @@ const USAGE = `usage: npx vite-node bench/run.ts -- [--quick] [--json] [--filter
   --filter s  only cases whose "suite name" contains s
   --suite a,b only these suites (file name without .bench.ts, or the suite's name)
   --browser   run in headless Chromium (/usr/bin/chromium, or $CHROMIUM_PATH) instead of Node
+  --precision f32|f16|auto  the train-step suite's precision (default f32; f16 needs shader-f16; Node only)
   --vs-torch  the MIRA training step here and in PyTorch (bench/torch/) side by side, instead of the suites (Node only):
               [--width 0.125] [--batch 32] [--prototypes 3000] [--proj-hidden 2048] [--proj-out 256] [--steps 5]
               [--repeats 3] [--python /usr/bin/python3]`;
@@ -49,6 +51,11 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--filter') args.filter = value();
     else if (a.startsWith('--filter=')) args.filter = a.slice('--filter='.length);
     else if (a === '--suite') args.suites = value().split(',');
+    else if (a === '--precision') {
+      const p = value();
+      if (p !== 'f32' && p !== 'f16' && p !== 'auto') throw new UsageError(`--precision must be f32, f16 or auto, got "${p}"`);
+      args.precision = p;
+    }
     else if (a.startsWith('--suite=')) args.suites = a.slice('--suite='.length).split(',');
     else if (a === '--vs-torch') args.vsTorch = { ...VS_TORCH_DEFAULTS, ...args.vsTorch };
     else if (a === '--python') args.vsTorch = { ...VS_TORCH_DEFAULTS, ...args.vsTorch, python: value() };
@@ -63,6 +70,7 @@ function parseArgs(argv: string[]): Args {
     } else throw new UsageError(`unknown argument "${a}"`);
   }
   if (args.vsTorch && !argv.includes('--vs-torch')) throw new UsageError('--width, --batch, --prototypes, --proj-hidden, --proj-out, --steps, --repeats and --python go with --vs-torch');
+  if (args.precision && args.browser) throw new UsageError('--precision runs in Node only; drop --browser');
   if (args.vsTorch && args.browser) throw new UsageError('--vs-torch runs in Node only (PyTorch is not in the page); drop --browser');
   return args;
 }

@@ -14,6 +14,7 @@ import { initialState } from '../src/nn/checkpoint.ts';
 import { defaultModelConfig } from '../src/nn/config.ts';
 import { bnStatsGroups, Conv2d } from '../src/nn/conv2d.ts';
 import { ParamLayout, ParamStore } from '../src/nn/param-store.ts';
+import { encoderConvWeightNames, F16WeightLayout } from '../src/nn/f16-weights.ts';
 import { EncoderLayers, EncoderRun, Scratch } from '../src/nn/resnet18.ts';
 import { defaultGemmVariant } from '../src/gpu/gemm.ts';
 import { expectClose, randomArray, testGpuAs } from './helpers/gpu.ts';
@@ -37,7 +38,7 @@ describe.each(['emulator', 'gpu'] as const)('fused convolutions (%s variants)', 
     const x = uploadTensor(ctx, randomArray(B * S * S * 3, 11), [B, S, S, 3], 'input');
     const dFeat = uploadTensor(ctx, randomArray(B * 32, 12), [B, 32], 'dfeatures');
     const results: Float32Array[][] = [];
-    const built = await Promise.all([false, true].map((fuse) => EncoderLayers.create(ctx, config, B, defaultGemmVariant(ctx), undefined, fuse)));
+    const built = await Promise.all([false, true].map((fuse) => EncoderLayers.create(ctx, config, B, defaultGemmVariant(ctx), undefined, { fuseBnRelu: fuse })));
     for (const fuse of [false, true, true]) {
       const layout = new ParamLayout(config);
       const store = new ParamStore(ctx, layout);
@@ -118,6 +119,49 @@ describe.each(['emulator', 'gpu'] as const)('fused convolutions (%s variants)', 
     expect(firstDifference(await readF32(ctx, y0), await readF32(ctx, y1)), 'forward').toBe(-1);
     expect(firstDifference(await readF32(ctx, dw0), await readF32(ctx, dw1)), 'weight gradient').toBe(-1);
   });
+});
+
+// With f16 activations (the f16 path) on the GPUs' core: conv2 reads bn1's output unrounded (the unfused path stores it in
+// f16) and the statistics come from the f16-rounded outputs as stored; fused and unfused agree to f16 rounding.
+test('f16 activations, GPU core: the fused encoder within f16 rounding of the unfused one, the same bits twice', { timeout: 400_000 }, async () => {
+  const ctx = await testGpuAs('gpu');
+  const B = 6;
+  const S = 16;
+  const config = defaultModelConfig(3, { width: 1 / 16, imageSize: S, stemPadding: 1, projHidden: 8, projOut: 4, prototypes: 3 });
+  const x = uploadTensor(ctx, randomArray(B * S * S * 3, 41), [B, S, S, 3], 'input');
+  const dFeat = uploadTensor(ctx, randomArray(B * 32, 42), [B, 32], 'dfeatures');
+  const layout = new ParamLayout(config);
+  const [f16, ...built] = await Promise.all([
+    F16WeightLayout.create(ctx, layout, encoderConvWeightNames(config)),
+    ...[false, true].map((fuse) => EncoderLayers.create(ctx, config, B, 'tiled', undefined, { precision: 'f16', fuseBnRelu: fuse })),
+  ]);
+  const results: Float32Array[][] = [];
+  for (const fuse of [false, true, true]) {
+    const store = new ParamStore(ctx, layout);
+    store.upload(initialState(config, 5));
+    const copy = f16.copyOf(store.params, 'w16');
+    const run = new EncoderRun(ctx, built[Number(fuse)]!, store.student, x, 'train', 'train', copy);
+    const backward = run.bindBackward(dFeat, store.grads, new Scratch(ctx, 'scratch'));
+    await submitChecked(ctx, 'encoder f16', (enc) => {
+      enc.clearBuffer(store.grads.buffer);
+      copy.cast.record(enc);
+      run.forward.record(enc);
+      backward.record(enc);
+    });
+    results.push([await readF32(ctx, run.features), await readF32(ctx, new Tensor(store.grads.buffer, [layout.size], 'f32', 'grads'))]);
+    copy.destroy();
+    store.destroy();
+  }
+  const [unfused, fused, again] = results;
+  const scale = (a: Float32Array) => Math.max(...a.map(Math.abs));
+  // f16 keeps 11 bits: features within a few f16 ulps of the feature scale; gradients, amplified by batch norm's backward
+  // (test/f16.test.ts), by direction.
+  expectClose(unfused![0]!, fused![0]!, 8 * 2 ** -11 * scale(unfused![0]!), 0, 'features: fused vs unfused');
+  let dot = 0, na = 0, nb = 0;
+  unfused![1]!.forEach((a, i) => ([dot, na, nb] = [dot + a * fused![1]![i]!, na + a * a, nb + fused![1]![i]! ** 2]));
+  expect(dot / Math.sqrt(na * nb), 'gradients: cosine, fused vs unfused').toBeGreaterThan(0.98);
+  expect(firstDifference(fused![0]!, again![0]!), 'features, fused twice').toBe(-1);
+  expect(firstDifference(fused![1]!, again![1]!), 'gradients, fused twice').toBe(-1);
 });
 
 describe('bn1 + ReLU fusion refuses what it cannot do', () => {

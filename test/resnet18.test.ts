@@ -53,7 +53,7 @@ describe.each([
     store.upload(state);
     const input = fx.tensors.get('input')!;
     const x = uploadTensor(ctx, nchwToNhwc(f32(input), input.shape as [number, number, number, number]), [B, S, S, channels], 'input');
-    const layers = await EncoderLayers.create(ctx, config, B, undefined, undefined, fuse);
+    const layers = await EncoderLayers.create(ctx, config, B, undefined, undefined, { fuseBnRelu: fuse });
 
     // Evaluation mode first: it reads the stored running statistics, before training updates them.
     const evalRun = new EncoderRun(ctx, layers, store.student, x, 'eval', 'eval');

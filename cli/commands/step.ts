@@ -48,6 +48,7 @@ const FLAGS: Record<string, FlagSpec> = {
   eps: { kind: 'number', default: 0.05, help: 'Sinkhorn ε (swav)' },
   grads: { kind: 'string', required: true, help: 'where to write the gradients (safetensors)' },
   json: { kind: 'boolean', help: 'print one JSON line (always JSON; kept for the contract)' },
+  precision: { kind: 'string', choices: ['f32', 'f16', 'auto'], default: 'f32', help: 'encoder activations and conv weights in f32, or f16 storage with f32 sums (needs shader-f16); auto: f16 on a GPU that offers it' },
 };
 /** The other methods' own rows (MVEB's --entropy-weight, MIO's --tau-pos, …) from the parameter table. */
 const METHOD_ROWS = PARAM_TABLE.filter((r) => r.group === 'method' && !(r.key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase()) in FLAGS) && r.key !== 'emaStart' && r.key !== 'freezeHeadSteps');
@@ -73,7 +74,7 @@ export async function run(argv: string[]): Promise<number> {
   checkPositive(hyper.tauS, 'τ_s', 'step');
   checkPositive(hyper.tauT, 'τ_t', 'step');
   checkPositive(hyper.eps, 'ε', 'step');
-  const stepConfig = { ...defaultTrainConfig({ method: method.id as never }), ...givenConfig(f, METHOD_ROWS), tauS: hyper.tauS, tauT: hyper.tauT, iters: hyper.iters, eps: hyper.eps };
+  const stepConfig = { ...defaultTrainConfig({ method: method.id as never }), ...givenConfig(f, METHOD_ROWS), tauS: hyper.tauS, tauT: hyper.tauT, iters: hyper.iters, eps: hyper.eps, precision: f.precision as 'f32' | 'f16' | 'auto' };
   const problems = trainConfigProblems(stepConfig).filter((p) => METHOD_ROWS.some((r) => p.startsWith(`--${r.key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} `)));
   if (problems.length) throw new CliError(`step: ${problems.join('; ')}`);
   checkIters(hyper.iters, 'step', 1);

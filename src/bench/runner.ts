@@ -52,7 +52,7 @@ export async function runSuites(
       log(`running ${name}…`);
       const seen = ctx.uncaptured.length;
       const t0 = performance.now();
-      const rows = (await suite.run(ctx, { quick: opts.quick, filter: opts.filter })).filter((r) => matchesFilter(r, opts.filter)).map(withRates);
+      const rows = (await suite.run(ctx, { quick: opts.quick, filter: opts.filter, precision: opts.precision })).filter((r) => matchesFilter(r, opts.filter)).map(withRates);
       results.push(...rows);
       log(`${name}: ${rows.length} result${rows.length === 1 ? '' : 's'} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       const gpuErrors = ctx.uncaptured.slice(seen);

@@ -26,6 +26,8 @@ export interface BenchOptions {
   quick: boolean;
   /** Only run cases whose name contains this. */
   filter?: string;
+  /** The training step's precision (train-step suite; src/gpu/f16.ts); f32 by default. */
+  precision?: 'f32' | 'f16' | 'auto';
 }
 
 export interface BenchSuite {

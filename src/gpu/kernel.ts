@@ -6,6 +6,7 @@
 // what was compiled and how long it took (the page's start-up breakdown, docs/ARCHITECTURE.md).
 import { recordGpuError, type GpuContext } from './context.ts';
 import { GpuKernelError } from './errors.ts';
+import { hoistEnableF16, requireShaderF16, usesF16 } from './f16.ts';
 import type { Tensor } from './tensor.ts';
 
 export interface KernelSpec {
@@ -89,6 +90,11 @@ async function shaderModule(ctx: GpuContext, spec: KernelSpec): Promise<GPUShade
  * Kernel, so errors and profiles still name the caller's label).
  */
 export async function createKernel(ctx: GpuContext, spec: KernelSpec): Promise<Kernel> {
+  // f16 kernels: refused up front on a device without shader-f16 (a clear message, not a WGSL error), and `enable f16;` put first.
+  if (usesF16(spec.code)) {
+    requireShaderF16(ctx, spec.label);
+    spec = { ...spec, code: hoistEnableF16(spec.code) };
+  }
   return new Kernel(ctx, spec.label, await compilePipeline(ctx, spec));
 }
 

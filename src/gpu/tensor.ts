@@ -2,11 +2,13 @@
 // (see Arena), which is how a training configuration plans all of its memory up front.
 import { recordGpuError, type GpuContext } from './context.ts';
 import { GpuKernelError, ShapeError, isPositiveInt } from './errors.ts';
+import { decodeF16, encodeF16, requireShaderF16 } from './f16.ts';
 
-export type DType = 'f32' | 'u32' | 'i32' | 'u8';
+/** f16: half-precision storage (needs the device feature shader-f16; written from and read back as f32 on the host, src/gpu/f16.ts). */
+export type DType = 'f32' | 'f16' | 'u32' | 'i32' | 'u8';
 export type HostArray = Float32Array | Uint32Array | Int32Array | Uint8Array;
 
-export const BYTES_PER: Record<DType, number> = { f32: 4, u32: 4, i32: 4, u8: 1 };
+export const BYTES_PER: Record<DType, number> = { f32: 4, f16: 2, u32: 4, i32: 4, u8: 1 };
 
 /** Storage buffers must start at multiples of this in a bind group (WebGPU's default limit). */
 export const BINDING_ALIGN = 256;
@@ -64,6 +66,7 @@ export function createBuffer(ctx: GpuContext, size: number, usage: GPUBufferUsag
 
 export function createTensor(ctx: GpuContext, shape: readonly number[], dtype: DType, label: string, extraUsage = 0): Tensor {
   checkShape(shape, label);
+  if (dtype === 'f16') requireShaderF16(ctx, label);
   const bytes = alignUp(numel(shape) * BYTES_PER[dtype], 4);
   return new Tensor(createBuffer(ctx, bytes, STORAGE() | extraUsage, label), shape, dtype, label);
 }
@@ -75,11 +78,12 @@ function dtypeOf(data: HostArray): DType {
   return 'u8';
 }
 
-/** Writes host data into a tensor (queue.writeBuffer; ordered before the next submit). */
+/** Writes host data into a tensor (queue.writeBuffer; ordered before the next submit). An f16 tensor takes f32 data, rounded to nearest f16. */
 export function writeTensor(ctx: GpuContext, t: Tensor, data: HostArray): void {
   if (data.length !== t.numel) throw new ShapeError(`${t}: got ${data.length} values, expected ${t.numel}`);
-  if (dtypeOf(data) !== t.dtype) throw new ShapeError(`${t}: got ${dtypeOf(data)} data`);
-  const bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+  if (t.dtype === 'f16' ? dtypeOf(data) !== 'f32' : dtypeOf(data) !== t.dtype) throw new ShapeError(`${t}: got ${dtypeOf(data)} data${t.dtype === 'f16' ? ' (an f16 tensor is written from f32 values)' : ''}`);
+  const stored = t.dtype === 'f16' ? encodeF16(data) : data;
+  const bytes = new Uint8Array(stored.buffer as ArrayBuffer, stored.byteOffset, stored.byteLength);
   if (bytes.byteLength % 4 === 0) ctx.device.queue.writeBuffer(t.buffer, t.byteOffset, bytes);
   else {
     const padded = new Uint8Array(alignUp(bytes.byteLength, 4));
@@ -88,16 +92,17 @@ export function writeTensor(ctx: GpuContext, t: Tensor, data: HostArray): void {
   }
 }
 
-export function uploadTensor(ctx: GpuContext, data: HostArray, shape: readonly number[], label: string): Tensor {
+/** A new tensor holding `data`; `dtype` 'f16' stores f32 data rounded to f16. */
+export function uploadTensor(ctx: GpuContext, data: HostArray, shape: readonly number[], label: string, dtype: DType = dtypeOf(data)): Tensor {
   checkShape(shape, label);
   if (numel(shape) !== data.length) throw new ShapeError(`${label}: ${data.length} values do not fill shape [${shape.join(', ')}]`);
-  const t = createTensor(ctx, shape, dtypeOf(data), label);
+  const t = createTensor(ctx, shape, dtype, label);
   writeTensor(ctx, t, data);
   return t;
 }
 
 /**
- * Reads a tensor back, waiting for the queue. For tests, the CLI and one-off results only:
+ * Reads a tensor back, waiting for the queue (an f16 tensor as f32). For tests, the CLI and one-off results only:
  * the training loop reads metrics through a ReadbackRing instead and never waits.
  */
 export async function readTensor(ctx: GpuContext, t: Tensor): Promise<Float32Array | Uint32Array | Int32Array | Uint8Array> {
@@ -112,6 +117,8 @@ export async function readTensor(ctx: GpuContext, t: Tensor): Promise<Float32Arr
   switch (t.dtype) {
     case 'f32':
       return new Float32Array(copy, 0, t.numel);
+    case 'f16':
+      return decodeF16(new Uint16Array(copy, 0, t.numel));
     case 'u32':
       return new Uint32Array(copy, 0, t.numel);
     case 'i32':
@@ -121,8 +128,9 @@ export async function readTensor(ctx: GpuContext, t: Tensor): Promise<Float32Arr
   }
 }
 
+/** Reads an f32 tensor, or an f16 one widened to f32 (exactly). */
 export async function readF32(ctx: GpuContext, t: Tensor): Promise<Float32Array> {
-  if (t.dtype !== 'f32') throw new ShapeError(`${t}: expected f32`);
+  if (t.dtype !== 'f32' && t.dtype !== 'f16') throw new ShapeError(`${t}: expected f32 (or f16)`);
   return (await readTensor(ctx, t)) as Float32Array;
 }
 
@@ -139,6 +147,7 @@ export class Arena {
   ) {}
   add(name: string, shape: readonly number[], dtype: DType = 'f32'): void {
     checkShape(shape, `${this.label}.${name}`);
+    if (dtype === 'f16') requireShaderF16(this.ctx, `${this.label}.${name}`);
     if (this.entries.some((e) => e.name === name)) throw new ShapeError(`${this.label}: "${name}" declared twice`);
     this.bytes = alignUp(this.bytes, BINDING_ALIGN);
     this.entries.push({ name, shape, dtype, offset: this.bytes });

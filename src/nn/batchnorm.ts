@@ -27,7 +27,7 @@ import type { GpuContext } from '../gpu/context.ts';
 import { assertShape, isPositiveInt } from '../gpu/errors.ts';
 import { createKernel, type Kernel } from '../gpu/kernel.ts';
 import { createTensor, type Tensor } from '../gpu/tensor.ts';
-import { checkDisjoint, checkTensor, dummyStorage, laneHeader, laneWidth, positiveInts, reduceTile, wgslVariant } from './elementwise.ts';
+import { activationHeader, checkDisjoint, checkTensor, dummyStorage, laneHeader, laneWidth, positiveInts, reduceTile, wgslVariant } from './elementwise.ts';
 import { grid1d, kernelPass, type Pass } from '../gpu/pass.ts';
 
 export interface BatchNormShape {
@@ -60,6 +60,9 @@ export interface BatchNormOptions {
   /** 'tree' (GPUs): 256-thread workgroups reduce each block; 'direct' (CPU emulators, the
    *  default there): one thread per lane and block, no barrier. */
   variant?: BatchNormVariant;
+  /** Storage of the activations x, y and residual: 'f16' on the f16 path (statistics, parameters and
+   *  gradients dy, dx, d residual stay f32; all math is f32). Default 'f32'. */
+  activations?: 'f32' | 'f16';
 }
 
 export type BatchNormVariant = 'tree' | 'direct';
@@ -158,6 +161,7 @@ export class BatchNorm {
       variant: opts.variant ?? defaultBatchNormVariant(ctx),
       applyInConsumer: opts.applyInConsumer ?? false,
       statsFromProducer: opts.statsFromProducer ?? null,
+      activations: opts.activations ?? 'f32',
     };
     assertShape(!o.applyInConsumer || (o.relu && !o.residual), () => `${label}: applyInConsumer needs a fused ReLU and no residual (the consumer applies relu(scale·x + shift) only)`);
     assertShape(o.eps > 0 && o.momentum >= 0 && o.momentum <= 1, () => `${label}: eps must be > 0 and momentum in [0, 1], got ${o.eps}, ${o.momentum}`);
@@ -168,7 +172,9 @@ export class BatchNorm {
     const maxX = ctx.limits.maxComputeWorkgroupsPerDimension;
     assertShape(Math.ceil(CL / TX) <= maxX, () => `${label}: ${C} channels need more workgroups than this adapter allows`);
 
-    const code = laneHeader(width) + wgslVariant(bnReduceWgsl, o.variant, 'batchnorm_reduce.wgsl') + bnWgsl;
+    // f16 activations: arrayLength of an array<f16> binding (rounded up to whole 4-byte words) gives the rows, so R·C must be even.
+    assertShape(o.activations === 'f32' || width === 4 || (R * C) % 2 === 0, () => `${label}: f16 activations need an even number of values (N·H·W·C = ${R * C})`);
+    const code = laneHeader(width) + activationHeader(width, o.activations) + wgslVariant(bnReduceWgsl, o.variant, 'batchnorm_reduce.wgsl') + bnWgsl;
     const red = { R, CL, TX, TY, NB };
     const constants: Record<Entry, Record<string, number | boolean>> = {
       stats_partial: { ...red, RPB },
@@ -236,11 +242,12 @@ export class BatchNorm {
     const L = this.label;
     const dims = this.describe();
     const deferred = this.options.applyInConsumer;
-    checkTensor(L, 'x', io.x, R * C, dims);
+    const act = this.options.activations;
+    checkTensor(L, 'x', io.x, R * C, dims, act);
     if (deferred) assertShape(!io.y, () => `${L}: y was given but the layer applies in its consumer (applyInConsumer): the next convolution reads relu(BN(x)) through the pass's coef`);
-    else checkTensor(L, 'y', io.y, R * C, dims);
+    else checkTensor(L, 'y', io.y, R * C, dims, act);
     for (const [k, t] of [['gamma', io.gamma], ['beta', io.beta], ['running_mean', io.runningMean], ['running_var', io.runningVar]] as const) checkTensor(L, k, t, C, `${C} channels`);
-    if (this.options.residual) checkTensor(L, 'residual', io.residual, R * C, dims);
+    if (this.options.residual) checkTensor(L, 'residual', io.residual, R * C, dims, act);
     else assertShape(!io.residual, () => `${L}: a residual was given but the layer was created without residual: true`);
     checkDisjoint(L, [['y', io.y, 'x', io.x], ['y', io.y, 'residual', io.residual]]);
     const work = this.workTensor(mode);
@@ -281,14 +288,15 @@ export class BatchNorm {
     const L = this.label;
     const dims = this.describe();
     this.refuseSingleValue();
-    checkTensor(L, 'x', io.x, R * C, dims);
+    const act = this.options.activations;
+    checkTensor(L, 'x', io.x, R * C, dims, act);
     checkTensor(L, 'dy', io.dy, R * C, dims);
     checkTensor(L, 'dx', io.dx, R * C, dims);
     const deferred = this.options.applyInConsumer;
     if (deferred) {
       checkTensor(L, 'coef (the forward pass\'s coefficients, for the ReLU mask)', io.coef, this.coefAt + 3 * C, 'the forward pass\'s work tensor');
       assertShape(!io.y, () => `${L}: y was given but the layer applies in its consumer (applyInConsumer): the ReLU mask comes from x and coef`);
-    } else if (this.options.relu) checkTensor(L, 'y (the forward output, for the fused ReLU mask)', io.y, R * C, dims);
+    } else if (this.options.relu) checkTensor(L, 'y (the forward output, for the fused ReLU mask)', io.y, R * C, dims, act);
     for (const [k, t] of [['gamma', io.gamma], ['mean', io.mean], ['invstd', io.invstd], ['dgamma', io.dgamma], ['dbeta', io.dbeta]] as const) checkTensor(L, k, t, C, `${C} channels`);
     if (this.options.residual) checkTensor(L, 'dresidual', io.dresidual, R * C, dims);
     checkDisjoint(L, [
@@ -300,11 +308,12 @@ export class BatchNorm {
       ['dgamma', io.dgamma, 'dbeta', io.dbeta],
     ]);
     const work = this.workTensor('backward');
-    const y = deferred ? io.coef! : this.options.relu ? io.y! : dummyStorage(this.ctx, `${L}.no_relu_mask`);
+    const y = this.options.relu && !deferred ? io.y! : dummyStorage(this.ctx, `${L}.no_relu_mask`);
+    const coef = deferred ? io.coef! : dummyStorage(this.ctx, `${L}.no_mask_coef`);
     const dres = io.dresidual ?? dummyStorage(this.ctx, `${L}.no_dresidual`);
-    const bp = this.kernel('bwd_partial', 'backward').bind([io.x, io.dy, y, io.mean, work], `${L}.bwd_partial`);
+    const bp = this.kernel('bwd_partial', 'backward').bind([io.x, io.dy, y, io.mean, work, coef], `${L}.bwd_partial`);
     const bf = this.kernel('bwd_final', 'backward').bind([work, io.gamma, io.mean, io.invstd, io.dgamma, io.dbeta], `${L}.bwd_final`);
-    const ba = this.kernel('bwd_apply', 'backward').bind([io.x, io.dy, y, work, io.dx, dres], `${L}.bwd_apply`);
+    const ba = this.kernel('bwd_apply', 'backward').bind([io.x, io.dy, y, work, io.dx, dres, coef], `${L}.bwd_apply`);
     const n = R * C;
     const reads = this.options.relu && !deferred ? 3 : 2;
     return kernelPass(

@@ -56,6 +56,7 @@
 // FLOPs: all three passes count the convolution's 2·B·Ho·Wo·Cout·kh·kw·Cin (padding taps
 // included), so their GFLOP/s compare directly.
 import reduceWgsl from '../shaders/gemm_reduce.wgsl?raw';
+import reduceF16Wgsl from '../shaders/gemm_reduce_f16.wgsl?raw';
 import forwardWgsl from '../shaders/conv2d_forward.wgsl?raw';
 import inputGradWgsl from '../shaders/conv2d_input_grad.wgsl?raw';
 import weightGradWgsl from '../shaders/conv2d_weight_grad.wgsl?raw';
@@ -65,7 +66,7 @@ import naiveWgsl from '../shaders/conv2d_naive.wgsl?raw';
 import bnStatsWgsl from '../shaders/conv2d_bn_stats.wgsl?raw';
 import type { GpuContext } from '../gpu/context.ts';
 import { assertShape, isPositiveInt } from '../gpu/errors.ts';
-import { bnReluView, storageView } from '../gpu/storage-view.ts';
+import { bnReluView, storageView, type StorageElement } from '../gpu/storage-view.ts';
 import { defaultGemmVariant, gemmEntry, gemmGrid, gemmSource, gemmTile, gemmTileLayouts, isGemmTile, splitChunk, tileConstants, type GemmTile, type GemmVariant } from '../gpu/gemm.ts';
 import { createKernel, type Kernel } from '../gpu/kernel.ts';
 import { grid1d, kernelPass, type Pass } from '../gpu/pass.ts';
@@ -105,6 +106,9 @@ export interface Conv2dOptions {
    *  row group's pivot and shifted sums per channel, for a batch norm created with statsFromProducer: statsGroups. Only where
    *  bnStatsGroups(...) is not null ('tiled', no split-K, a thread layout whose partials fit the staged tiles). */
   bnStats?: boolean;
+  /** Operands stored in f16 (the f16 path, GEMM variants only): x and y activations, w the f16 weight copy; f32 by default.
+   *  Gradients (dy, dx, dw) and split-K partials are always f32, and every sum is f32 (src/gpu/storage-view.ts). */
+  storage?: Conv2dStorage;
 }
 
 /** Row groups of the forward's batch-norm statistics (Conv2dOptions.bnStats): one per workgroup row of the 'tiled'
@@ -119,6 +123,9 @@ export function bnStatsGroups(variant: Conv2dVariant, s: Conv2dShape): { groupRo
   if (chooseSplits(variant, M, s.outChannels, s.kernel * s.kernel * s.inChannels) > 1) return null;
   return { groupRows: 4 * tile.ty, groups: Math.ceil(M / (4 * tile.ty)) };
 }
+
+/** Element type per f16-able operand: the input x, the weight w, the output y. */
+export type Conv2dStorage = Partial<Record<'x' | 'w' | 'y', StorageElement>>;
 
 /**
  * The passes a layer will bind: a training step needs the forward, the input gradient (not the
@@ -299,6 +306,8 @@ export class Conv2d {
     readonly bnReluInput: { coefAt: number } | undefined,
     /** The forward with the batch-norm statistics epilogue and its row groups (Conv2dOptions.bnStats). */
     private readonly statsForward: { step: Step; groups: { groupRows: number; groups: number } } | null,
+    /** The operands stored in f16 (Conv2dOptions.storage); the rest f32. */
+    readonly storage: Conv2dStorage = {},
   ) {
     this.outHeight = convOutSize(shape.height, shape.kernel, shape.stride, shape.padding);
     this.outWidth = convOutSize(shape.width, shape.kernel, shape.stride, shape.padding);
@@ -347,14 +356,16 @@ export class Conv2d {
     assertShape(!bnRelu || (Number.isInteger(bnRelu.coefAt) && bnRelu.coefAt >= 0 && (s.inChannels % 4 !== 0 || bnRelu.coefAt % 4 === 0)), () => `${label}: bnReluInput.coefAt must be a non-negative integer (a multiple of 4 when the input channels are), got ${bnRelu?.coefAt}`);
     const statsGroups = options.bnStats ? bnStatsGroups(variant, s) : null;
     assertShape(!options.bnStats || (!!statsGroups && !want.forward && !tiles.forward), () => `${label}: cannot gather batch-norm statistics in the forward's epilogue (bnStats) with the ${variant} core${variant === 'tiled' ? ', a split-K forward, forced splits or tiles, or a thread layout over 16 wide' : ''}; check bnStatsGroups first`);
+    const storage = options.storage ?? {};
+    assertShape(variant !== 'naive' || !Object.values(storage).includes('f16'), () => `${label}: f16 operands need a GEMM variant ('tiled' or 'direct'), not 'naive'`);
     const [plans, statsForward] = await Promise.all([
-      variant === 'naive' ? naivePlans(ctx, s, Ho, Wo) : gemmPlans(ctx, s, Ho, Wo, variant, want, tiles, options.passes ?? {}, lanes, rLanes, bnRelu),
-      statsGroups ? statsForwardStep(ctx, s, Ho, Wo, bnRelu).then((step) => ({ step, groups: statsGroups })) : null,
+      variant === 'naive' ? naivePlans(ctx, s, Ho, Wo) : gemmPlans(ctx, s, Ho, Wo, variant, want, tiles, options.passes ?? {}, lanes, rLanes, bnRelu, storage),
+      statsGroups ? statsForwardStep(ctx, s, Ho, Wo, bnRelu, storage).then((step) => ({ step, groups: statsGroups })) : null,
     ]);
     for (const p of Object.values(plans)) {
       assertShape(p.splits * p.outElements < LIMIT, () => `${label}: split-K partial products over 2^31 elements; use fewer splits`);
     }
-    return new Conv2d(ctx, s, variant, label, options.label, plans, options.scratch, bnRelu, statsForward);
+    return new Conv2d(ctx, s, variant, label, options.label, plans, options.scratch, bnRelu, statsForward, storage);
   }
 
   /** FLOPs of one pass: the convolution's 2·B·Ho·Wo·Cout·kh·kw·Cin for all three. */
@@ -370,7 +381,9 @@ export class Conv2d {
     const x = s.batch * s.height * s.width * s.inChannels;
     const y = s.batch * this.outHeight * this.outWidth * s.outChannels;
     const w = s.kernel * s.kernel * s.inChannels * s.outChannels;
-    return { forward: 4 * (x + w + y), inputGrad: 4 * (y + w + x), weightGrad: 4 * (x + y + w) };
+    // f16 operands (Conv2dOptions.storage) move 2 bytes a value; gradients are f32.
+    const [bx, bw, by] = (['x', 'w', 'y'] as const).map((o) => (this.storage[o] === 'f16' ? 2 : 4)) as [number, number, number];
+    return { forward: bx * x + bw * w + by * y, inputGrad: 4 * y + bw * w + 4 * x, weightGrad: bx * x + 4 * y + 4 * w };
   }
 
   /** Split-K counts chosen per pass (1 = not split). */
@@ -410,7 +423,8 @@ export class Conv2d {
   }
 
   private check(pass: string, what: string, t: Tensor, n: number, layout: string): void {
-    assertShape(t.dtype === 'f32' && t.numel === n, () => `${this.label} ${pass}: ${what} ${t} should hold ${n} f32 values (${layout})`);
+    const dtype = this.storage[what as 'x' | 'w' | 'y'] ?? 'f32';
+    assertShape(t.dtype === dtype && t.numel === n, () => `${this.label} ${pass}: ${what} ${t} should hold ${n} ${dtype} values (${layout})`);
   }
 
   private get layouts() {
@@ -560,7 +574,9 @@ async function gemmPlans(
   wantLanes: number | undefined,
   wantReduceLanes: number | undefined,
   bnRelu?: { coefAt: number },
+  storage: Conv2dStorage = {},
 ): Promise<Record<Conv2dPass, PassPlan>> {
+  const el = (operand: 'x' | 'w' | 'y') => storage[operand] ?? 'f32';
   const doForward = passes.forward ?? true;
   const doInputGrad = passes.inputGrad ?? true;
   const wgMode = passes.weightGrad ?? 'both';
@@ -577,6 +593,8 @@ async function gemmPlans(
   const wN = kk * Cin * Cout;
   const reduceKernel = (size: number, splits: number, beta: number) =>
     createKernel(ctx, { label: 'conv2d.splitk_reduce', code: reduceWgsl, constants: { SIZE: size, SPLITS: splits, ALPHA: 1, BETA: beta } });
+  // The forward's output in f16: the f32 partials summed in f32 and rounded once (assigned, so no BETA).
+  const reduceToF16Kernel = (size: number, splits: number) => createKernel(ctx, { label: 'conv2d.splitk_reduce_f16', code: reduceF16Wgsl, constants: { SIZE: size, SPLITS: splits, ALPHA: 1 } });
   const kChunk = (K: number, splits: number) => (splits > 1 ? splitChunk(K, splits) : 1 << 30);
   const tileFor = (pass: Conv2dPass, M: number, N: number) => wantTiles[pass] ?? gemmTile(variant, M, N);
 
@@ -586,9 +604,11 @@ async function gemmPlans(
   const fwdTile = tileFor('forward', fwdM, Cout);
   const fwdSplits = want.forward ? exactSplits(fwdK, want.forward) : chooseSplits(variant, fwdM, Cout, fwdK);
   // The input x (forward and weight gradient), plain or through a batch norm + ReLU (binding 3: its coefficients).
-  const xView = () => (bnRelu ? bnReluView(0, 3, 'x', Cin % 4 === 0) : storageView(0, 'x', 'read', Cin % 4 === 0));
+  const xView = () => (bnRelu ? bnReluView(0, 3, 'x', Cin % 4 === 0, el('x')) : storageView(0, 'x', 'read', Cin % 4 === 0, el('x')));
   const xConstants: Record<string, number> = bnRelu ? { BN_CHANNELS: Cin, BN_COEF_AT: bnRelu.coefAt } : {};
-  const fwdIo = xView() + storageView(1, 'w', 'read', Cout % 4 === 0) + storageView(2, 'y', 'read_write', Cout % 4 === 0) + forwardWgsl;
+  // Split-K partials are f32 whatever y is; the reduce rounds them into y.
+  const fwdOut = fwdSplits > 1 ? 'f32' : el('y');
+  const fwdIo = xView() + storageView(1, 'w', 'read', Cout % 4 === 0, el('w')) + storageView(2, 'y', 'read_write', Cout % 4 === 0, fwdOut) + forwardWgsl;
   const fwdMain = only(doForward, () =>
     createKernel(ctx, {
       label: `conv2d.forward${bnRelu ? '.bn_relu' : ''}.${variant}`,
@@ -597,7 +617,7 @@ async function gemmPlans(
       constants: { ...base, ...xConstants, ...tileConstants(fwdTile), PAD: s.padding, M: fwdM, N: Cout, K: fwdK, K_CHUNK: kChunk(fwdK, fwdSplits), SPLIT_K: fwdSplits > 1 },
     }),
   );
-  const fwdReduce = doForward && fwdSplits > 1 ? reduceKernel(yN, fwdSplits, 0) : null;
+  const fwdReduce = doForward && fwdSplits > 1 ? (el('y') === 'f16' ? reduceToF16Kernel(yN, fwdSplits) : reduceKernel(yN, fwdSplits, 0)) : null;
 
   // Input grad: the S·S phase classes in one dispatch (z = class · splits + split), each a GEMM
   // with M = B·CH·CW, N = Cin, K = TH·TW·Cout (conv2d_input_grad.wgsl). The grid covers the
@@ -611,7 +631,7 @@ async function gemmPlans(
   const dgTile = tileFor('inputGrad', dgM, Cin);
   // Every class with taps runs at once, so the device sees all their tiles.
   const dgSplits = want.inputGrad ? exactSplits(dgK, want.inputGrad) : chooseSplits(variant, dgM * withTaps, Cin, dgK, xN);
-  const dgIo = storageView(0, 'dy', 'read', Cout % 4 === 0) + storageView(1, 'w', 'read', Cout % 4 === 0) + storageView(2, 'dx', 'read_write', Cin % 4 === 0) + inputGradWgsl;
+  const dgIo = storageView(0, 'dy', 'read', Cout % 4 === 0) + storageView(1, 'w', 'read', Cout % 4 === 0, el('w')) + storageView(2, 'dx', 'read_write', Cin % 4 === 0) + inputGradWgsl;
   const dgMain = only(doInputGrad, () => createKernel(ctx, {
     label: `conv2d.input_grad.${variant}`,
     code: gemmSource(dgIo),
@@ -715,15 +735,18 @@ async function gemmPlans(
 }
 
 /** The forward with the batch-norm statistics epilogue (Conv2dOptions.bnStats): the 'tiled' core, no split. */
-async function statsForwardStep(ctx: GpuContext, s: Conv2dShape, Ho: number, Wo: number, bnRelu: { coefAt: number } | undefined): Promise<Step> {
+async function statsForwardStep(ctx: GpuContext, s: Conv2dShape, Ho: number, Wo: number, bnRelu: { coefAt: number } | undefined, storage: Conv2dStorage): Promise<Step> {
+  const el = (operand: 'x' | 'w' | 'y') => storage[operand] ?? 'f32';
   const Cin = s.inChannels;
   const Cout = s.outChannels;
   const M = s.batch * Ho * Wo;
   const K = s.kernel * s.kernel * Cin;
   const tile = gemmTile('tiled', M, Cout);
-  const x = bnRelu ? bnReluView(0, 3, 'x', Cin % 4 === 0) : storageView(0, 'x', 'read', Cin % 4 === 0);
-  const statsDecl = `@group(0) @binding(${bnRelu ? 4 : 3}) var<storage, read_write> stats: array<f32>;\n`;
-  const io = x + storageView(1, 'w', 'read', Cout % 4 === 0) + storageView(2, 'y', 'read_write', Cout % 4 === 0) + statsDecl + forwardWgsl + bnStatsWgsl;
+  const x = bnRelu ? bnReluView(0, 3, 'x', Cin % 4 === 0, el('x')) : storageView(0, 'x', 'read', Cin % 4 === 0, el('x'));
+  // The statistics are of the values stored: rounded first when y is f16.
+  const stored = el('y') === 'f16' ? 'fn stored4(v: vec4<f32>) -> vec4<f32> { return vec4<f32>(vec4<f16>(v)); }\n' : 'fn stored4(v: vec4<f32>) -> vec4<f32> { return v; }\n';
+  const statsDecl = `@group(0) @binding(${bnRelu ? 4 : 3}) var<storage, read_write> stats: array<f32>;\n` + stored;
+  const io = x + storageView(1, 'w', 'read', Cout % 4 === 0, el('w')) + storageView(2, 'y', 'read_write', Cout % 4 === 0, el('y')) + statsDecl + forwardWgsl + bnStatsWgsl;
   const kernel = await createKernel(ctx, {
     label: `conv2d.forward${bnRelu ? '.bn_relu' : ''}.bn_stats.tiled`,
     code: gemmSource(io),

@@ -63,10 +63,19 @@ export function reduceTile(lanes: number, maxTX = 64): { TX: number; TY: number 
   return { TX, TY: 256 / TX };
 }
 
-/** Refuses a missing tensor, a non-f32 one or one of the wrong size, naming the layer. */
-export function checkTensor(layer: string, what: string, t: Tensor | undefined, expected: number, dims = ''): asserts t is Tensor {
-  assertShape(!!t, () => `${layer}: ${what} is required (${expected} f32 values${dims ? `, ${dims}` : ''})`);
-  assertShape(t.dtype === 'f32' && t.numel === expected, () => `${layer}: ${what} ${t} should hold ${expected} f32 values${dims ? ` (${dims})` : ''}`);
+/** Refuses a missing tensor, one of another dtype (f32 unless said: f16 activations on the f16 path) or of the wrong size, naming the layer. */
+export function checkTensor(layer: string, what: string, t: Tensor | undefined, expected: number, dims = '', dtype: 'f32' | 'f16' = 'f32'): asserts t is Tensor {
+  assertShape(!!t, () => `${layer}: ${what} is required (${expected} ${dtype} values${dims ? `, ${dims}` : ''})`);
+  assertShape(t.dtype === dtype && t.numel === expected, () => `${layer}: ${what} ${t} should hold ${expected} ${dtype} values${dims ? ` (${dims})` : ''}`);
+}
+
+/**
+ * The WGSL prepended after laneHeader for layers whose activations may be f16 (batchnorm.wgsl, pool.wgsl): the
+ * storage type S of the activation bindings, converted to and from the lane type V at each load and store.
+ */
+export function activationHeader(width: 1 | 4, element: 'f32' | 'f16'): string {
+  if (element === 'f32') return 'alias S = V;\n';
+  return `enable f16;\nalias S = ${width === 4 ? 'vec4<f16>' : 'f16'};\n`;
 }
 
 /** Refuses two tensors that overlap in one buffer where one of them is written. */

@@ -2,13 +2,14 @@
 //   forward   y[n][c] = mean over H·W of x[n][h][w][c]      y assigned; one dispatch (a workgroup
 //             per (image, channel tile) reduces the pixels in a fixed-order tree)
 //   backward  dx[n][h][w][c] = dy[n][c] / (H·W)            dx assigned; one dispatch
-// No parameters. vec4 lanes when C % 4 == 0.
+// No parameters. vec4 lanes when C % 4 == 0. The forward's input may be f16 (the f16 path's last
+// activation); y, dy and dx are f32.
 import poolWgsl from '../shaders/pool.wgsl?raw';
 import type { GpuContext } from '../gpu/context.ts';
 import { assertShape } from '../gpu/errors.ts';
 import { createKernel, type Kernel } from '../gpu/kernel.ts';
 import type { Tensor } from '../gpu/tensor.ts';
-import { checkDisjoint, checkTensor, laneHeader, laneWidth, nextPow2, positiveInts, reduceTile, workgroupSum } from './elementwise.ts';
+import { activationHeader, checkDisjoint, checkTensor, laneHeader, laneWidth, nextPow2, positiveInts, reduceTile, workgroupSum } from './elementwise.ts';
 import { grid1d, kernelPass, type Pass } from '../gpu/pass.ts';
 
 export interface PoolShape {
@@ -26,9 +27,12 @@ export class GlobalAvgPool {
     private readonly fwd: Kernel,
     private readonly bwd: Kernel,
     private readonly tile: { width: 1 | 4; CL: number; TX: number; TY: number },
+    /** Storage of the forward's input x. */
+    readonly input: 'f32' | 'f16' = 'f32',
   ) {}
 
-  static async create(ctx: GpuContext, shape: PoolShape, label = 'avgpool'): Promise<GlobalAvgPool> {
+  static async create(ctx: GpuContext, shape: PoolShape, label = 'avgpool', options: { input?: 'f32' | 'f16' } = {}): Promise<GlobalAvgPool> {
+    const input = options.input ?? 'f32';
     positiveInts(label, { batch: shape.batch, height: shape.height, width: shape.width, channels: shape.channels });
     const HW = shape.height * shape.width;
     const width = laneWidth(shape.channels);
@@ -41,12 +45,12 @@ export class GlobalAvgPool {
     TY = sum.direct ? 1 : Math.min(TY, nextPow2(HW));
     TX = Math.min(nextPow2(CL), 256 / TY);
     assertShape(shape.batch <= ctx.limits.maxComputeWorkgroupsPerDimension, () => `${label}: batch ${shape.batch} exceeds the adapter's workgroups per dimension`);
-    const code = laneHeader(width) + sum.code + poolWgsl;
+    const code = laneHeader(width) + activationHeader(width, input) + sum.code + poolWgsl;
     const [fwd, bwd] = await Promise.all([
       createKernel(ctx, { label: `${label}.forward`, code, entryPoint: 'avgpool_fwd', constants: { HW, CL, TX, TY } }),
       createKernel(ctx, { label: `${label}.backward`, code, entryPoint: 'avgpool_bwd', constants: { HW, CL, NLANES: shape.batch * HW * CL } }),
     ]);
-    return new GlobalAvgPool(ctx, shape, label, fwd, bwd, { width, CL, TX, TY });
+    return new GlobalAvgPool(ctx, shape, label, fwd, bwd, { width, CL, TX, TY }, input);
   }
 
   private sizes(): { nIn: number; nOut: number; dimsIn: string; dimsOut: string } {
@@ -56,7 +60,7 @@ export class GlobalAvgPool {
 
   bindForward(x: Tensor, y: Tensor): Pass {
     const { nIn, nOut, dimsIn, dimsOut } = this.sizes();
-    checkTensor(this.label, 'x', x, nIn, dimsIn);
+    checkTensor(this.label, 'x', x, nIn, dimsIn, this.input);
     checkTensor(this.label, 'y', y, nOut, dimsOut);
     checkDisjoint(this.label, [['y', y, 'x', x]]);
     const k = this.fwd.bind([x, y], `${this.label}.forward`);

@@ -13,6 +13,13 @@
 //             out = relu(bn2(c2) + sc)                      (BN + add + ReLU fused)
 //   features  avgpool(out of layer4.1)                      [B, D]
 // Layers (pipelines) are built once per shape by EncoderLayers and shared by every run.
+//
+// Precision 'f16' (the f16 path, issue 15 item 3): the activations c0, a0, c1, h1, c2, cd, sd, out
+// are stored in f16 and the convolutions read the f16 weight copy (src/nn/f16-weights.ts); every
+// sum is still f32, and the activation gradients (Scratch), parameter gradients, BN statistics
+// and the features (the pool's output) stay f32. Because no gradient is ever stored in f16 there
+// is nothing to underflow and no loss scaling is needed (f16's smallest normal is 6e-5; the
+// gradients here are f32 all the way to the f32 optimizer).
 import type { GpuContext } from '../gpu/context.ts';
 import { defaultGemmVariant, type GemmVariant } from '../gpu/gemm.ts';
 import { assertShape } from '../gpu/errors.ts';
@@ -25,8 +32,18 @@ import { Add } from './elementwise.ts';
 import { GlobalAvgPool } from './pool.ts';
 import type { ModelConfig } from './config.ts';
 import type { FlatTensors, NetworkWeights } from './param-store.ts';
+import type { F16Weights } from './f16-weights.ts';
+
+/** Storage of the encoder's activations and conv weights: f32, or f16 with f32 arithmetic. */
+export type EncoderPrecision = 'f32' | 'f16';
 
 export type BnMode = 'train' | 'eval';
+
+/** How EncoderLayers builds the encoder beyond its shape: the activations' storage and the fused convolutions. */
+export interface EncoderOptions {
+  precision?: EncoderPrecision;
+  fuseBnRelu?: boolean;
+}
 
 /**
  * Whether each block's bn1 + ReLU is applied by conv2 as it loads (no h1 written or read back: one dispatch and two
@@ -49,14 +66,19 @@ export class EncoderLayers {
     readonly pool: GlobalAvgPool,
     /** Each block's bn1 + ReLU applied in conv2's loads (h1 never stored). */
     readonly fuseBnRelu: boolean,
+    readonly precision: EncoderPrecision = 'f32',
   ) {}
 
   /** `passes`: which batch-norm pipelines to compile (all by default; a training step skips evaluation's, an embedder needs only them).
-   *  `fuseBnRelu`: apply each block's bn1 + ReLU in conv2's loads (defaultFuseBnRelu by default). */
-  static async create(ctx: GpuContext, config: ModelConfig, batch: number, variant?: GemmVariant, passes?: BatchNormPasses, fuseBnRelu?: boolean): Promise<EncoderLayers> {
+   *  `options.precision`: the activations' storage ('f32' default); `options.fuseBnRelu`: fused convolutions (defaultFuseBnRelu by default). */
+  static async create(ctx: GpuContext, config: ModelConfig, batch: number, variant?: GemmVariant, passes?: BatchNormPasses, options: EncoderOptions = {}): Promise<EncoderLayers> {
     const spec = encoderSpec(config);
+    const precision = options.precision ?? 'f32';
+    const half = precision === 'f16';
+    // f16: every conv reads f16 activations (but the stem: its input is the f32 image) and weights, and writes f16.
+    const convStorage = (stem: boolean) => (half ? ({ x: stem ? 'f32' : 'f16', w: 'f16', y: 'f16' } as const) : undefined);
     const convVariant = variant ?? defaultGemmVariant(ctx);
-    const fuse = fuseBnRelu ?? defaultFuseBnRelu(convVariant);
+    const fuse = options.fuseBnRelu ?? defaultFuseBnRelu(convVariant);
     assertShape(!fuse || convVariant !== 'naive', () => 'the naive convolutions cannot apply a batch norm as they load (fuseBnRelu)');
     // conv2 of each block reads bn1's coefficients when fused (its name → bn1's shape).
     const bnReluInput = new Map<string, { coefAt: number }>();
@@ -107,21 +129,21 @@ export class EncoderLayers {
             ctx,
             shapeOf(c),
             variant,
-            { label: `encoder.${c.name}`, passes: convPasses(c), bnReluInput: bnReluInput.get(c.name), bnStats: statsGroups.has(c.name) },
+            { label: `encoder.${c.name}`, passes: convPasses(c), bnReluInput: bnReluInput.get(c.name), bnStats: statsGroups.has(c.name), storage: convStorage(c === spec.stem) },
           ),
         ),
       ),
       ...bnSpecs.map(async (b) =>
-        bns.set(b.name, await BatchNorm.create(ctx, { batch, channels: b.c, height: b.size, width: b.size }, { label: `encoder.${b.name}`, relu: b.relu, residual: b.residual, passes, applyInConsumer: deferred.has(b.name), statsFromProducer: statsGroups.get(b.name) })),
+        bns.set(b.name, await BatchNorm.create(ctx, { batch, channels: b.c, height: b.size, width: b.size }, { label: `encoder.${b.name}`, relu: b.relu, residual: b.residual, passes, applyInConsumer: deferred.has(b.name), statsFromProducer: statsGroups.get(b.name), activations: precision })),
       ),
     ]);
     // Gradient sums where a block's input feeds both the main path and the shortcut (compiled
     // together with the layers above: every pipeline of the encoder is requested at once).
     const adds = new Map<number, Add>();
     const sizes = passes?.backward === false ? [] : [...new Set(spec.blocks.map((b) => batch * b.conv1.inSize * b.conv1.inSize * b.conv1.inChannels))];
-    const [added, pool] = await Promise.all([Promise.all(sizes.map((n) => Add.create(ctx, [n], `encoder.grad_sum_${n}`, { backward: false }))), GlobalAvgPool.create(ctx, { batch, height: spec.finalSize, width: spec.finalSize, channels: spec.featureDim }, 'encoder.avgpool'), layersBuilt]);
+    const [added, pool] = await Promise.all([Promise.all(sizes.map((n) => Add.create(ctx, [n], `encoder.grad_sum_${n}`, { backward: false }))), GlobalAvgPool.create(ctx, { batch, height: spec.finalSize, width: spec.finalSize, channels: spec.featureDim }, 'encoder.avgpool', { input: precision }), layersBuilt]);
     sizes.forEach((n, i) => adds.set(n, added[i]!));
-    return new EncoderLayers(spec, batch, convs, bns, adds, pool, fuse);
+    return new EncoderLayers(spec, batch, convs, bns, adds, pool, fuse, precision);
   }
 
   conv(name: string): Conv2d {
@@ -177,10 +199,14 @@ export class EncoderRun {
     readonly input: Tensor,
     readonly mode: BnMode,
     readonly label: string,
+    /** The f16 weight copy of `weights` (required when the layers' precision is 'f16'; its cast recorded by the caller before this run's forward). */
+    readonly weightsF16: F16Weights | null = null,
   ) {
     const { spec, batch: B } = layers;
-    const act = (name: string, c: ConvSpec) => createTensor(ctx, [B, c.outSize, c.outSize, c.outChannels], 'f32', `${label}.${name}`);
+    if (layers.precision === 'f16' && !weightsF16) throw new Error(`${label}: f16 encoder layers need the f16 weight copy (src/nn/f16-weights.ts)`);
+    const act = (name: string, c: ConvSpec) => createTensor(ctx, [B, c.outSize, c.outSize, c.outChannels], layers.precision, `${label}.${name}`);
     const p = (n: string) => weights.params.get(`encoder.${n}`);
+    const convWeight = (c: ConvSpec) => this.convWeight(c);
     const bnIO = (name: string, x: Tensor, y: Tensor | undefined, residual?: Tensor, groupStats?: Tensor) => ({
       x,
       y,
@@ -199,7 +225,7 @@ export class EncoderRun {
       const groups = mode === 'train' ? layer.statsGroups : null;
       const s = groups ? createTensor(ctx, [groups.groups * 3 * c.outChannels], 'f32', `${label}.${c.name}.bn_stats`) : undefined;
       if (s) stats.set(c.name, s);
-      f.push(layer.bindForward(x, p(`${c.name}.weight`), y, coef, s));
+      f.push(layer.bindForward(x, convWeight(c), y, coef, s));
     };
     const c0 = act('conv1', spec.stem);
     const a0 = act('relu1', spec.stem);
@@ -237,6 +263,12 @@ export class EncoderRun {
     f.push(layers.pool.bindForward(x, this.features));
   }
 
+  /** The weight a convolution reads: the f32 master, or its f16 copy on the f16 path. */
+  private convWeight(c: ConvSpec): Tensor {
+    const name = `encoder.${c.name}.weight`;
+    return this.weightsF16 ? this.weightsF16.get(name) : this.weights.params.get(name);
+  }
+
   /**
    * Binds the backward from dFeatures ([B, D]) into `grads` (+=). Gradients of activations go
    * to `scratch`, shared with other runs. Needs a training-mode forward.
@@ -251,7 +283,7 @@ export class EncoderRun {
     const like = (name: string, t: Tensor) => scratch.get(name, [...t.shape]);
     const convBack = (c: ConvSpec, x: Tensor, dy: Tensor, dx: Tensor | null, coef?: Tensor) => {
       const layer = layers.conv(c.name);
-      if (dx) bwd.push(layer.bindInputGrad(dy, p(`${c.name}.weight`), dx));
+      if (dx) bwd.push(layer.bindInputGrad(dy, this.convWeight(c), dx));
       bwd.push(layer.bindWeightGrad(x, dy, g(`${c.name}.weight`), { accumulate: true, coef }));
     };
     // y undefined with a ReLU: the layer applied in its consumer, and the mask comes from x and the forward's coefficients.

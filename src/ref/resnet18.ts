@@ -220,7 +220,11 @@ export interface ResNet18ForwardResult {
   cache: ResNet18Cache | null;
 }
 
-function convBnForward(params: ResNet18Params, p: ConvBnPlan, x: Float64Array, mode: Mode, runningStats: Map<string, Float64Array>): { y: Float64Array; cache: ConvBnCache } {
+/** How an activation is stored between layers: exactly (the default), or e.g. rounded to f16 to model the GPU's f16 path. */
+export type ActivationStore = (a: Float64Array) => Float64Array;
+const exact: ActivationStore = (a) => a;
+
+function convBnForward(params: ResNet18Params, p: ConvBnPlan, x: Float64Array, mode: Mode, runningStats: Map<string, Float64Array>, store: ActivationStore = exact): { y: Float64Array; cache: ConvBnCache } {
   const s = p.shape;
   const weight = param(params, `${p.conv}.weight`, s.kernel * s.kernel * s.inChannels * s.outChannels);
   const C = s.outChannels;
@@ -228,7 +232,7 @@ function convBnForward(params: ResNet18Params, p: ConvBnPlan, x: Float64Array, m
   const beta = param(params, `${p.bn}.bias`, C);
   const runningMean = param(params, `${p.bn}.running_mean`, C);
   const runningVar = param(params, `${p.bn}.running_var`, C);
-  const convOut = conv2dForward(x, weight, s);
+  const convOut = store(conv2dForward(x, weight, s));
   const o = conv2dOutShape(s);
   const bnShape = { rows: s.batch * o.outHeight * o.outWidth, channels: C };
   if (mode === 'eval') {
@@ -245,23 +249,25 @@ function convBnForward(params: ResNet18Params, p: ConvBnPlan, x: Float64Array, m
 /**
  * The encoder forward. `x` is NHWC N×H×W×Cin. Training mode uses batch statistics and returns
  * the updated running statistics and the cache for the backward; `params` is not modified.
+ * `store` models how every stored activation (conv outputs, BN/ReLU outputs, block outputs) is
+ * kept: exact by default; rounded to f16 it is the float64 model of the GPU's f16 path.
  */
-export function resnet18Forward(params: ResNet18Params, x: Float64Array, input: ResNet18Input, config: ResNet18Config, mode: Mode): ResNet18ForwardResult {
+export function resnet18Forward(params: ResNet18Params, x: Float64Array, input: ResNet18Input, config: ResNet18Config, mode: Mode, store: ActivationStore = exact): ResNet18ForwardResult {
   const plan = makePlan(config, input);
   const expected = input.batch * input.height * input.width * config.inChannels;
   if (x.length !== expected) throw new Error(`resnet18Forward: input has ${x.length} elements, expected ${input.batch}×${input.height}×${input.width}×${config.inChannels} = ${expected}`);
   if (plan.final.height < 1 || plan.final.width < 1) throw new Error(`resnet18Forward: a ${input.height}×${input.width} input is too small for three stride-2 stages`);
   const runningStats = new Map<string, Float64Array>();
-  const stem = convBnForward(params, plan.stem, x, mode, runningStats);
-  let act = reluForward(stem.y);
+  const stem = convBnForward(params, plan.stem, x, mode, runningStats, store);
+  let act = store(reluForward(stem.y));
   const stemOut = act;
   const blocks: BlockCache[] = [];
   for (const b of plan.blocks) {
-    const c1 = convBnForward(params, b.conv1, act, mode, runningStats);
-    const hidden = reluForward(c1.y);
-    const c2 = convBnForward(params, b.conv2, hidden, mode, runningStats);
-    const ds = b.downsample ? convBnForward(params, b.downsample, act, mode, runningStats) : null;
-    const out = reluForward(residualAdd(c2.y, ds ? ds.y : act));
+    const c1 = convBnForward(params, b.conv1, act, mode, runningStats, store);
+    const hidden = store(reluForward(c1.y));
+    const c2 = convBnForward(params, b.conv2, hidden, mode, runningStats, store);
+    const ds = b.downsample ? convBnForward(params, b.downsample, act, mode, runningStats, store) : null;
+    const out = store(reluForward(residualAdd(c2.y, ds ? store(ds.y) : act)));
     blocks.push({ conv1: c1.cache, hidden, conv2: c2.cache, downsample: ds ? ds.cache : null, out });
     act = out;
   }

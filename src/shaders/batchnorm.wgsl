@@ -9,7 +9,10 @@
 //             dβ = Σ g, dγ = Σ g·x̂, dx = γ·invstd·(g − dβ/R − x̂·dγ/R), d residual = g
 //
 // The host prepends `alias V = vec4<f32>;` (C % 4 == 0: each lane holds 4 channels) or
-// `alias V = f32;`; CL is C divided by the lane width. Every storage buffer a caller provides is
+// `alias V = f32;`; CL is C divided by the lane width. It also prepends the activations' storage
+// type S (x, y, residual): `alias S = V;`, or on the f16 path vec4<f16> / f16 (with `enable f16;`);
+// every activation load is widened with V(·) and every store rounded with S(·), so all the math
+// is f32 either way (for S = V both are identities: the f32 kernels compute exactly as before). Every storage buffer a caller provides is
 // declared read_write: WebGPU forbids a read-only and a writable binding of one buffer in the same
 // dispatch, and the planner keeps all activations in one buffer.
 //
@@ -39,9 +42,10 @@
 //   stats_final    work, gamma, beta, running_mean, running_var, mean, invstd
 //   eval_coef      gamma, beta, running_mean, running_var, work
 //   apply          x, work, residual, y            (residual bound to a dummy unless RESIDUAL)
-//   bwd_partial    x, dy, y, mean, work            (y a dummy unless RELU; the forward's work with MASK_FROM_COEF)
+//   bwd_partial    x, dy, y, mean, work, coef      (y a dummy unless RELU and not MASK_FROM_COEF; coef, the
+//                                                  forward's work, a dummy unless MASK_FROM_COEF)
 //   bwd_final      work, gamma, mean, invstd, dgamma, dbeta   (= or += per ACCUM)
-//   bwd_apply      x, dy, y, work, dx, dresidual   (dresidual a dummy unless RES_GRAD; y as in bwd_partial)
+//   bwd_apply      x, dy, y, work, dx, dresidual, coef   (dresidual a dummy unless RES_GRAD; y, coef as in bwd_partial)
 
 override R: u32;             // rows
 override CL: u32;            // channel lanes
@@ -58,7 +62,7 @@ override RES_GRAD: bool = false; // backward also writes d residual = g
 override ACCUM: bool = true;     // dgamma/dbeta: += (true) or = (false)
 // The ReLU's mask from x and the forward's coefficients instead of the saved output: when the
 // forward left y unstored (the next convolution applied the normalise + ReLU as it loaded x,
-// src/nn/batchnorm.ts applyInConsumer), the host binds the forward's work buffer in y's place and
+// src/nn/batchnorm.ts applyInConsumer), the host binds the forward's work buffer as `coef` and
 // y > 0 ⟺ fma(x, scale, shift) > 0, the same fma as `apply`.
 override MASK_FROM_COEF: bool = false;
 
@@ -82,7 +86,7 @@ fn blocks_of(work_lanes: u32) -> u32 { return (work_lanes / CL - 4u) / 2u; }
 // per reduction pipeline there against 0.05 s without).
 
 // ---------------------------------------------------------------- forward statistics, pass 1
-@group(0) @binding(0) var<storage, read_write> sp_x: array<V>;
+@group(0) @binding(0) var<storage, read_write> sp_x: array<S>;
 @group(0) @binding(1) var<storage, read_write> sp_work: array<V>;
 
 @compute @workgroup_size(TX, TY)
@@ -94,9 +98,9 @@ fn stats_partial(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation
   var s1 = V(0.0);
   var s2 = V(0.0);
   if (c < CL) {
-    let p = sp_x[c];
+    let p = V(sp_x[c]);
     for (var r = r0 + lid.y; r < r1; r += TY) {
-      let d = sp_x[r * CL + c] - p;
+      let d = V(sp_x[r * CL + c]) - p;
       s1 += d;
       s2 = fma(d, d, s2);
     }
@@ -208,10 +212,10 @@ fn eval_coef(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 
 // ---------------------------------------------------------------- normalise (+ residual) (+ ReLU)
-@group(0) @binding(0) var<storage, read_write> ap_x: array<V>;
+@group(0) @binding(0) var<storage, read_write> ap_x: array<S>;
 @group(0) @binding(1) var<storage, read> ap_work: array<V>;
-@group(0) @binding(2) var<storage, read_write> ap_res: array<V>;
-@group(0) @binding(3) var<storage, read_write> ap_y: array<V>;
+@group(0) @binding(2) var<storage, read_write> ap_res: array<S>;
+@group(0) @binding(3) var<storage, read_write> ap_y: array<S>;
 
 @compute @workgroup_size(256)
 fn apply(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -219,18 +223,19 @@ fn apply(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let i = (wg.y * nwg.x + wg.x) * 256u + li;
   if (i >= R * CL) { return; }
   let c = i % CL;
-  var v = fma(ap_x[i], ap_work[off_coef() * CL + c], ap_work[(off_coef() + 1u) * CL + c]);
-  if (RESIDUAL) { v += ap_res[i]; }
+  var v = fma(V(ap_x[i]), ap_work[off_coef() * CL + c], ap_work[(off_coef() + 1u) * CL + c]);
+  if (RESIDUAL) { v += V(ap_res[i]); }
   if (RELU) { v = max(v, V(0.0)); }
-  ap_y[i] = v;
+  ap_y[i] = S(v);
 }
 
 // ---------------------------------------------------------------- backward, pass 1
-@group(0) @binding(0) var<storage, read_write> bp_x: array<V>;
+@group(0) @binding(0) var<storage, read_write> bp_x: array<S>;
 @group(0) @binding(1) var<storage, read_write> bp_dy: array<V>;
-@group(0) @binding(2) var<storage, read_write> bp_y: array<V>;
+@group(0) @binding(2) var<storage, read_write> bp_y: array<S>;
 @group(0) @binding(3) var<storage, read_write> bp_mean: array<V>;
 @group(0) @binding(4) var<storage, read_write> bp_work: array<V>;
+@group(0) @binding(5) var<storage, read_write> bp_coef: array<V>;
 
 @compute @workgroup_size(TX, TY)
 fn bwd_partial(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
@@ -247,13 +252,13 @@ fn bwd_partial(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
       var g = bp_dy[i];
       if (RELU) {
         if (MASK_FROM_COEF) {
-          g = select(V(0.0), g, fma(bp_x[i], bp_y[off_coef() * CL + c], bp_y[(off_coef() + 1u) * CL + c]) > V(0.0));
+          g = select(V(0.0), g, fma(V(bp_x[i]), bp_coef[off_coef() * CL + c], bp_coef[(off_coef() + 1u) * CL + c]) > V(0.0));
         } else {
-          g = select(V(0.0), g, bp_y[i] > V(0.0));
+          g = select(V(0.0), g, V(bp_y[i]) > V(0.0));
         }
       }
       s1 += g;
-      s2 = fma(g, bp_x[i] - m, s2);
+      s2 = fma(g, V(bp_x[i]) - m, s2);
     }
   }
   let t = block_sums(s1, s2, li, lid.x);
@@ -308,12 +313,13 @@ fn bwd_final(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id)
 }
 
 // ---------------------------------------------------------------- backward, pass 3
-@group(0) @binding(0) var<storage, read_write> ba_x: array<V>;
+@group(0) @binding(0) var<storage, read_write> ba_x: array<S>;
 @group(0) @binding(1) var<storage, read_write> ba_dy: array<V>;
-@group(0) @binding(2) var<storage, read_write> ba_y: array<V>;
+@group(0) @binding(2) var<storage, read_write> ba_y: array<S>;
 @group(0) @binding(3) var<storage, read> ba_work: array<V>;
 @group(0) @binding(4) var<storage, read_write> ba_dx: array<V>;
 @group(0) @binding(5) var<storage, read_write> ba_dres: array<V>;
+@group(0) @binding(6) var<storage, read_write> ba_coef: array<V>;
 
 @compute @workgroup_size(256)
 fn bwd_apply(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -324,12 +330,12 @@ fn bwd_apply(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg:
   var g = ba_dy[i];
   if (RELU) {
     if (MASK_FROM_COEF) {
-      g = select(V(0.0), g, fma(ba_x[i], ba_y[off_coef() * CL + c], ba_y[(off_coef() + 1u) * CL + c]) > V(0.0));
+      g = select(V(0.0), g, fma(V(ba_x[i]), ba_coef[off_coef() * CL + c], ba_coef[(off_coef() + 1u) * CL + c]) > V(0.0));
     } else {
-      g = select(V(0.0), g, ba_y[i] > V(0.0));
+      g = select(V(0.0), g, V(ba_y[i]) > V(0.0));
     }
   }
   let k = off_coef() * CL + c;
-  ba_dx[i] = fma(ba_work[k], g, fma(ba_work[k + CL], ba_x[i], ba_work[k + 2u * CL]));
+  ba_dx[i] = fma(ba_work[k], g, fma(ba_work[k + CL], V(ba_x[i]), ba_work[k + 2u * CL]));
   if (RES_GRAD) { ba_dres[i] = g; }
 }

@@ -12,14 +12,19 @@
 // TX·TY fit when TX ≤ 16), Σ² in tileB (16·TX vec4: when TY ≤ 16) or else after them in tileA (when TX ≤ 8); the host
 // uses it only then (src/nn/conv2d.ts bnStatsGroups). Fixed order: the same input gives the same bits.
 //
-// The host prepends `stats` (read_write array<f32>, GROUPS × 3 × COUT) at the binding after the io's (src/nn/conv2d.ts).
+// The host prepends `stats` (read_write array<f32>, GROUPS × 3 × COUT) at the binding after the io's, and
+// stored4(v): v as y holds it (rounded to f16 on the f16 path, else v itself; src/nn/conv2d.ts).
 
 /** Rows of the output from row m on that one thread's 4-row block holds (0 to 4). */
 fn rows_from(m: u32) -> u32 {
   return min(4u, M - min(m, M));
 }
 
-fn tile_stats(m0: u32, n0: u32, ly: u32, lx: u32, li: u32, wy: u32, a0: vec4<f32>, a1: vec4<f32>, a2: vec4<f32>, a3: vec4<f32>) {
+fn tile_stats(m0: u32, n0: u32, ly: u32, lx: u32, li: u32, wy: u32, c0: vec4<f32>, c1: vec4<f32>, c2: vec4<f32>, c3: vec4<f32>) {
+  let a0 = stored4(c0);
+  let a1 = stored4(c1);
+  let a2 = stored4(c2);
+  let a3 = stored4(c3);
   // The pivot: row m0 (inside the output: the workgroup exists because it is).
   if (ly == 0u) { tileB[lx] = a0; }
   workgroupBarrier();

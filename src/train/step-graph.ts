@@ -11,6 +11,10 @@
 // The graph composes the layers and the method's objective; it never asks which method it runs.
 // Used by the trainer (with the optimizer and EMA after it) and by `cli step` (the parity
 // harness: exactly these gradients are written out).
+// Precision (the `precision` row; src/gpu/f16.ts resolvePrecision): with f16 the encoders store
+// activations in f16 and read f16 copies of the conv weights (src/nn/f16-weights.ts), refreshed
+// from the f32 masters by one cast per network at the start of every step's recording, so after
+// initialisation, a checkpoint load, every optimizer step and every EMA update alike.
 import type { GpuContext } from '../gpu/context.ts';
 import type { GemmVariant } from '../gpu/gemm.ts';
 import type { PassTimer } from '../gpu/kernel.ts';
@@ -19,8 +23,11 @@ import { headCount, type ModelConfig } from '../nn/config.ts';
 import type { ParamStore } from '../nn/param-store.ts';
 import { HeadLayers, HeadRun } from '../nn/projector.ts';
 import { EncoderLayers, EncoderRun, Scratch } from '../nn/resnet18.ts';
-import { PassList } from '../gpu/pass.ts';
+import { PassList, type Pass } from '../gpu/pass.ts';
 import { TRAINING_PASSES } from '../nn/batchnorm.ts';
+import { resolvePrecision, type PrecisionSetting } from '../gpu/f16.ts';
+import { encoderConvWeightNames, F16WeightLayout, type F16Weights } from '../nn/f16-weights.ts';
+import { ParamLayout } from '../nn/param-store.ts';
 import type { WeightNormNormalizePass } from '../nn/weightnorm.ts';
 import { RepresentationHealth, type RepresentationHealthPlan } from '../mira/representation.ts';
 import type { MethodDef, MethodObjective, MethodRunState, ObjectivePlan, StepValues } from '../methods/types.ts';
@@ -36,20 +43,24 @@ export class StepLayers {
     readonly head: HeadLayers,
     readonly objective: MethodObjective,
     readonly health: RepresentationHealth,
+    /** The f16 weight copies' layout and cast (precision f16), else null. */
+    readonly weightsF16: F16WeightLayout | null = null,
   ) {}
 
   /** `fuseBnRelu`: each block's bn1 + ReLU applied in conv2's loads (src/nn/resnet18.ts defaultFuseBnRelu when undefined). */
   static async create(ctx: GpuContext, config: ModelConfig, batch: number, method: MethodDef, trainConfig: Readonly<Record<string, unknown>>, variant?: GemmVariant, fuseBnRelu?: boolean): Promise<StepLayers> {
     const hasHead = config.prototypes > 0;
+    const precision = resolvePrecision(ctx, (trainConfig.precision as PrecisionSetting | undefined) ?? 'f32');
     if ((method.kind === 'pseudo-label') !== hasHead) throw new Error(`${method.label} is ${method.kind === 'pseudo-label' ? 'a pseudo-label method: it needs prototypes (K ≥ 2)' : 'an embedding objective: its model has no prototype head (K = 0)'}; this model has K = ${config.prototypes}`);
-    const [encoder, head, objective, health] = await Promise.all([
+    const [encoder, head, objective, health, weightsF16] = await Promise.all([
       // Training passes only: evaluation's pipelines are compiled when an evaluation first needs them (a shorter start).
-      EncoderLayers.create(ctx, config, batch, variant, TRAINING_PASSES, fuseBnRelu),
+      EncoderLayers.create(ctx, config, batch, variant, TRAINING_PASSES, { precision, fuseBnRelu }),
       HeadLayers.create(ctx, config, batch, variant, TRAINING_PASSES),
       method.createObjective(ctx, { B: batch, K: config.prototypes, heads: headCount(config), D: config.projOut, config: trainConfig }),
       RepresentationHealth.create(ctx, { B: batch, D: config.projOut }),
+      precision === 'f16' ? F16WeightLayout.create(ctx, new ParamLayout(config), encoderConvWeightNames(config)) : null,
     ]);
-    return new StepLayers(ctx, config, batch, method, encoder, head, objective, health);
+    return new StepLayers(ctx, config, batch, method, encoder, head, objective, health, weightsF16);
   }
 }
 
@@ -70,6 +81,8 @@ export class StepGraph {
   private readonly healthPlan: RepresentationHealthPlan;
   private readonly healthCopy: { from: Tensor; to: Tensor } | null;
   private readonly backward = new PassList();
+  /** The casts that refresh the f16 weight copies (precision f16), recorded first in every step. */
+  private readonly castsF16: Pass[] = [];
   private stepped = false;
 
   constructor(
@@ -83,8 +96,20 @@ export class StepGraph {
     // Pseudo-label methods: logits of every prototype head side by side (B×(H·K); H = 1 but for SeLa).
     const width = method.kind === 'pseudo-label' ? config.prototypes * headCount(config) : config.projOut;
     this.normalize = layers.head.bindNormalize(store.params);
+    // One f16 copy per network (student, teacher), shared by its views.
+    const copies = new Map<GPUBuffer, F16Weights>();
+    const copyOf = (weights: typeof store.student, label: string): F16Weights | null => {
+      if (!layers.weightsF16) return null;
+      let c = copies.get(weights.params.buffer);
+      if (!c) {
+        layers.weightsF16.checkLayout(store.layout);
+        copies.set(weights.params.buffer, (c = layers.weightsF16.copyOf(weights.params, `${label}.weights_f16`)));
+        this.castsF16.push(c.cast);
+      }
+      return c;
+    };
     const run = (weights: typeof store.student, x: Tensor, label: string): NetworkRun => {
-      const encoder = new EncoderRun(ctx, layers.encoder, weights, x, 'train', `${label}.encoder`);
+      const encoder = new EncoderRun(ctx, layers.encoder, weights, x, 'train', `${label}.encoder`, copyOf(weights, label.replace(/\d+$/, '')));
       const head = new HeadRun(ctx, layers.head, weights, encoder.features, this.normalize, 'train', `${label}.head`);
       return { encoder, head };
     };
@@ -123,6 +148,7 @@ export class StepGraph {
   /** Teacher forward and the method's targets only (no gradients). */
   recordTargets(encoder: GPUCommandEncoder, timer?: PassTimer): void {
     if (!this.stepped) throw new Error('StepGraph: call setStep before recording');
+    for (const c of this.castsF16) c.record(encoder, timer);
     this.normalize?.record(encoder, timer);
     for (const t of this.teacher) {
       t.encoder.forward.record(encoder, timer);
