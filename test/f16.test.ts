@@ -10,7 +10,7 @@ import { storageView } from '../src/gpu/storage-view.ts';
 import { createTensor, readF32, uploadTensor } from '../src/gpu/tensor.ts';
 import { GpuKernelError } from '../src/gpu/errors.ts';
 import type { GpuContext } from '../src/gpu/context.ts';
-import { randomArray, testGpu } from './helpers/gpu.ts';
+import { randomArray, relErr, testGpu } from './helpers/gpu.ts';
 
 /** The same device with shader-f16 switched off in its context: what a device without the feature looks like to our code. */
 const withoutF16 = (ctx: GpuContext): GpuContext => ({ ...ctx, features: { ...ctx.features, shaderF16: false } });
@@ -272,16 +272,6 @@ import { resnet18Backward, resnet18Forward } from '../src/ref/resnet18.ts';
 
 const F16_FORWARD_BOUND = 8 * F16_EPS;
 
-function relErr(ref: ArrayLike<number>, got: ArrayLike<number>): number {
-  let maxRef = 0;
-  let maxErr = 0;
-  for (let i = 0; i < ref.length; i++) {
-    maxRef = Math.max(maxRef, Math.abs(ref[i]!));
-    const e = Math.abs(ref[i]! - got[i]!);
-    maxErr = Number.isNaN(e) ? Infinity : Math.max(maxErr, e);
-  }
-  return maxErr / (maxRef || 1);
-}
 
 test('the encoder forward + backward in f16 vs the float64 f16 model and vs PyTorch float64 (f32 beside it)', async () => {
   const ctx = await testGpu();

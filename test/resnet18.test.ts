@@ -12,21 +12,10 @@ import { EncoderLayers, EncoderRun, Scratch } from '../src/nn/resnet18.ts';
 import { nchwToNhwc, oihwToHwio } from '../src/nn/layout.ts';
 import { readF32, uploadTensor } from '../src/gpu/tensor.ts';
 import { submitChecked } from '../src/gpu/kernel.ts';
-import { testGpuAs } from './helpers/gpu.ts';
+import { relErr, testGpuAs } from './helpers/gpu.ts';
 
 const f32 = (t: SafeTensor) => Float32Array.from(t.data as ArrayLike<number>);
 
-/** max |got − ref| / max |ref|: errors relative to the tensor's scale. */
-function relErr(ref: ArrayLike<number>, got: ArrayLike<number>): number {
-  let maxRef = 0;
-  let maxErr = 0;
-  for (let i = 0; i < ref.length; i++) {
-    maxRef = Math.max(maxRef, Math.abs(ref[i]!));
-    const e = Math.abs(ref[i]! - got[i]!);
-    maxErr = Number.isNaN(e) ? Infinity : Math.max(maxErr, e);
-  }
-  return maxErr / (maxRef || 1);
-}
 
 describe.each([
   ['resnet18_w16_c3.safetensors', 3, false, 'emulator'],

@@ -13,20 +13,11 @@ import { SelaLossKernels } from '../src/mira/sela-loss.ts';
 import { createTensor, readF32, uploadTensor } from '../src/gpu/tensor.ts';
 import { submitChecked } from '../src/gpu/kernel.ts';
 import { selaCrossEntropy } from '../src/ref/sela-labels.ts';
-import { testGpu } from './helpers/gpu.ts';
+import { relErr, testGpu } from './helpers/gpu.ts';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/sela', import.meta.url));
 const load = (name: string) => parseNpy(new Uint8Array(readFileSync(join(FIXTURE, name))), name);
 
-function relErr(ref: ArrayLike<number>, got: ArrayLike<number>): number {
-  let scale = 0;
-  let err = 0;
-  for (let i = 0; i < ref.length; i++) {
-    scale = Math.max(scale, Math.abs(ref[i]!));
-    err = Math.max(err, Math.abs(ref[i]! - got[i]!));
-  }
-  return err / scale;
-}
 
 describe('SeLa objective vs PyTorch', () => {
   test('one training step with given labels, 2 heads: loss and ∂L/∂q', async () => {

@@ -5,7 +5,7 @@ import plainWgsl from '../shaders/gemm_plain.wgsl?raw';
 import reduceWgsl from '../shaders/gemm_reduce.wgsl?raw';
 import naiveWgsl from '../shaders/gemm_naive.wgsl?raw';
 import ioDefaults from '../shaders/gemm_io_defaults.wgsl?raw';
-import { storageView } from './storage-view.ts';
+import { storageView, type StorageElement } from './storage-view.ts';
 import type { GpuContext } from './context.ts';
 import { assertShape, isPositiveInt } from './errors.ts';
 import { createKernel, type Kernel } from './kernel.ts';
@@ -114,6 +114,11 @@ export function gemmSource(io: string): string {
   return code + coreWgsl;
 }
 
+/** gemm_reduce.wgsl summing into an f32 output, or into an f16 one (rounded once at the store). */
+export function reduceSource(element: StorageElement = 'f32'): string {
+  return (element === 'f16' ? 'enable f16;\nalias OUT = f16;\n' : 'alias OUT = f32;\n') + reduceWgsl;
+}
+
 /** Entry point name in gemm_core.wgsl for a variant. */
 export function gemmEntry(variant: Exclude<GemmVariant, 'naive'>): string {
   return variant === 'tiled' ? 'gemm_tiled' : 'gemm_direct';
@@ -201,7 +206,7 @@ export class Gemm {
     ctx.device.queue.writeBuffer(dims, 0, words);
     const reduce =
       splits > 1
-        ? await createKernel(ctx, { label: 'gemm.splitk_reduce', code: reduceWgsl, constants: { SIZE: s.M * s.N, SPLITS: splits, ALPHA: s.alpha, BETA: s.beta } })
+        ? await createKernel(ctx, { label: 'gemm.splitk_reduce', code: reduceSource(), constants: { SIZE: s.M * s.N, SPLITS: splits, ALPHA: s.alpha, BETA: s.beta } })
         : null;
     assertShape(!(splits > 1 && s.bias), () => 'gemm: bias with split-K is not supported; add the bias separately');
     return new Gemm(ctx, s, variant, main, reduce, splits, tile, dims);

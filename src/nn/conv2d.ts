@@ -55,8 +55,6 @@
 //
 // FLOPs: all three passes count the convolution's 2·B·Ho·Wo·Cout·kh·kw·Cin (padding taps
 // included), so their GFLOP/s compare directly.
-import reduceWgsl from '../shaders/gemm_reduce.wgsl?raw';
-import reduceF16Wgsl from '../shaders/gemm_reduce_f16.wgsl?raw';
 import forwardWgsl from '../shaders/conv2d_forward.wgsl?raw';
 import inputGradWgsl from '../shaders/conv2d_input_grad.wgsl?raw';
 import weightGradWgsl from '../shaders/conv2d_weight_grad.wgsl?raw';
@@ -67,7 +65,7 @@ import bnStatsWgsl from '../shaders/conv2d_bn_stats.wgsl?raw';
 import type { GpuContext } from '../gpu/context.ts';
 import { assertShape, isPositiveInt } from '../gpu/errors.ts';
 import { bnReluView, storageView, type StorageElement } from '../gpu/storage-view.ts';
-import { defaultGemmVariant, gemmEntry, gemmGrid, gemmSource, gemmTile, gemmTileLayouts, isGemmTile, splitChunk, tileConstants, type GemmTile, type GemmVariant } from '../gpu/gemm.ts';
+import { defaultGemmVariant, reduceSource, gemmEntry, gemmGrid, gemmSource, gemmTile, gemmTileLayouts, isGemmTile, splitChunk, tileConstants, type GemmTile, type GemmVariant } from '../gpu/gemm.ts';
 import { createKernel, type Kernel } from '../gpu/kernel.ts';
 import { grid1d, kernelPass, type Pass } from '../gpu/pass.ts';
 import { createTensor, type Tensor } from '../gpu/tensor.ts';
@@ -592,9 +590,9 @@ async function gemmPlans(
   const kk = s.kernel * s.kernel;
   const wN = kk * Cin * Cout;
   const reduceKernel = (size: number, splits: number, beta: number) =>
-    createKernel(ctx, { label: 'conv2d.splitk_reduce', code: reduceWgsl, constants: { SIZE: size, SPLITS: splits, ALPHA: 1, BETA: beta } });
+    createKernel(ctx, { label: 'conv2d.splitk_reduce', code: reduceSource(), constants: { SIZE: size, SPLITS: splits, ALPHA: 1, BETA: beta } });
   // The forward's output in f16: the f32 partials summed in f32 and rounded once (assigned, so no BETA).
-  const reduceToF16Kernel = (size: number, splits: number) => createKernel(ctx, { label: 'conv2d.splitk_reduce_f16', code: reduceF16Wgsl, constants: { SIZE: size, SPLITS: splits, ALPHA: 1 } });
+  const reduceToF16Kernel = (size: number, splits: number) => createKernel(ctx, { label: 'conv2d.splitk_reduce_f16', code: reduceSource('f16'), constants: { SIZE: size, SPLITS: splits, ALPHA: 1, BETA: 0 } });
   const kChunk = (K: number, splits: number) => (splits > 1 ? splitChunk(K, splits) : 1 << 30);
   const tileFor = (pass: Conv2dPass, M: number, N: number) => wantTiles[pass] ?? gemmTile(variant, M, N);
 

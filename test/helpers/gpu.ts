@@ -80,3 +80,15 @@ export function expectClose(ref: ArrayLike<number>, got: ArrayLike<number>, atol
   if (!rep.ok) throw new Error(rep.message);
   return rep;
 }
+
+/** max |got − ref| / max |ref|: an error relative to the tensor's scale (NaN counts as infinite). */
+export function relErr(ref: ArrayLike<number>, got: ArrayLike<number>): number {
+  let maxRef = 0;
+  let maxErr = 0;
+  for (let i = 0; i < ref.length; i++) {
+    maxRef = Math.max(maxRef, Math.abs(ref[i]!));
+    const e = Math.abs(ref[i]! - got[i]!);
+    maxErr = Number.isNaN(e) ? Infinity : Math.max(maxErr, e);
+  }
+  return maxErr / (maxRef || 1);
+}
