@@ -8,6 +8,10 @@
 //   inputGrad  dx = ∂L/∂x from dy and w          assigned (`=`)
 //   weightGrad dw = or += ∂L/∂w from x and dy    the `accumulate` flag at bind time chooses
 // Every shape is a pipeline `override`, so the index math folds to constants.
+// Fused convolutions (docs/ARCHITECTURE.md): with `bnReluInput` the forward and the weight gradient read
+// relu(scale·x + shift) of a batch norm left unapplied (its coefficients bound beside x); with `bnStats`
+// the 'tiled' forward also gathers its output's batch-norm statistics (conv2d_bn_stats.wgsl).
+// Operands may be stored in f16 (`storage`, the f16 path); every sum is f32.
 //
 // Thread layout: each pass's GEMM gets the core's thread layout that pads its M×N least
 // (gemmTile): 16×16 threads on wide layers, tall narrow tiles for a few channels (the stem's
