@@ -23,6 +23,7 @@
 // num_batches_tracked (an int64 in checkpoints) is the caller's step count; it is not kept here.
 import bnWgsl from '../shaders/batchnorm.wgsl?raw';
 import bnReduceWgsl from '../shaders/batchnorm_reduce.wgsl?raw';
+import bnGroupsWgsl from '../shaders/batchnorm_groups.wgsl?raw';
 import type { GpuContext } from '../gpu/context.ts';
 import { assertShape, isPositiveInt } from '../gpu/errors.ts';
 import { createKernel, type Kernel } from '../gpu/kernel.ts';
@@ -174,7 +175,7 @@ export class BatchNorm {
 
     // f16 activations: arrayLength of an array<f16> binding (rounded up to whole 4-byte words) gives the rows, so R·C must be even.
     assertShape(o.activations === 'f32' || width === 4 || (R * C) % 2 === 0, () => `${label}: f16 activations need an even number of values (N·H·W·C = ${R * C})`);
-    const code = laneHeader(width) + activationHeader(width, o.activations) + wgslVariant(bnReduceWgsl, o.variant, 'batchnorm_reduce.wgsl') + bnWgsl;
+    const code = laneHeader(width) + activationHeader(width, o.activations) + wgslVariant(bnReduceWgsl, o.variant, 'batchnorm_reduce.wgsl') + bnWgsl + (producer ? bnGroupsWgsl : '');
     const red = { R, CL, TX, TY, NB };
     const constants: Record<Entry, Record<string, number | boolean>> = {
       stats_partial: { ...red, RPB },
