@@ -11,7 +11,7 @@ import { createTensor, readF32, readTensor, uploadTensor } from '../src/gpu/tens
 import { MvebObjective, MvebPlan, type MvebParams, type MvebShape } from '../src/mira/mveb.ts';
 import { mvebReference, normalizeRows } from '../src/ref/mveb.ts';
 import { loadMvebFixtures } from './fixtures/mveb/read.ts';
-import { expectClose, randomArray, testGpu } from './helpers/gpu.ts';
+import { expectClose, randomArray, relErr, testGpu } from './helpers/gpu.ts';
 
 interface GpuRun {
   loss: number;
@@ -54,17 +54,6 @@ async function runMveb(ctx: GpuContext, p: Rows, q: Rows, shape: MvebShape, para
   };
 }
 
-/** max |got − ref| / max |ref|. */
-function maxRelative(got: ArrayLike<number>, ref: ArrayLike<number>): number {
-  let scale = 0;
-  let worst = 0;
-  for (let i = 0; i < ref.length; i++) {
-    scale = Math.max(scale, Math.abs(ref[i]!));
-    const d = Math.abs(got[i]! - ref[i]!);
-    worst = Number.isNaN(d) ? Infinity : Math.max(worst, d);
-  }
-  return worst / scale;
-}
 
 /** Uniform noise plus `common` times a shared row: cosines about common²/(common² + 1). */
 function rows(B: number, D: number, seed: number, common = 0): Float32Array {
@@ -80,7 +69,7 @@ describe('MVEB on the GPU against the PyTorch fixture', () => {
       const ctx = await testGpu();
       const got = await runMveb(ctx, f.p, f.q, { B: f.B, D: f.D, steinChunk: f.steinChunk }, { entropyWeight: f.entropyWeight, steinEta: f.steinEta });
       expect(Math.abs(got.loss - f.loss) / Math.abs(f.loss)).toBeLessThan(1e-4);
-      for (let v = 0; v < 2; v++) expect(maxRelative(got.grads[v]!, f.grad[v]!), `grad${v + 1}`).toBeLessThan(1e-3);
+      for (let v = 0; v < 2; v++) expect(relErr(f.grad[v]!, got.grads[v]!), `grad${v + 1}`).toBeLessThan(1e-3);
       expect(Math.abs(got.stats.tau! - f.tau) / f.tau).toBeLessThan(1e-5);
       expect(Math.abs(got.stats.align! - f.align)).toBeLessThan(1e-5);
       expect(Math.abs(got.stats.unif! - f.unif) / Math.abs(f.unif)).toBeLessThan(1e-4);
@@ -122,7 +111,7 @@ describe('MVEB on the GPU against the float64 reference', () => {
       expect(Math.abs(got.stats.align! - ref.align), 'align').toBeLessThan(1e-5);
       expect(Math.abs(got.stats.unif! - ref.unif) / Math.abs(ref.unif), 'unif').toBeLessThan(1e-4);
       for (let v = 0; v < 2; v++) {
-        expect(maxRelative(got.S[v]!, ref.S[v]!), `S${v + 1}`).toBeLessThan(sTol);
+        expect(relErr(ref.S[v]!, got.S[v]!), `S${v + 1}`).toBeLessThan(sTol);
         // Scaled by ∂L/∂z too: with D = 1, ∂L/∂p is 0 up to the rounding of (I − zzᵀ)∂L/∂z.
         const scale = Math.max(...ref.gradP[v]!.map(Math.abs), ...ref.gradZ[v]!.map(Math.abs));
         expectClose(ref.gradP[v]!, got.grads[v]!, 1e-4 * scale, 1e-3, `grad${v + 1}`);
@@ -217,7 +206,7 @@ describe('MVEB on the GPU: τ selection, conditioning, parameters, determinism',
       const got = await runMveb(ctx, p, q, { B, D, steinChunk: 8 }, params);
       expect(got.plan.paramValues).toEqual(params);
       expect(Math.abs(got.loss - ref.loss) / Math.abs(ref.loss)).toBeLessThan(1e-4);
-      for (let v = 0; v < 2; v++) expect(maxRelative(got.grads[v]!, ref.gradP[v]!)).toBeLessThan(1e-3);
+      for (let v = 0; v < 2; v++) expect(relErr(ref.gradP[v]!, got.grads[v]!)).toBeLessThan(1e-3);
       got.plan.setParams({ entropyWeight: 0.02 });
       expect(got.plan.paramValues).toEqual({ ...params, entropyWeight: 0.02 });
       got.plan.destroy();
@@ -233,7 +222,7 @@ describe('MVEB on the GPU: τ selection, conditioning, parameters, determinism',
     for (const gemmVariant of ['tiled', 'direct'] as const) {
       const got = await runMveb(ctx, p, q, { B, D, steinChunk: 24, gemmVariant });
       expect(Math.abs(got.loss - ref.loss) / Math.abs(ref.loss), gemmVariant).toBeLessThan(1e-4);
-      for (let v = 0; v < 2; v++) expect(maxRelative(got.grads[v]!, ref.gradP[v]!), `${gemmVariant} grad${v + 1}`).toBeLessThan(1e-3);
+      for (let v = 0; v < 2; v++) expect(relErr(ref.gradP[v]!, got.grads[v]!), `${gemmVariant} grad${v + 1}`).toBeLessThan(1e-3);
       got.plan.destroy();
     }
   });

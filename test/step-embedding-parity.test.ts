@@ -24,6 +24,7 @@ import { ParamError } from '../src/mira/validate.ts';
 import { parseSafetensors, type SafetensorsFile } from '../src/io/safetensors.ts';
 import { decodeCheckpoint, encodeCheckpoint } from '../src/nn/checkpoint.ts';
 import { modelParams } from '../src/nn/parameters.ts';
+import { relativeError } from './helpers/gpu.ts';
 
 const dir = (method: string) => fileURLToPath(new URL(`./fixtures/step-${method}`, import.meta.url));
 const MVEB = dir('mveb');
@@ -43,17 +44,6 @@ interface FixtureConfig {
   stats: Record<string, number | number[]>;
 }
 
-/** max |got − ref| / max |ref| over one tensor. */
-function maxRelative(got: ArrayLike<number>, ref: ArrayLike<number>): { err: number; scale: number } {
-  let scale = 0;
-  let worst = 0;
-  for (let i = 0; i < ref.length; i++) {
-    scale = Math.max(scale, Math.abs(ref[i]!));
-    const d = Math.abs(got[i]! - ref[i]!);
-    worst = Number.isNaN(d) ? Infinity : Math.max(worst, d);
-  }
-  return { err: scale > 0 ? worst / scale : worst, scale };
-}
 
 /** Runs `cli step`, capturing its JSON line. */
 async function step(args: string[]): Promise<{ rc: number; out: Record<string, unknown> | null }> {
@@ -119,7 +109,7 @@ describe('cli step --method mveb|mio matches PyTorch on the golden fixtures', ()
       const refNames = [...expected.tensors.keys()].filter((k) => k !== 'loss').sort();
       const rows = refNames
         .filter((n) => got.tensors.has(n))
-        .map((name) => ({ name, shapeOk: got.tensors.get(name)!.shape.join('×') === expected.tensors.get(name)!.shape.join('×'), ...maxRelative(f64(got, name), f64(expected, name)) }))
+        .map((name) => ({ name, shapeOk: got.tensors.get(name)!.shape.join('×') === expected.tensors.get(name)!.shape.join('×'), ...relativeError(f64(expected, name), f64(got, name)) }))
         .sort((a, b) => b.err - a.err);
       console.log(
         `[step parity ${cfg.method} ${expectedFile}] loss ${loss} vs PyTorch ${refLoss} (rel ${lossErr.toExponential(2)}); GPU stats ${JSON.stringify(Object.fromEntries(Object.entries(out!).filter(([k]) => /^(mveb|mio)_/.test(k))))} vs ${JSON.stringify(cfg.stats)}\n` +

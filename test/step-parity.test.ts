@@ -20,6 +20,7 @@ import { run } from '../cli/commands/step.ts';
 import { parseSafetensors, type SafetensorsFile } from '../src/io/safetensors.ts';
 import { decodeCheckpoint, encodeCheckpoint } from '../src/nn/checkpoint.ts';
 import { modelParams } from '../src/nn/parameters.ts';
+import { relativeError } from './helpers/gpu.ts';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/step', import.meta.url));
 const fixture = (name: string) => join(FIXTURE, name);
@@ -42,17 +43,6 @@ const f64 = (file: SafetensorsFile, name: string): Float64Array => {
   return Float64Array.from(t.data as ArrayLike<number>);
 };
 
-/** max |got − ref| / max |ref| over one tensor. */
-function maxRelative(got: ArrayLike<number>, ref: ArrayLike<number>): { err: number; scale: number } {
-  let scale = 0;
-  let worst = 0;
-  for (let i = 0; i < ref.length; i++) {
-    scale = Math.max(scale, Math.abs(ref[i]!));
-    const d = Math.abs(got[i]! - ref[i]!);
-    worst = Number.isNaN(d) ? Infinity : Math.max(worst, d);
-  }
-  return { err: scale > 0 ? worst / scale : worst, scale };
-}
 
 describe('the step fixture is a checkpoint we read and write exactly', () => {
   test('decodeCheckpoint loads it: configuration, student and teacher, step', () => {
@@ -122,7 +112,7 @@ describe('cli step matches PyTorch on the golden fixture', () => {
           const g = got.tensors.get(name)!;
           const r = expected.tensors.get(name)!;
           const shapeOk = g.shape.join('×') === r.shape.join('×');
-          return { name, shapeOk, ...maxRelative(f64(got, name), f64(expected, name)) };
+          return { name, shapeOk, ...relativeError(f64(expected, name), f64(got, name)) };
         })
         .sort((a, b) => b.err - a.err);
       console.log(

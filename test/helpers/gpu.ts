@@ -81,14 +81,20 @@ export function expectClose(ref: ArrayLike<number>, got: ArrayLike<number>, atol
   return rep;
 }
 
-/** max |got − ref| / max |ref|: an error relative to the tensor's scale (NaN counts as infinite). */
-export function relErr(ref: ArrayLike<number>, got: ArrayLike<number>): number {
-  let maxRef = 0;
-  let maxErr = 0;
+/** max |got − ref| / max |ref| (or max |got − ref| when ref is all zeros): an error relative to the tensor's scale, with
+ *  that scale; NaN counts as infinite. */
+export function relativeError(ref: ArrayLike<number>, got: ArrayLike<number>): { err: number; scale: number } {
+  let scale = 0;
+  let worst = 0;
   for (let i = 0; i < ref.length; i++) {
-    maxRef = Math.max(maxRef, Math.abs(ref[i]!));
-    const e = Math.abs(ref[i]! - got[i]!);
-    maxErr = Number.isNaN(e) ? Infinity : Math.max(maxErr, e);
+    scale = Math.max(scale, Math.abs(ref[i]!));
+    const d = Math.abs(ref[i]! - got[i]!);
+    worst = Number.isNaN(d) ? Infinity : Math.max(worst, d);
   }
-  return maxErr / (maxRef || 1);
+  return { err: worst / (scale || 1), scale };
+}
+
+/** relativeError's error alone. */
+export function relErr(ref: ArrayLike<number>, got: ArrayLike<number>): number {
+  return relativeError(ref, got).err;
 }
