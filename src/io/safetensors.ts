@@ -16,6 +16,7 @@
 // F16 and BF16 tensors are widened to Float32Array on reading (`dtype` still says what the
 // file stored); on writing, Float32Array data is rounded to them, to nearest even.
 
+import { f16BitsToF32, f32ToF16Bits } from './half.ts';
 import { clip, quote } from './messages.ts';
 
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'U8';
@@ -78,45 +79,10 @@ const SUPPORTED = Object.keys(DTYPES).join(', ');
 const MAX_HEADER = 100_000_000;
 
 // ---------------------------------------------------------------------------------------------
-// Half-precision conversions (IEEE binary16 and bfloat16 ↔ float32).
+// bfloat16 ↔ float32 (IEEE binary16: src/io/half.ts).
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
-
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
-
-function floatToHalf(x: number): number {
-  f32[0] = x;
-  const bits = u32[0]!;
-  const sign = (bits >>> 16) & 0x8000;
-  const exp = (bits >>> 23) & 0xff;
-  const mant = bits & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  const e = exp - 127 + 15;
-  if (e >= 31) return sign | 0x7c00; // overflow → ±Inf
-  if (e <= 0) {
-    // Subnormal half (or zero): shift the implicit-1 mantissa into place, rounding to even.
-    if (e < -10) return sign;
-    const m = mant | 0x800000;
-    const shift = 14 - e;
-    const half = 1 << (shift - 1);
-    const rest = m & ((1 << shift) - 1);
-    let r = m >>> shift;
-    if (rest > half || (rest === half && r & 1)) r++;
-    return sign | r;
-  }
-  let r = (e << 10) | (mant >>> 13);
-  const rest = mant & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && r & 1)) r++; // may carry into the exponent: correct
-  return sign | r;
-}
 
 function bf16ToFloat(b: number): number {
   u32[0] = b << 16;
@@ -159,7 +125,7 @@ function decodeTensor(dtype: SafetensorsDtype, raw: Uint8Array): SafetensorsData
     case 'BF16': {
       const halves = new Uint16Array(buf);
       const out = new Float32Array(halves.length);
-      const widen = dtype === 'F16' ? halfToFloat : bf16ToFloat;
+      const widen = dtype === 'F16' ? f16BitsToF32 : bf16ToFloat;
       for (let i = 0; i < halves.length; i++) out[i] = widen(halves[i]!);
       return out;
     }
@@ -263,7 +229,7 @@ function encodeTensor(key: string, dtype: SafetensorsDtype, data: SafetensorsInp
     throw new Error(`encodeSafetensors: tensor "${key}" of dtype ${dtype} needs a ${wanted}, got a ${data.constructor.name}`);
   }
   if (dtype === 'F16' || dtype === 'BF16') {
-    const narrow = dtype === 'F16' ? floatToHalf : floatToBf16;
+    const narrow = dtype === 'F16' ? f32ToF16Bits : floatToBf16;
     const halves = new Uint16Array(data.length);
     for (let i = 0; i < data.length; i++) halves[i] = narrow(data[i] as number);
     return new Uint8Array(halves.buffer);
