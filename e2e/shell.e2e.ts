@@ -1,5 +1,5 @@
-// The shell in headless Chromium: it loads and names its adapter, the GEMM self-test runs in
-// the page's engine worker and passes, and nothing is logged as an error meanwhile.
+// The shell in headless Chromium: it loads and names its adapter (and disables the choices its features do not allow),
+// the GEMM self-test runs in the page's engine worker and passes, and nothing is logged as an error meanwhile.
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, newWatchedPage, screenshotPath } from './chromium.ts';
@@ -36,6 +36,12 @@ test('the shell loads and names its WebGPU adapter', async () => {
   adapter = `${name} (${await page.getByTestId('adapter-kind').textContent()})`;
   console.log(`[gpu] adapter: ${adapter}`);
   expect(await page.getByRole('heading', { level: 1 }).textContent()).toContain('MIRA Playground');
+  // A choice that needs an adapter feature is disabled where the adapter lacks it: f16 storage needs shader-f16
+  // (SwiftShader here offers none; the status bar lists what the adapter has).
+  const hasF16 = ((await page.getByTestId('statusbar').textContent()) ?? '').includes('shader-f16');
+  const f16 = page.getByLabel('Precision', { exact: true }).locator('option[value="f16"]');
+  expect(await f16.isDisabled(), `f16 disabled without shader-f16 (adapter has it: ${hasF16})`).toBe(!hasF16);
+  expect(await page.getByLabel('Precision', { exact: true }).locator('option[value="auto"]').isDisabled()).toBe(false);
 });
 
 test('"Run GEMM check" runs in the page\'s worker and passes', async () => {

@@ -31,6 +31,9 @@ interface RowBase<K extends string> {
   readonly group: ParamGroup;
 }
 
+/** Adapter features a choice may need (the worker reports them: src/worker/protocol.ts). */
+export type AdapterFeature = 'shaderF16';
+
 export interface NumberRow<K extends string = string> extends RowBase<K> {
   readonly kind: 'number' | 'int';
   readonly min: number;
@@ -49,7 +52,8 @@ export interface NumberRow<K extends string = string> extends RowBase<K> {
 
 export interface ChoiceRow<K extends string = string, V extends string | number = string | number> extends RowBase<K> {
   readonly kind: 'choice';
-  readonly options: readonly { readonly value: V; readonly label: string }[];
+  /** `requires`: an adapter feature the choice needs; the page disables it on an adapter without it. */
+  readonly options: readonly { readonly value: V; readonly label: string; readonly requires?: AdapterFeature }[];
   readonly default: V;
 }
 

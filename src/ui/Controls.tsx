@@ -6,7 +6,7 @@ import type { TrainConfig } from '../train/config.ts';
 import { fmtBytes, fmtWidth } from './format.ts';
 import { GROUP_LABELS, PARAM_SPECS, PRESET_ORDER, PRESETS, coerceNumber, type ParamGroup, type ParamSpec } from './presets.ts';
 import { methodsUsing } from '../train/config.ts';
-import { checkRowValue, describeRange } from '../methods/param-rows.ts';
+import { checkRowValue, describeRange, type AdapterFeature } from '../methods/param-rows.ts';
 import { methodById } from '../methods/registry.ts';
 import { Formula } from './Formula.tsx';
 import { useApp, usePendingChanges } from './store.ts';
@@ -263,7 +263,9 @@ function ParamField({ spec }: { spec: ParamSpec }) {
   const [draft, setDraft] = useState<string | null>(null);
   const set = (v: unknown) => setParam(spec.key, v as TrainConfig[typeof spec.key]);
   let control;
-  const options = spec.options as readonly { value: string | number; label: string }[] | undefined;
+  const options = spec.options as readonly { value: string | number; label: string; requires?: AdapterFeature }[] | undefined;
+  // A choice that needs an adapter feature this adapter lacks is shown, disabled (once the adapter is known).
+  const features = useApp((s) => (s.gpu.status === 'ready' ? s.gpu.adapter.features : null));
   if (options) {
     // A choice, or a number the page offers a few values of (a value set elsewhere, e.g. by the URL, is kept).
     const shown = options.some((o) => o.value === value) ? options : [...options, { value: value as string | number, label: String(value) }];
@@ -278,7 +280,7 @@ function ParamField({ spec }: { spec: ParamSpec }) {
         }}
       >
         {shown.map((o) => (
-          <option key={String(o.value)} value={String(o.value)}>
+          <option key={String(o.value)} value={String(o.value)} disabled={!!(o.requires && features && !features[o.requires] && o.value !== value)}>
             {o.label}
           </option>
         ))}
