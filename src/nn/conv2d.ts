@@ -606,11 +606,10 @@ async function gemmPlans(
   const fwdTile = tileFor('forward', fwdM, Cout);
   const fwdSplits = want.forward ? exactSplits(fwdK, want.forward) : chooseSplits(variant, fwdM, Cout, fwdK);
   // The input x (forward and weight gradient), plain or through a batch norm + ReLU (binding 3: its coefficients).
-  const xView = () => (bnRelu ? bnReluView(0, 3, 'x', Cin % 4 === 0, el('x')) : storageView(0, 'x', 'read', Cin % 4 === 0, el('x')));
-  const xConstants: Record<string, number> = bnRelu ? { BN_CHANNELS: Cin, BN_COEF_AT: bnRelu.coefAt } : {};
+  const xView = () => inputView(s, bnRelu, storage);
+  const xConstants = inputConstants(s, bnRelu);
   // Split-K partials are f32 whatever y is; the reduce rounds them into y.
-  const fwdOut = fwdSplits > 1 ? 'f32' : el('y');
-  const fwdIo = xView() + storageView(1, 'w', 'read', Cout % 4 === 0, el('w')) + storageView(2, 'y', 'read_write', Cout % 4 === 0, fwdOut) + forwardWgsl;
+  const fwdIo = forwardIo(s, bnRelu, storage, fwdSplits > 1 ? 'f32' : el('y'));
   const fwdMain = only(doForward, () =>
     createKernel(ctx, {
       label: `conv2d.forward${bnRelu ? '.bn_relu' : ''}.${variant}`,
@@ -736,24 +735,38 @@ async function gemmPlans(
   };
 }
 
+/** The input x's declaration (binding 0) for the forward and the weight gradient: plain, or read through a batch norm + ReLU
+ *  whose coefficients are binding 3 (Conv2dOptions.bnReluInput); and the overrides that view needs. */
+function inputView(s: Conv2dShape, bnRelu: { coefAt: number } | undefined, storage: Conv2dStorage): string {
+  const el = storage.x ?? 'f32';
+  return bnRelu ? bnReluView(0, 3, 'x', s.inChannels % 4 === 0, el) : storageView(0, 'x', 'read', s.inChannels % 4 === 0, el);
+}
+
+function inputConstants(s: Conv2dShape, bnRelu: { coefAt: number } | undefined): Record<string, number> {
+  return bnRelu ? { BN_CHANNELS: s.inChannels, BN_COEF_AT: bnRelu.coefAt } : {};
+}
+
+/** The forward's io: x, w and y (or the split-K partial, of element `yElement`) declared, then conv2d_forward.wgsl. */
+function forwardIo(s: Conv2dShape, bnRelu: { coefAt: number } | undefined, storage: Conv2dStorage, yElement: StorageElement): string {
+  const vec4 = s.outChannels % 4 === 0;
+  return inputView(s, bnRelu, storage) + storageView(1, 'w', 'read', vec4, storage.w ?? 'f32') + storageView(2, 'y', 'read_write', vec4, yElement) + forwardWgsl;
+}
+
 /** The forward with the batch-norm statistics epilogue (Conv2dOptions.bnStats): the 'tiled' core, no split. */
 async function statsForwardStep(ctx: GpuContext, s: Conv2dShape, Ho: number, Wo: number, bnRelu: { coefAt: number } | undefined, storage: Conv2dStorage): Promise<Step> {
-  const el = (operand: 'x' | 'w' | 'y') => storage[operand] ?? 'f32';
-  const Cin = s.inChannels;
+  const yElement = storage.y ?? 'f32';
   const Cout = s.outChannels;
   const M = s.batch * Ho * Wo;
-  const K = s.kernel * s.kernel * Cin;
+  const K = s.kernel * s.kernel * s.inChannels;
   const tile = gemmTile('tiled', M, Cout);
-  const x = bnRelu ? bnReluView(0, 3, 'x', Cin % 4 === 0, el('x')) : storageView(0, 'x', 'read', Cin % 4 === 0, el('x'));
   // The statistics are of the values stored: rounded first when y is f16.
-  const stored = el('y') === 'f16' ? 'fn stored4(v: vec4<f32>) -> vec4<f32> { return vec4<f32>(vec4<f16>(v)); }\n' : 'fn stored4(v: vec4<f32>) -> vec4<f32> { return v; }\n';
+  const stored = yElement === 'f16' ? 'fn stored4(v: vec4<f32>) -> vec4<f32> { return vec4<f32>(vec4<f16>(v)); }\n' : 'fn stored4(v: vec4<f32>) -> vec4<f32> { return v; }\n';
   const statsDecl = `@group(0) @binding(${bnRelu ? 4 : 3}) var<storage, read_write> stats: array<f32>;\n` + stored;
-  const io = x + storageView(1, 'w', 'read', Cout % 4 === 0, el('w')) + storageView(2, 'y', 'read_write', Cout % 4 === 0, el('y')) + statsDecl + forwardWgsl + bnStatsWgsl;
   const kernel = await createKernel(ctx, {
     label: `conv2d.forward${bnRelu ? '.bn_relu' : ''}.bn_stats.tiled`,
-    code: gemmSource(io),
+    code: gemmSource(forwardIo(s, bnRelu, storage, yElement) + statsDecl + bnStatsWgsl),
     entryPoint: gemmEntry('tiled'),
-    constants: { ...shapeConstants(s, Ho, Wo), ...(bnRelu ? { BN_CHANNELS: Cin, BN_COEF_AT: bnRelu.coefAt } : {}), ...tileConstants(tile), PAD: s.padding, M, N: Cout, K, EPILOGUE_STATS: true },
+    constants: { ...shapeConstants(s, Ho, Wo), ...inputConstants(s, bnRelu), ...tileConstants(tile), PAD: s.padding, M, N: Cout, K, EPILOGUE_STATS: true },
   });
   return { kernel, grid: gemmGrid('tiled', M, Cout, 1, tile) };
 }
